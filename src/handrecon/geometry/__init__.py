@@ -1,0 +1,1 @@
+"""Geometry: rotations, cameras, Procrustes alignment, winding numbers, mesh utilities."""
