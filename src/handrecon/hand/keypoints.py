@@ -63,7 +63,8 @@ OPENPOSE_TO_MANO21: tuple[int, ...] = tuple(MANO21_TO_OPENPOSE.index(i) for i in
 # Finger of each OpenPose keypoint (wrist = -1) and per-finger OpenPose indices (base to tip).
 OPENPOSE_FINGER_OF: tuple[int, ...] = (-1,) + tuple(f for f in range(5) for _ in range(4))
 OPENPOSE_FINGER_JOINTS: dict[str, tuple[int, int, int, int]] = {
-    name: tuple(range(1 + 4 * f, 5 + 4 * f)) for f, name in enumerate(FINGERS)  # type: ignore[misc]
+    name: tuple(range(1 + 4 * f, 5 + 4 * f))
+    for f, name in enumerate(FINGERS)  # type: ignore[misc]
 }
 
 # 20 bones of the OpenPose skeleton as (parent, child) pairs, ordered by child index.
