@@ -1,0 +1,242 @@
+"""`HandModel`: a differentiable, MANO-compatible parametric hand (linear blend skinning).
+
+Same interface for the bundled open `openhand` model (default) and for the user's MANO files:
+
+    model = HandModel(side="right")                       # openhand
+    model = HandModel(model="mano", mano_dir="~/mano")    # user-supplied MANO_RIGHT.pkl
+    out = model(global_orient=(B,3), hand_pose=(B,15,3), betas=(B,10), transl=(B,3))
+    out.vertices (B,V,3), out.joints (B,21,3, OpenPose order by default), out.joint_transforms (B,16,4,4)
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+
+from handrecon.geometry.rotations import axis_angle_to_matrix
+from handrecon.hand.asset import HandAsset, load_openhand
+from handrecon.hand.keypoints import convert_keypoints
+from handrecon.hand.lbs import forward_kinematics, kinematic_levels, skin, transforms_matrix
+from handrecon.hand.mano_io import load_mano
+
+NUM_HAND_JOINTS = 15
+
+
+@dataclass
+class HandOutput:
+    """Result of a forward pass (all in the model / camera frame, metres)."""
+
+    vertices: torch.Tensor  # (B, V, 3)
+    joints: torch.Tensor  # (B, 21, 3) in `joint_order`
+    joint_transforms: torch.Tensor  # (B, 16, 4, 4) posed world transform of each MANO joint (transl included)
+    rest_joints: torch.Tensor  # (B, 16, 3) shaped joints before posing (no translation)
+    rotations: torch.Tensor  # (B, 16, 3, 3) local joint rotations actually applied (global orient first)
+    joint_order: str
+
+
+def _as_tensor(x, dtype, device) -> torch.Tensor:
+    return torch.as_tensor(np.asarray(x), dtype=dtype, device=device)
+
+
+class HandModel(nn.Module):
+    """Parametric hand: global_orient (B,3), hand_pose (B,15,3), betas (B,S), transl (B,3).
+
+    Rotations may be axis-angle or rotation matrices ((B,3,3) and (B,15,3,3)). With MANO and
+    `use_pca=True`, hand_pose is (B, num_pca_comps) coefficients of MANO's pose components; unless
+    `flat_hand_mean`, MANO's mean pose is added to axis-angle hand poses (MANO's and smplx's default).
+    Inputs are cast to the model's dtype (`model.double()` computes in float64).
+    """
+
+    def __init__(
+        self,
+        side: str = "right",
+        model: str = "openhand",
+        mano_dir: str | Path | None = None,
+        num_betas: int | None = None,
+        use_pca: bool = False,
+        num_pca_comps: int = 6,
+        flat_hand_mean: bool = False,
+        asset: HandAsset | None = None,
+        dtype: torch.dtype = torch.float32,
+    ) -> None:
+        super().__init__()
+        if side not in ("right", "left"):
+            raise ValueError(f"side must be 'right' or 'left', got {side!r}")
+        if asset is None:
+            if model == "openhand":
+                asset = load_openhand(side)
+            elif model == "mano":
+                if mano_dir is None:
+                    raise ValueError("model='mano' needs mano_dir, the folder holding MANO_RIGHT.pkl / MANO_LEFT.pkl")
+                asset = load_mano(Path(mano_dir).expanduser(), side)
+            else:
+                raise ValueError(f"unknown hand model {model!r}; expected 'openhand' or 'mano'")
+        self.asset = asset
+        self.side = asset.side
+        self.name = asset.name
+        S = asset.shapedirs.shape[-1]
+        self.num_betas = S if num_betas is None else int(num_betas)
+        if not 0 < self.num_betas <= S:
+            raise ValueError(f"num_betas must be in 1..{S} for the {asset.name} model, got {num_betas}")
+        self.use_pca = use_pca
+        self.flat_hand_mean = flat_hand_mean
+        if use_pca:
+            if asset.pose_components is None:
+                raise ValueError(f"the {asset.name} model has no pose PCA components; use use_pca=False")
+            if not 0 < num_pca_comps <= asset.pose_components.shape[0]:
+                raise ValueError(f"num_pca_comps must be in 1..{asset.pose_components.shape[0]}, got {num_pca_comps}")
+        self.num_pca_comps = num_pca_comps
+
+        V = asset.num_vertices
+        sd = asset.shapedirs[..., : self.num_betas]
+        reg = asset.j_regressor
+        f = torch.float64
+        self.register_buffer("v_template", _as_tensor(asset.v_template, f, None))
+        self.register_buffer("shapedirs", _as_tensor(sd.reshape(V * 3, -1), f, None))
+        self.register_buffer("j_regressor", _as_tensor(reg, f, None))
+        self.register_buffer("j_template", _as_tensor(reg @ asset.v_template, f, None))
+        self.register_buffer("j_shapedirs", _as_tensor(np.einsum("jv,vck->jck", reg, sd).reshape(48, -1), f, None))
+        self.register_buffer("lbs_weights", _as_tensor(asset.weights, f, None))
+        if asset.posedirs is not None:
+            self.register_buffer("posedirs", _as_tensor(asset.posedirs.reshape(V * 3, -1).T, f, None))
+        else:
+            self.posedirs = None
+        mean = asset.pose_mean if (asset.pose_mean is not None and not flat_hand_mean) else np.zeros(45)
+        self.register_buffer("pose_mean", _as_tensor(mean, f, None))
+        if use_pca:
+            self.register_buffer("pose_components", _as_tensor(asset.pose_components[:num_pca_comps], f, None))
+        self.register_buffer("faces", _as_tensor(asset.faces, torch.long, None), persistent=False)
+        self.register_buffer("faces_closed", _as_tensor(asset.faces_closed, torch.long, None), persistent=False)
+        self.register_buffer("tip_vertex_ids", _as_tensor(asset.tip_vertex_ids, torch.long, None), persistent=False)
+        if asset.uv is not None and asset.faces_uv is not None:
+            self.register_buffer("uv", _as_tensor(asset.uv, f, None))
+            self.register_buffer("faces_uv", _as_tensor(asset.faces_uv, torch.long, None), persistent=False)
+        else:
+            self.uv = None
+            self.faces_uv = None
+        self.parents = [int(p) for p in asset.parents]
+        self._levels = kinematic_levels(self.parents)
+        self.to(dtype)
+
+    # ------------------------------------------------------------------------------------------
+    @property
+    def num_vertices(self) -> int:
+        return int(self.v_template.shape[0])
+
+    @property
+    def num_faces(self) -> int:
+        return int(self.faces.shape[0])
+
+    @property
+    def cap_face_mask(self) -> torch.Tensor:
+        """Bool over `faces_closed`: True for the triangles that close the wrist opening."""
+        m = torch.zeros(self.faces_closed.shape[0], dtype=torch.bool, device=self.faces.device)
+        m[self.num_faces :] = True
+        return m
+
+    @property
+    def dtype(self) -> torch.dtype:
+        return self.v_template.dtype
+
+    @property
+    def device(self) -> torch.device:
+        return self.v_template.device
+
+    # ------------------------------------------------------------------------------------------
+    def _batch_size(self, *xs: torch.Tensor | None) -> int:
+        sizes = {int(x.shape[0]) for x in xs if x is not None}
+        if len(sizes) > 1:
+            raise ValueError(f"inputs disagree on the batch size: {sorted(sizes)}")
+        return sizes.pop() if sizes else 1
+
+    def _prep(self, x) -> torch.Tensor | None:
+        if x is None:
+            return None
+        x = torch.as_tensor(x)
+        if not torch.is_floating_point(x):
+            x = x.to(self.dtype)
+        return x.to(dtype=self.dtype, device=self.device)
+
+    def _rotations(self, global_orient: torch.Tensor | None, hand_pose: torch.Tensor | None, B: int) -> torch.Tensor:
+        eye = torch.eye(3, dtype=self.dtype, device=self.device)
+        if global_orient is None:
+            go = eye.expand(B, 1, 3, 3)
+        elif global_orient.dim() >= 3 and global_orient.shape[-2:] == (3, 3) and global_orient.numel() == B * 9:
+            go = global_orient.reshape(B, 1, 3, 3)
+        elif global_orient.dim() == 2 and global_orient.shape == (B, 3):
+            go = axis_angle_to_matrix(global_orient.reshape(B, 1, 3))
+        else:
+            raise ValueError(f"global_orient must be (B, 3) axis-angle or (B, 3, 3), got {tuple(global_orient.shape)}")
+
+        if hand_pose is None:
+            aa = self.pose_mean.reshape(1, 15, 3).expand(B, 15, 3)
+            hp = axis_angle_to_matrix(aa)
+        elif hand_pose.dim() == 4 and hand_pose.shape[1:] == (15, 3, 3):
+            hp = hand_pose.reshape(B, 15, 3, 3)
+        elif self.use_pca:
+            if hand_pose.shape != (B, self.num_pca_comps):
+                raise ValueError(
+                    f"with use_pca, hand_pose must be (B, {self.num_pca_comps}), got {tuple(hand_pose.shape)}"
+                )
+            aa = hand_pose @ self.pose_components + self.pose_mean
+            hp = axis_angle_to_matrix(aa.reshape(B, 15, 3))
+        elif hand_pose.shape in ((B, 15, 3), (B, 45)):
+            aa = hand_pose.reshape(B, 45) + self.pose_mean
+            hp = axis_angle_to_matrix(aa.reshape(B, 15, 3))
+        else:
+            raise ValueError(
+                f"hand_pose must be (B, 15, 3) axis-angle, (B, 45) or (B, 15, 3, 3), got {tuple(hand_pose.shape)}"
+            )
+        return torch.cat([go, hp], 1)
+
+    def shaped(self, betas: torch.Tensor | None, B: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """Rest-pose vertices (B, V, 3) and joints (B, 16, 3) for shape coefficients."""
+        if betas is None:
+            return self.v_template.expand(B, -1, -1), self.j_template.expand(B, -1, -1)
+        if betas.dim() != 2 or betas.shape[1] > self.num_betas:
+            raise ValueError(f"betas must be (B, <= {self.num_betas}), got {tuple(betas.shape)}")
+        S = betas.shape[1]
+        v = self.v_template + (betas @ self.shapedirs[:, :S].T).reshape(B, -1, 3)
+        j = self.j_template + (betas @ self.j_shapedirs[:, :S].T).reshape(B, 16, 3)
+        return v, j
+
+    def forward(
+        self,
+        global_orient: torch.Tensor | None = None,
+        hand_pose: torch.Tensor | None = None,
+        betas: torch.Tensor | None = None,
+        transl: torch.Tensor | None = None,
+        joint_order: str = "openpose",
+    ) -> HandOutput:
+        global_orient, hand_pose, betas, transl = map(self._prep, (global_orient, hand_pose, betas, transl))
+        B = self._batch_size(global_orient, hand_pose, betas, transl)
+        if transl is not None and transl.shape != (B, 3):
+            raise ValueError(f"transl must be (B, 3), got {tuple(transl.shape)}")
+        rot = self._rotations(global_orient, hand_pose, B)
+        v_shaped, j_rest = self.shaped(betas, B)
+        if self.posedirs is not None:
+            eye = torch.eye(3, dtype=self.dtype, device=self.device)
+            feat = (rot[:, 1:] - eye).reshape(B, -1)
+            v_shaped = v_shaped + (feat @ self.posedirs).reshape(B, -1, 3)
+        G_R, G_t = forward_kinematics(rot, j_rest, self.parents, self._levels)
+        verts = skin(v_shaped, self.lbs_weights, G_R, G_t, j_rest)
+        if transl is not None:
+            verts = verts + transl[:, None]
+            G_t = G_t + transl[:, None]
+        joints21 = torch.cat([G_t, verts[:, self.tip_vertex_ids]], 1)
+        joints = convert_keypoints(joints21, "mano", joint_order) if joint_order != "mano" else joints21
+        return HandOutput(
+            vertices=verts,
+            joints=joints,
+            joint_transforms=transforms_matrix(G_R, G_t),
+            rest_joints=j_rest,
+            rotations=rot,
+            joint_order=joint_order,
+        )
+
+    def extra_repr(self) -> str:
+        return f"name={self.name}, side={self.side}, vertices={self.num_vertices}, num_betas={self.num_betas}"

@@ -1,0 +1,176 @@
+"""Knowledge-encoded prior and uncertainty-aware data term (paper 000_71a16eafa488d6c2).
+
+The overall training loss of that method (eq. 8) is L = L_prior + L_data with the prior of eq. 5,
+
+    L_prior = lambda1 * L_pose + lambda2 * L_non-penetration + lambda3 * L_shape,
+
+and the data term of eq. 7 (a per-joint Gaussian NLL of the 2D landmarks). This module holds the data term,
+its MSE special case and the shape regulariser, and is the home of the pose-limit and functional-anatomy
+losses (section "Anatomical pose prior" below). The non-penetration loss lives with the winding-number
+prior in `handrecon.priors.penetration`.
+"""
+
+from __future__ import annotations
+
+import torch
+
+from handrecon.priors.reduction import Reduction, check_same_shape, expand_weight, reduce_batch
+
+# Loss weights of sec. 4.1 for eq. 5.
+LAMBDA_POSE: float = 20000.0
+LAMBDA_NON_PENETRATION: float = 20000.0
+LAMBDA_SHAPE: float = 10.0
+
+
+def _check_keypoints(target: torch.Tensor, mean: torch.Tensor) -> None:
+    check_same_shape(target=target, mean=mean)
+    if target.dim() != 3:
+        raise ValueError(f"expected keypoints of shape (B, J, D), got {tuple(target.shape)}")
+
+
+def nll_data_term(
+    target: torch.Tensor,
+    mean: torch.Tensor,
+    var: torch.Tensor,
+    weight: torch.Tensor | None = None,
+    reduction: Reduction = "mean",
+) -> torch.Tensor:
+    """Eq. 7: sum_i [ log sigma_i + ||p_i - mu_i||^2 / (2 sigma_i^2) ], one variance sigma_i^2 per joint.
+
+    target: labelled 2D landmarks (B, J, 2); mean: projected model joints mu (B, J, 2); var: predicted
+    per-joint variance sigma^2 (B, J), positive; weight: optional (B, J) (e.g. 0 for unlabelled joints).
+    Sum over joints, then `reduction` over the batch.
+
+    The formula is eq. 7 as printed: log sigma_i appears once per joint although p_i has two coordinates
+    (the exact isotropic 2D Gaussian NLL has 2 log sigma_i + log 2 pi). Both share the minimiser in mu; the
+    printed form makes the optimal variance ||p_i - mu_i||^2 instead of half of it.
+    """
+    _check_keypoints(target, mean)
+    if var.shape != target.shape[:2]:
+        raise ValueError(f"var must be one value per joint {tuple(target.shape[:2])}, got {tuple(var.shape)}")
+    sq = ((target - mean) ** 2).sum(-1)
+    per_joint = 0.5 * torch.log(var) + sq / (2.0 * var)
+    w = expand_weight(weight, per_joint)
+    if w is not None:
+        per_joint = per_joint * w
+    return reduce_batch(per_joint.sum(1), reduction)
+
+
+def mse_data_term(
+    target: torch.Tensor, mean: torch.Tensor, weight: torch.Tensor | None = None, reduction: Reduction = "mean"
+) -> torch.Tensor:
+    """Eq. 7 with every sigma_i = 1: sum_i ||p_i - mu_i||^2 / 2.
+
+    The data term used before switching to the NLL (sec. 4.1); it equals `nll_data_term` with unit variance,
+    so the switch changes only the per-joint weighting.
+    """
+    _check_keypoints(target, mean)
+    per_joint = 0.5 * ((target - mean) ** 2).sum(-1)
+    w = expand_weight(weight, per_joint)
+    if w is not None:
+        per_joint = per_joint * w
+    return reduce_batch(per_joint.sum(1), reduction)
+
+
+def shape_regularizer(
+    betas: torch.Tensor, mean_shape: torch.Tensor | None = None, reduction: Reduction = "mean"
+) -> torch.Tensor:
+    """L_shape = ||beta - beta_mean||_2 (the L2 norm, not squared) per sample, beta (B, S).
+
+    Sec. 3.2 of paper 000 (beta_mean = 0); the same term is E_beta of S2HAND (paper 001, sec. 3.4.1).
+    """
+    if betas.dim() != 2:
+        raise ValueError(f"expected betas of shape (B, S), got {tuple(betas.shape)}")
+    d = betas if mean_shape is None else betas - mean_shape.to(dtype=betas.dtype, device=betas.device)
+    return reduce_batch(torch.linalg.vector_norm(d, dim=-1), reduction)
+
+
+# ---------------------------------------------------------------------------------------------------
+# Anatomical pose prior (L_pose of eq. 5: joint-angle limits and functional-anatomy coupling, sec. 3.2).
+# These losses are built on `handrecon.hand.anatomy` and are defined here, next to the data term.
+
+
+def functional_ranges(angles: torch.Tensor, rom: torch.Tensor) -> torch.Tensor:
+    """Eq. 2-3: ranges refined by the current pose, (B, 15, 3, 2) from angles (B, 15, 3) and rom (15, 3, 2).
+
+    MCP coupling (eq. 2, collateral ligaments tighten in flexion; Schultz et al. 1987): the splay range
+    shrinks linearly with bend, to nothing at either bend extreme, and the bend range shrinks the same way
+    with splay. Eq. 2 as printed scales only the splay bound on the side of the bend's sign; its text (the
+    range becomes very limited near extreme bends) and the ligament mechanics call for both bounds, which
+    is what is done here — the feasible set is the diamond |bend|/bend_extreme + |splay|/splay_extreme <= 1.
+    DIP-PIP coupling (eq. 3): a flexed DIP lifts the PIP's lower bend bound to 0.
+    The refined ranges keep their gradient: the pose is pulled back towards the coupled feasible set.
+    """
+    from handrecon.hand.rom import DIP_JOINTS, MCP_JOINTS, PIP_JOINTS
+
+    rng = rom.to(dtype=angles.dtype, device=angles.device).expand(*angles.shape, 2).clone()
+    mcp = list(MCP_JOINTS)
+    bend, splay = angles[:, mcp, 0], angles[:, mcp, 1]
+    b_lo, b_hi = rng[:, mcp, 0, 0], rng[:, mcp, 0, 1]
+    s_lo, s_hi = rng[:, mcp, 1, 0], rng[:, mcp, 1, 1]
+
+    def shrink(x: torch.Tensor, lo: torch.Tensor, hi: torch.Tensor) -> torch.Tensor:
+        extreme = torch.where(x >= 0, hi, lo)
+        ratio = torch.where(extreme != 0, x / torch.where(extreme != 0, extreme, torch.ones_like(extreme)), 0.0)
+        return (1 - ratio).clamp(0, 1)
+
+    f_splay = shrink(bend, b_lo, b_hi)
+    f_bend = shrink(splay, s_lo, s_hi)
+    rng[:, mcp, 1] = rng[:, mcp, 1] * f_splay[..., None]
+    rng[:, mcp, 0] = rng[:, mcp, 0] * f_bend[..., None]
+
+    pip, dip = list(PIP_JOINTS), list(DIP_JOINTS)
+    lo = rng[:, pip, 0, 0]
+    rng[:, pip, 0, 0] = torch.where(angles[:, dip, 0] > 0, lo.clamp_min(0), lo)
+    return rng
+
+
+def range_violation(angles: torch.Tensor, ranges: torch.Tensor) -> torch.Tensor:
+    """max(theta - max, min - theta, 0) per angle: (B, 15, 3), radians (ranges (15, 3, 2) or (B, 15, 3, 2))."""
+    r = ranges.to(dtype=angles.dtype, device=angles.device)
+    return torch.maximum(torch.maximum(angles - r[..., 1], r[..., 0] - angles), torch.zeros_like(angles))
+
+
+def pose_limit_loss(
+    angles: torch.Tensor, rom: torch.Tensor, functional: bool = True, reduction: Reduction = "mean"
+) -> torch.Tensor:
+    """Eq. 1: sum over the 15 joints and 3 Euler angles of the squared range violation (radians^2).
+
+    angles: anatomical (bend, splay, twist) from `handrecon.hand.anatomy`, (B, 15, 3); rom: (15, 3, 2) from
+    `handrecon.hand.rom.range_of_motion`. With `functional`, the ranges are first refined by eq. 2-3.
+    """
+    if angles.dim() != 3 or angles.shape[1:] != (15, 3):
+        raise ValueError(f"angles must be (B, 15, 3), got {tuple(angles.shape)}")
+    ranges = functional_ranges(angles, rom) if functional else rom
+    v = range_violation(angles, ranges)
+    return reduce_batch(v.square().sum((1, 2)), reduction)
+
+
+class AnatomicalPosePrior(torch.nn.Module):
+    """L_pose of eq. 1-3 for one hand model: joint rotations -> anatomical angles -> range violations."""
+
+    def __init__(self, anatomy, rom: torch.Tensor, functional: bool = True) -> None:
+        super().__init__()
+        self.anatomy = anatomy
+        self.functional = functional
+        self.register_buffer("rom", rom.to(anatomy.A.dtype))
+
+    @classmethod
+    def from_hand_model(cls, model, functional: bool = True) -> AnatomicalPosePrior:
+        from handrecon.hand.anatomy import Anatomy
+        from handrecon.hand.rom import range_of_motion
+
+        anatomy = Anatomy.from_hand_model(model)
+        return cls(anatomy, range_of_motion(model.dtype, model.device), functional)
+
+    def angles(self, rotations: torch.Tensor) -> torch.Tensor:
+        """Local rotations of the 15 finger joints (B, 15, 3, 3) -> (B, 15, 3) bend, splay, twist."""
+        return self.anatomy.rotations_to_euler(rotations)
+
+    def violations(self, rotations: torch.Tensor) -> torch.Tensor:
+        """(B, 15, 3) amounts outside the (functionally refined) ranges, radians."""
+        a = self.angles(rotations)
+        return range_violation(a, functional_ranges(a, self.rom) if self.functional else self.rom)
+
+    def forward(self, rotations: torch.Tensor, reduction: Reduction = "mean") -> torch.Tensor:
+        return pose_limit_loss(self.angles(rotations), self.rom, self.functional, reduction)

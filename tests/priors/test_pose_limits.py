@@ -1,0 +1,107 @@
+"""Pose-limit (eq. 1) and functional-anatomy (eq. 2-3) losses of paper 000."""
+
+import math
+
+import pytest
+import torch
+
+from handrecon.hand import HandModel
+from handrecon.hand.rom import range_of_motion
+from handrecon.priors.knowledge import AnatomicalPosePrior, functional_ranges, pose_limit_loss
+
+DEG = math.pi / 180
+# hand_pose indices (MANO order): index MCP/PIP/DIP = 0/1/2, middle 3/4/5, ...
+MCP, PIP, DIP = 3, 4, 5  # middle finger
+
+
+@pytest.fixture(scope="module")
+def prior() -> AnatomicalPosePrior:
+    return AnatomicalPosePrior.from_hand_model(HandModel(dtype=torch.float64))
+
+
+def rom() -> torch.Tensor:
+    return range_of_motion(torch.float64)
+
+
+def inside_pose() -> torch.Tensor:
+    """Comfortably inside every range: mid flexion, zero splay/twist (thumb CMC mid-range)."""
+    a = torch.zeros(1, 15, 3, dtype=torch.float64)
+    a[0, :, 0] = 20 * DEG
+    a[0, 12] = torch.tensor([-20 * DEG, 30 * DEG, 0.0])
+    return a
+
+
+def test_zero_on_rest_pose(prior):
+    rest = torch.eye(3, dtype=torch.float64).expand(1, 15, 3, 3)
+    v = prior.violations(rest)
+    # The rest mesh's nearly straight DIPs deviate by < 3 degrees; nothing else is out of range.
+    assert v.max() < 3 * DEG
+    assert prior(rest) < (3 * DEG) ** 2 * 4
+
+
+def test_zero_inside_ranges():
+    a = inside_pose()
+    assert pose_limit_loss(a, rom()) == 0
+    assert pose_limit_loss(a, rom(), functional=False) == 0
+
+
+def test_known_value_of_eq1():
+    a = inside_pose()
+    a[0, PIP, 0] = -10 * DEG  # 10 degrees of PIP hyperextension (range starts at 0)
+    a[0, DIP, 2] = 5 * DEG  # 5 degrees of twist on a hinge
+    expected = (10 * DEG) ** 2 + (5 * DEG) ** 2
+    torch.testing.assert_close(pose_limit_loss(a, rom(), functional=False), torch.tensor(expected, dtype=torch.float64))
+
+
+def _grad_of(a: torch.Tensor, functional: bool = True, table: torch.Tensor | None = None) -> torch.Tensor:
+    a = a.clone().requires_grad_(True)
+    loss = pose_limit_loss(a, rom() if table is None else table, functional=functional)
+    assert loss > 0
+    loss.backward()
+    return a.grad[0]
+
+
+def test_hyperextended_pip_is_pushed_to_flexion():
+    a = inside_pose()
+    a[0, PIP, 0] = -30 * DEG
+    assert _grad_of(a)[PIP, 0] < 0  # gradient descent increases the bend
+
+
+def test_twisted_dip_is_untwisted():
+    a = inside_pose()
+    a[0, DIP, 2] = 25 * DEG
+    assert _grad_of(a)[DIP, 2] > 0
+    a[0, DIP, 2] = -25 * DEG
+    assert _grad_of(a)[DIP, 2] < 0
+
+
+def test_mcp_fully_bent_and_fully_splayed_is_penalised():
+    a = inside_pose()
+    a[0, MCP, 0] = 85 * DEG  # inside the static bend range (<= 90)
+    a[0, MCP, 1] = 18 * DEG  # inside the static splay range (<= 20)
+    assert pose_limit_loss(a, rom(), functional=False) == 0
+    g = _grad_of(a)
+    assert g[MCP, 1] > 0  # splay pulled back towards zero
+    assert g[MCP, 0] > 0  # and bend relaxed (eq. 2 both ways)
+    ranges = functional_ranges(a, rom())
+    assert ranges[0, MCP, 1, 1] < 3 * DEG  # splay range nearly closed near full flexion
+
+
+def test_dip_bent_while_pip_extended_lifts_pip_bound():
+    # With a table allowing PIP hyperextension, eq. 3 is what forbids it once the DIP flexes.
+    table = rom().clone()
+    table[PIP, 0, 0] = -20 * DEG
+    a = inside_pose()
+    a[0, PIP, 0] = -10 * DEG
+    a[0, DIP, 0] = 0.0
+    assert pose_limit_loss(a, table) == 0  # DIP straight: hyperextension allowed by the table
+    a[0, DIP, 0] = 30 * DEG
+    g = _grad_of(a, table=table)
+    assert g[PIP, 0] < 0  # PIP pushed back to flexion
+
+
+def test_prior_through_rotations_matches_angles(prior):
+    a = inside_pose()
+    a[0, MCP, 1] = 35 * DEG
+    R = prior.anatomy.euler_to_rotations(a)
+    torch.testing.assert_close(prior(R), pose_limit_loss(a, prior.rom))
