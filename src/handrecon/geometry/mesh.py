@@ -84,7 +84,9 @@ def uniform_laplacian(faces: np.ndarray | torch.Tensor, num_vertices: int, dtype
     rows = np.concatenate([np.arange(num_vertices), i])
     cols = np.concatenate([np.arange(num_vertices), j])
     vals = np.concatenate([np.ones(num_vertices), w])
-    return torch.sparse_coo_tensor(np.stack([rows, cols]), vals, (num_vertices, num_vertices), dtype=dtype).coalesce()
+    return torch.sparse_coo_tensor(
+        np.stack([rows, cols]), vals, (num_vertices, num_vertices), dtype=dtype, check_invariants=False
+    ).coalesce()
 
 
 def flip_faces(faces: torch.Tensor) -> torch.Tensor:

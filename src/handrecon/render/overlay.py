@@ -1,0 +1,219 @@
+"""Overlays for inspecting results: shaded mesh over the photo, finger-coloured skeleton, per-joint
+uncertainty ellipses, a side view of the mesh, and PNG writing.
+
+Images here are uint8 numpy arrays (H, W, 3), as read by Pillow; inputs may also be PIL images or float
+tensors/arrays in [0, 1] (H, W, 3) or (3, H, W). Colours follow `hand.keypoints.FINGER_COLORS`.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image, ImageDraw
+
+from handrecon.geometry.rotations import axis_angle_to_matrix
+from handrecon.hand.keypoints import FINGER_COLORS, OPENPOSE_BONES, OPENPOSE_FINGER_OF, WRIST_COLOR, convert_keypoints
+from handrecon.render.rasterize import Camera
+from handrecon.render.renderer import DEFAULT_ALBEDO, render_mesh
+from handrecon.render.shading import make_lighting
+
+RGB = tuple[int, int, int]
+
+
+def as_uint8_image(image: np.ndarray | torch.Tensor | Image.Image) -> np.ndarray:
+    """Any supported image -> (H, W, 3) uint8 array (a copy)."""
+    if isinstance(image, Image.Image):
+        return np.asarray(image.convert("RGB")).copy()
+    arr = image.detach().cpu().numpy() if isinstance(image, torch.Tensor) else np.asarray(image)
+    if arr.ndim == 3 and arr.shape[0] in (1, 3) and arr.shape[-1] not in (1, 3):
+        arr = arr.transpose(1, 2, 0)
+    if arr.ndim == 2:
+        arr = arr[..., None]
+    if arr.ndim != 3 or arr.shape[-1] not in (1, 3):
+        raise ValueError(f"expected an (H, W, 3) or (3, H, W) image, got shape {arr.shape}")
+    if arr.shape[-1] == 1:
+        arr = np.repeat(arr, 3, -1)
+    if arr.dtype != np.uint8:
+        arr = np.clip(np.rint(arr.astype(np.float64) * 255.0), 0, 255).astype(np.uint8)
+    return arr.copy()
+
+
+def _single(vertices: torch.Tensor) -> torch.Tensor:
+    v = vertices if vertices.dim() == 3 else vertices[None]
+    if v.shape[0] != 1 or v.shape[-1] != 3:
+        raise ValueError(f"overlays draw one mesh: expected (V, 3) or (1, V, 3), got {tuple(vertices.shape)}")
+    return v
+
+
+def render_mesh_image(
+    vertices: torch.Tensor,
+    faces: torch.Tensor,
+    camera: Camera,
+    color: Sequence[float] = DEFAULT_ALBEDO,
+    lighting: torch.Tensor | None = None,
+    vertex_colors: torch.Tensor | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Shaded render of one mesh -> (H, W, 3) uint8 colour and (H, W) bool mask."""
+    v = _single(vertices)
+    with torch.no_grad():
+        if lighting is None:
+            lighting = make_lighting(0.45, directional=0.65, direction=(0.3, -0.4, -1.0), dtype=v.dtype)
+        colors = vertex_colors
+        if colors is None:
+            colors = torch.tensor(color, dtype=v.dtype, device=v.device).expand(v.shape[1], 3)
+        out = render_mesh(v, faces, camera, vertex_colors=colors, lighting=lighting, shading="pixel")
+    rgb = (out.image[0].clamp(0, 1) * 255).round().to(torch.uint8).cpu().numpy()
+    return rgb, out.mask[0].cpu().numpy()
+
+
+def overlay_mesh(
+    image: np.ndarray | torch.Tensor | Image.Image,
+    vertices: torch.Tensor,
+    faces: torch.Tensor,
+    camera: Camera,
+    alpha: float = 0.75,
+    color: Sequence[float] = DEFAULT_ALBEDO,
+    lighting: torch.Tensor | None = None,
+) -> np.ndarray:
+    """Composite the shaded mesh over the photo with opacity `alpha`; pixels off the mesh are left untouched."""
+    photo = as_uint8_image(image)
+    if photo.shape[:2] != (camera.height, camera.width):
+        raise ValueError(f"image is {photo.shape[1]}x{photo.shape[0]} but the camera is {camera.width}x{camera.height}")
+    rgb, mask = render_mesh_image(vertices, faces, camera, color=color, lighting=lighting)
+    out = photo.astype(np.float32)
+    out[mask] = alpha * rgb[mask] + (1.0 - alpha) * out[mask]
+    return np.clip(np.rint(out), 0, 255).astype(np.uint8)
+
+
+def side_view(
+    vertices: torch.Tensor,
+    faces: torch.Tensor,
+    camera: Camera,
+    angle_deg: float = 90.0,
+    axis: Sequence[float] = (0.0, 1.0, 0.0),
+    background: RGB = (255, 255, 255),
+    color: Sequence[float] = DEFAULT_ALBEDO,
+) -> np.ndarray:
+    """The mesh rotated by `angle_deg` about `axis` (camera frame; default the vertical image axis) through
+    its centroid, rendered with the same camera on a plain background."""
+    v = _single(vertices)
+    rotated = rotate_about_centroid(v, angle_deg, axis)
+    rgb, mask = render_mesh_image(rotated, faces, camera, color=color)
+    out = np.empty_like(rgb)
+    out[:] = np.asarray(background, dtype=np.uint8)
+    out[mask] = rgb[mask]
+    return out
+
+
+def rotate_about_centroid(vertices: torch.Tensor, angle_deg: float, axis: Sequence[float]) -> torch.Tensor:
+    """Rotate (B, V, 3) vertices about `axis` through each mesh's vertex centroid."""
+    a = torch.tensor(axis, dtype=vertices.dtype, device=vertices.device)
+    a = a / a.norm().clamp_min(1e-12) * np.deg2rad(angle_deg)
+    R = axis_angle_to_matrix(a)
+    c = vertices.mean(-2, keepdim=True)
+    return (vertices - c) @ R.T + c
+
+
+def _keypoints_np(keypoints: torch.Tensor | np.ndarray, order: str) -> np.ndarray:
+    kp = torch.as_tensor(np.asarray(keypoints.detach().cpu() if isinstance(keypoints, torch.Tensor) else keypoints))
+    if kp.shape != (21, 2):
+        raise ValueError(f"expected 21 keypoints (21, 2) in pixels, got {tuple(kp.shape)}")
+    return convert_keypoints(kp.double(), order, "openpose").numpy()
+
+
+def joint_color(joint: int) -> RGB:
+    """Colour of an OpenPose joint: its finger's colour, or the wrist colour."""
+    finger = OPENPOSE_FINGER_OF[joint]
+    return WRIST_COLOR if finger < 0 else FINGER_COLORS[finger]
+
+
+def draw_skeleton(
+    image: np.ndarray | torch.Tensor | Image.Image,
+    keypoints: torch.Tensor | np.ndarray,
+    order: str = "openpose",
+    confidence: torch.Tensor | np.ndarray | None = None,
+    min_confidence: float = 0.0,
+    line_width: int = 3,
+    joint_radius: int = 4,
+) -> np.ndarray:
+    """Draw the 21-joint skeleton (pixels, (21, 2)) with bones coloured by finger.
+
+    Joints (and bones ending at them) with confidence below `min_confidence` are skipped.
+    """
+    kp = _keypoints_np(keypoints, order)
+    conf = np.ones(21) if confidence is None else np.asarray(confidence, dtype=np.float64).reshape(21)
+    if confidence is not None:
+        conf = convert_keypoints(torch.as_tensor(conf)[:, None], order, "openpose")[:, 0].numpy()
+    shown = (conf >= min_confidence) & np.isfinite(kp).all(1)
+    canvas = Image.fromarray(as_uint8_image(image))
+    draw = ImageDraw.Draw(canvas)
+    for parent, child in OPENPOSE_BONES:
+        if shown[parent] and shown[child]:
+            draw.line([tuple(kp[parent]), tuple(kp[child])], fill=joint_color(child), width=line_width)
+    for j in range(21):
+        if shown[j]:
+            x, y = kp[j]
+            r = joint_radius
+            draw.ellipse([x - r, y - r, x + r, y + r], fill=joint_color(j), outline=(255, 255, 255))
+    return np.asarray(canvas).copy()
+
+
+def draw_uncertainty(
+    image: np.ndarray | torch.Tensor | Image.Image,
+    keypoints: torch.Tensor | np.ndarray,
+    sigma: torch.Tensor | np.ndarray,
+    order: str = "openpose",
+    scale: float = 1.0,
+    line_width: int = 2,
+) -> np.ndarray:
+    """Per-joint uncertainty ellipses: width = scale * sigma_x and height = scale * sigma_y (pixels), centred
+    on each joint and coloured by finger. scale=2 draws the one-standard-deviation contour."""
+    kp = _keypoints_np(keypoints, order)
+    sd = _keypoints_np(sigma, order)
+    if (sd < 0).any():
+        raise ValueError("sigma must be non-negative")
+    canvas = Image.fromarray(as_uint8_image(image))
+    draw = ImageDraw.Draw(canvas)
+    for j in range(21):
+        (x, y), (sx, sy) = kp[j], sd[j] * scale
+        if not (np.isfinite([x, y, sx, sy]).all()):
+            continue
+        draw.ellipse([x - sx / 2, y - sy / 2, x + sx / 2, y + sy / 2], outline=joint_color(j), width=line_width)
+    return np.asarray(canvas).copy()
+
+
+def hstack_images(images: Sequence[np.ndarray], gap: int = 0, fill: RGB = (255, 255, 255)) -> np.ndarray:
+    """Place uint8 images side by side (top-aligned), e.g. [overlay, skeleton, side view]."""
+    H = max(im.shape[0] for im in images)
+    W = sum(im.shape[1] for im in images) + gap * (len(images) - 1)
+    out = np.empty((H, W, 3), dtype=np.uint8)
+    out[:] = np.asarray(fill, dtype=np.uint8)
+    x = 0
+    for im in images:
+        out[: im.shape[0], x : x + im.shape[1]] = as_uint8_image(im)
+        x += im.shape[1] + gap
+    return out
+
+
+def save_png(image: np.ndarray | torch.Tensor | Image.Image, path: str | os.PathLike) -> Path:
+    """Write a PNG atomically (temporary file + rename), so that a failure never leaves a partial file."""
+    path = Path(path)
+    if path.suffix.lower() != ".png":
+        raise ValueError(f"{path}: expected a .png file name")
+    if not path.parent.is_dir():
+        raise FileNotFoundError(f"{path}: the folder {path.parent} does not exist")
+    arr = as_uint8_image(image)
+    fd, tmp = tempfile.mkstemp(suffix=".png", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            Image.fromarray(arr).save(fh, format="PNG")
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path

@@ -1,0 +1,275 @@
+"""Hard rasterization with a z-buffer: per-pixel face id, barycentric coordinates and depth.
+
+Pixel (x, y) covers [x, x + 1) x [y, y + 1) in the camera's pixel coordinates; coverage is tested at its
+centre (x + 0.5, y + 0.5). A pixel is covered by a face when all three (screen-space) barycentric
+coordinates of its centre are >= 0 (up to a few ulps, so that pixels on shared edges are never dropped);
+both windings are rasterized unless back faces are culled. The nearest covering face wins; ties go to the
+higher face index. The depth test packs (depth key, face) into one int64 per pair so that a single
+scatter-max resolves it; the key is rounded to float32 there, also for float64 meshes (depth differences
+below float32 resolution count as ties), while barycentrics and depth are returned in the input dtype.
+
+The search runs without autograd over candidate (face, pixel) pairs from per-face bounding boxes; the
+winning pixels are then re-evaluated with autograd so that barycentrics and depth are differentiable
+w.r.t. vertex positions for the fixed face assignment. Perspective cameras get perspective-correct
+barycentrics (interpolation of 1/z); weak-perspective cameras interpolate linearly in screen space.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+
+from handrecon.geometry.camera import PerspectiveCamera, WeakPerspectiveCamera
+from handrecon.render.candidates import face_pixel_ranges, iter_pixel_pairs
+
+Camera = PerspectiveCamera | WeakPerspectiveCamera
+
+_BACKGROUND = torch.iinfo(torch.int64).min  # packed z-buffer value of an empty pixel
+DEFAULT_ZNEAR = 1e-3  # metres; perspective faces with a vertex nearer than this are dropped (no clipping)
+
+
+def coverage_tolerance(dtype: torch.dtype) -> float:
+    """Slack on barycentric signs: pixels on an edge shared by two faces must be covered by at least one."""
+    return 1e-5 if dtype in (torch.float16, torch.bfloat16, torch.float32) else 1e-12
+
+
+@dataclass
+class Fragments:
+    """Rasterizer output for B images of H x W pixels.
+
+    face_idx: (B, H, W) long, index into the mesh's faces, -1 on background.
+    bary: (B, H, W, 3) barycentric coordinates of the pixel centre (perspective-correct for perspective
+        cameras), zeros on background.
+    depth: (B, H, W) camera-frame z of the visible surface, zeros on background.
+    The fg_* fields list the covered pixels only (flattened index into B * H * W); interpolation and
+    texture code work on them to avoid touching background pixels.
+    """
+
+    face_idx: torch.Tensor
+    bary: torch.Tensor
+    depth: torch.Tensor
+    fg_pixel: torch.Tensor  # (n,) long, flat index b * H * W + y * W + x
+    fg_batch: torch.Tensor  # (n,) long
+    fg_face: torch.Tensor  # (n,) long, face index within the mesh
+    fg_bary: torch.Tensor  # (n, 3)
+    fg_depth: torch.Tensor  # (n,)
+
+    @property
+    def mask(self) -> torch.Tensor:
+        """(B, H, W) bool, True where a face is visible."""
+        return self.face_idx >= 0
+
+    @property
+    def shape(self) -> tuple[int, int, int]:
+        return tuple(self.face_idx.shape)  # type: ignore[return-value]
+
+
+def is_perspective(camera: Camera) -> bool:
+    """True for cameras that need perspective-correct interpolation."""
+    if isinstance(camera, PerspectiveCamera):
+        return True
+    if isinstance(camera, WeakPerspectiveCamera):
+        return False
+    raise TypeError(f"unsupported camera type {type(camera).__name__}")
+
+
+def to_screen(vertices: torch.Tensor, camera: Camera) -> tuple[torch.Tensor, torch.Tensor]:
+    """Camera-frame vertices (B, V, 3) -> pixel coordinates (B, V, 2) and depth z (B, V)."""
+    if vertices.dim() != 3 or vertices.shape[-1] != 3:
+        raise ValueError(f"vertices must be (B, V, 3), got {tuple(vertices.shape)}")
+    xy, z = camera.project(vertices)
+    if xy.shape[0] != vertices.shape[0]:  # a camera batch of one broadcast against B meshes
+        xy = xy.expand(vertices.shape[0], -1, -1)
+    return xy, z
+
+
+def _check_faces(faces: torch.Tensor, num_vertices: int, device: torch.device) -> torch.Tensor:
+    if faces.dim() != 2 or faces.shape[1] != 3:
+        raise ValueError(f"faces must be (F, 3), got {tuple(faces.shape)}")
+    faces = faces.to(device=device, dtype=torch.long)
+    if faces.numel() and (int(faces.min()) < 0 or int(faces.max()) >= num_vertices):
+        raise ValueError(f"face indices must lie in [0, {num_vertices}), got [{int(faces.min())}, {int(faces.max())}]")
+    return faces
+
+
+def _face_coefficients(
+    tri: torch.Tensor, key_corners: torch.Tensor, cull_backfaces: bool, keep: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Per face: affine barycentric and depth-key coefficients relative to corner 0, and validity.
+
+    Returns (..., 9) rows [x0, y0, a1, b1, a2, b2, k0, k1 - k0, k2 - k0] with w1 = a1 qx + b1 qy,
+    w2 = a2 qx + b2 qy, q = p - p0, and the depth key affine in the barycentrics.
+    """
+    p0 = tri[..., 0, :]
+    e1 = tri[..., 1, :] - p0
+    e2 = tri[..., 2, :] - p0
+    area2 = e1[..., 0] * e2[..., 1] - e1[..., 1] * e2[..., 0]
+    inv = 1.0 / area2
+    coef = torch.stack(
+        [
+            p0[..., 0],
+            p0[..., 1],
+            e2[..., 1] * inv,
+            -e2[..., 0] * inv,
+            -e1[..., 1] * inv,
+            e1[..., 0] * inv,
+            key_corners[..., 0],
+            key_corners[..., 1] - key_corners[..., 0],
+            key_corners[..., 2] - key_corners[..., 0],
+        ],
+        -1,
+    )
+    keep = keep & (area2 != 0) & torch.isfinite(coef).all(-1)
+    if cull_backfaces:
+        # In pixel coordinates (x right, y down) a face whose outward normal (counter-clockwise winding)
+        # points at the camera has a negative signed area.
+        keep = keep & (area2 < 0)
+    return coef, keep
+
+
+def _float_order_key(x: torch.Tensor) -> torch.Tensor:
+    """float32 -> int64 whose integer order matches the float order (for packing into one scatter)."""
+    bits = x.float().view(torch.int32).to(torch.int64)
+    return torch.where(bits < 0, bits ^ 0x7FFFFFFF, bits)
+
+
+def rasterize_screen(
+    xy: torch.Tensor,
+    z: torch.Tensor,
+    faces: torch.Tensor,
+    height: int,
+    width: int,
+    perspective: bool,
+    znear: float = DEFAULT_ZNEAR,
+    cull_backfaces: bool = False,
+    max_pairs: int = 1 << 23,
+) -> Fragments:
+    """Rasterize meshes already in pixel coordinates.
+
+    xy: (B, V, 2) pixel coordinates, z: (B, V) depth (camera z; smaller is nearer), faces: (F, 3) shared
+    by the batch. With `perspective`, barycentrics are perspective-correct and faces with a vertex at
+    z <= znear are dropped. Also used to rasterize UV layouts (perspective=False, constant z).
+    """
+    if xy.dim() != 3 or xy.shape[-1] != 2 or z.shape != xy.shape[:2]:
+        raise ValueError(f"expected xy (B, V, 2) and z (B, V), got {tuple(xy.shape)} and {tuple(z.shape)}")
+    if height <= 0 or width <= 0:
+        raise ValueError(f"image size must be positive, got {height}x{width}")
+    B, V = z.shape
+    faces = _check_faces(faces, V, xy.device)
+    F = faces.shape[0]
+    HW = height * width
+    with torch.no_grad():
+        tri = xy.detach()[:, faces]  # (B, F, 3, 2)
+        tz = z.detach()[:, faces]  # (B, F, 3)
+        if perspective:
+            keep = (tz > znear).all(-1)
+            key = 1.0 / tz.clamp_min(znear)  # inverse depth: larger is nearer, affine in screen space
+        else:
+            keep = torch.isfinite(tz).all(-1)
+            key = -tz
+        coef, keep = _face_coefficients(tri, key, cull_backfaces, keep)
+        coef = coef.reshape(B * F, 9)
+        x0, x1, y0, y1 = face_pixel_ranges(tri, height, width)
+        tol = coverage_tolerance(xy.dtype)
+        best = torch.full((B * HW,), _BACKGROUND, dtype=torch.int64, device=xy.device)
+        for pairs in iter_pixel_pairs(x0, x1, y0, y1, keep, max_pairs):
+            c = coef.index_select(0, pairs.face)
+            qx = pairs.px.to(c.dtype) + 0.5 - c[:, 0]
+            qy = pairs.py.to(c.dtype) + 0.5 - c[:, 1]
+            w1 = c[:, 2] * qx + c[:, 3] * qy
+            w2 = c[:, 4] * qx + c[:, 5] * qy
+            inside = (w1 >= -tol) & (w2 >= -tol) & (w1 + w2 <= 1 + tol)
+            k = c[:, 6] + c[:, 7] * w1 + c[:, 8] * w2
+            b = torch.div(pairs.face, F, rounding_mode="floor")
+            pix = (b * height + pairs.py) * width + pairs.px
+            packed = (_float_order_key(k) << 32) | (pairs.face - b * F)
+            # Uncovered pairs scatter the background value, a no-op for amax (cheaper than compacting).
+            best.scatter_reduce_(0, pix, packed.masked_fill_(~inside, _BACKGROUND), reduce="amax")
+        covered = best != _BACKGROUND
+        fg_pixel = covered.nonzero().squeeze(1)
+        fg_face = best[fg_pixel] & 0xFFFFFFFF
+        fg_batch = torch.div(fg_pixel, HW, rounding_mode="floor")
+    fg_bary, fg_depth = barycentrics_at_pixels(xy, z, faces, fg_batch, fg_face, fg_pixel, height, width, perspective)
+
+    face_idx = torch.full((B * HW,), -1, dtype=torch.long, device=xy.device)
+    face_idx[fg_pixel] = fg_face
+    bary = xy.new_zeros(B * HW, 3).index_copy(0, fg_pixel, fg_bary)
+    depth = xy.new_zeros(B * HW).index_copy(0, fg_pixel, fg_depth)
+    return Fragments(
+        face_idx=face_idx.view(B, height, width),
+        bary=bary.view(B, height, width, 3),
+        depth=depth.view(B, height, width),
+        fg_pixel=fg_pixel,
+        fg_batch=fg_batch,
+        fg_face=fg_face,
+        fg_bary=fg_bary,
+        fg_depth=fg_depth,
+    )
+
+
+def barycentrics_at_pixels(
+    xy: torch.Tensor,
+    z: torch.Tensor,
+    faces: torch.Tensor,
+    batch: torch.Tensor,
+    face: torch.Tensor,
+    pixel: torch.Tensor,
+    height: int,
+    width: int,
+    perspective: bool,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Differentiable barycentrics (n, 3) and depth (n,) of the centres of pixels (flat b * H * W index) in faces."""
+    V = xy.shape[1]
+    corner = (batch[:, None] * V + faces[face]).reshape(-1)
+    tri = xy.reshape(-1, 2).index_select(0, corner).view(-1, 3, 2)
+    tz = z.reshape(-1).index_select(0, corner).view(-1, 3)
+    col = (pixel % width).to(xy.dtype) + 0.5
+    row = (torch.div(pixel, width, rounding_mode="floor") % height).to(xy.dtype) + 0.5
+    return barycentrics_of_points(tri, tz, torch.stack([col, row], -1), perspective)
+
+
+def barycentrics_of_points(
+    tri: torch.Tensor, tz: torch.Tensor, points: torch.Tensor, perspective: bool
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Barycentrics (n, 3) and depth (n,) of screen points (n, 2) in screen triangles (n, 3, 2) with depths (n, 3).
+
+    Perspective: screen barycentrics w are corrected to b_i = (w_i / z_i) / sum_j (w_j / z_j) and the depth
+    is 1 / sum_j (w_j / z_j), i.e. exact for the 3D triangle; otherwise both are linear in screen space.
+    """
+    p0 = tri[:, 0]
+    e1 = tri[:, 1] - p0
+    e2 = tri[:, 2] - p0
+    q = points - p0
+    area2 = e1[:, 0] * e2[:, 1] - e1[:, 1] * e2[:, 0]
+    w1 = (q[:, 0] * e2[:, 1] - q[:, 1] * e2[:, 0]) / area2
+    w2 = (e1[:, 0] * q[:, 1] - e1[:, 1] * q[:, 0]) / area2
+    w = torch.stack([1 - w1 - w2, w1, w2], -1)
+    if not perspective:
+        return w, (w * tz).sum(-1)
+    t = w / tz
+    s = t.sum(-1, keepdim=True)
+    return t / s, 1.0 / s.squeeze(-1)
+
+
+def rasterize(
+    vertices: torch.Tensor,
+    faces: torch.Tensor,
+    camera: Camera,
+    znear: float = DEFAULT_ZNEAR,
+    cull_backfaces: bool = False,
+    max_pairs: int = 1 << 23,
+) -> Fragments:
+    """Rasterize camera-frame meshes (B, V, 3) with faces (F, 3) into camera.height x camera.width images."""
+    xy, z = to_screen(vertices, camera)
+    return rasterize_screen(
+        xy,
+        z,
+        faces,
+        camera.height,
+        camera.width,
+        perspective=is_perspective(camera),
+        znear=znear,
+        cull_backfaces=cull_backfaces,
+        max_pairs=max_pairs,
+    )

@@ -1,0 +1,129 @@
+"""Overlays: mesh compositing, finger-coloured skeleton, uncertainty ellipses, side view, PNG output."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from handrecon.geometry.camera import PerspectiveCamera, intrinsics
+from handrecon.geometry.mesh import uv_sphere
+from handrecon.hand.keypoints import FINGER_COLORS, OPENPOSE_BONES, WRIST_COLOR, openpose_to_mano
+from handrecon.render.overlay import (
+    draw_skeleton,
+    draw_uncertainty,
+    hstack_images,
+    overlay_mesh,
+    save_png,
+    side_view,
+)
+
+H, W = 96, 128
+
+
+def _photo() -> np.ndarray:
+    rng = np.random.default_rng(0)
+    return rng.integers(0, 256, size=(H, W, 3), dtype=np.uint8)
+
+
+def _ellipsoid(radii=(0.12, 0.05, 0.03)):
+    v, f, _, _ = uv_sphere(16, 24)
+    return v * torch.tensor(radii) + torch.tensor([0.0, 0.0, 0.6]), f
+
+
+def _camera():
+    return PerspectiveCamera(intrinsics(300.0, 300.0, W / 2, H / 2), W, H)
+
+
+def test_mesh_overlay_changes_only_the_mesh_pixels():
+    photo = _photo()
+    v, f = _ellipsoid()
+    out = overlay_mesh(photo, v, f, _camera(), alpha=0.8)
+    assert out.shape == photo.shape and out.dtype == np.uint8
+    changed = (out != photo).any(-1)
+    # The ellipsoid spans about 2 * 0.12 / 0.6 * 300 = 120 px by 50 px.
+    ys, xs = np.nonzero(changed)
+    assert 110 < xs.max() - xs.min() < 126 and 44 < ys.max() - ys.min() < 56
+    assert changed.sum() > 0.35 * 120 * 50
+    np.testing.assert_array_equal(out[:5], photo[:5])  # rows far from the mesh are untouched
+    with pytest.raises(ValueError, match="camera"):
+        overlay_mesh(photo[:50], v, f, _camera())
+
+
+def _fan_keypoints() -> np.ndarray:
+    """OpenPose keypoints spread as a fan so that no two bones overlap."""
+    kp = np.zeros((21, 2))
+    kp[0] = (64, 88)
+    for finger in range(5):
+        angle = np.deg2rad(-150 + 30 * finger)
+        for k in range(4):
+            r = 14 + 18 * k
+            kp[1 + 4 * finger + k] = kp[0] + r * np.array([np.cos(angle), np.sin(angle)])
+    return kp
+
+
+def test_skeleton_bones_and_joints_are_coloured_by_finger():
+    canvas = np.full((H, W, 3), 128, dtype=np.uint8)
+    kp = _fan_keypoints()
+    out = draw_skeleton(canvas, kp, joint_radius=2, line_width=3)
+    for parent, child in OPENPOSE_BONES:
+        if parent == 0:
+            continue  # palm bones start under the wrist dot
+        x, y = np.rint((kp[parent] + kp[child]) / 2).astype(int)
+        finger = (child - 1) // 4
+        assert tuple(out[y, x]) == FINGER_COLORS[finger], (parent, child)
+    x, y = kp[0].astype(int)
+    assert tuple(out[y, x]) == WRIST_COLOR
+    # MANO order input draws the same picture.
+    mano = openpose_to_mano(torch.as_tensor(kp), dim=0).numpy()
+    np.testing.assert_array_equal(draw_skeleton(canvas, mano, order="mano", joint_radius=2, line_width=3), out)
+    # Low-confidence joints are skipped.
+    conf = np.ones(21)
+    conf[5:9] = 0.1
+    partial = draw_skeleton(canvas, kp, confidence=conf, min_confidence=0.5, joint_radius=2, line_width=3)
+    x, y = np.rint((kp[6] + kp[7]) / 2).astype(int)
+    assert tuple(partial[y, x]) == (128, 128, 128)
+
+
+def test_uncertainty_ellipse_size_follows_sigma():
+    canvas = np.zeros((H, W, 3), dtype=np.uint8)
+    kp = np.full((21, 2), np.nan)
+    kp[8] = (60, 50)  # index tip
+    sigma = np.zeros((21, 2))
+    sigma[8] = (40, 16)
+    out = draw_uncertainty(canvas, kp, sigma, line_width=1)
+    ys, xs = np.nonzero((out == FINGER_COLORS[1]).all(-1))
+    assert abs((xs.max() - xs.min() + 1) - 40) <= 2 and abs((ys.max() - ys.min() + 1) - 16) <= 2
+    assert abs(xs.mean() - 60) < 1.0 and abs(ys.mean() - 50) < 1.0
+    wider = draw_uncertainty(canvas, kp, sigma, scale=2.0, line_width=1)
+    xs2 = np.nonzero((wider == FINGER_COLORS[1]).all(-1))[1]
+    assert abs((xs2.max() - xs2.min() + 1) - 80) <= 2
+
+
+def test_side_view_turns_the_mesh_about_its_centroid():
+    v, f = _ellipsoid((0.12, 0.05, 0.03))
+    camera = _camera()
+    front = side_view(v, f, camera, angle_deg=0.0)
+    side = side_view(v, f, camera, angle_deg=90.0)
+    width = [int(np.nonzero((im != 255).any(-1).any(0))[0].ptp()) for im in (front, side)]
+    # Front: 2 * 0.12 m wide; after 90 degrees about the vertical axis: the 2 * 0.03 m depth.
+    assert width[0] == pytest.approx(2 * 0.12 / 0.6 * 300, abs=6)
+    assert width[1] == pytest.approx(2 * 0.03 / 0.6 * 300, abs=4)
+    cols = np.nonzero((side != 255).any(-1).any(0))[0]
+    assert abs(cols.mean() - W / 2) < 2  # stays in place
+
+
+def test_png_is_written_atomically_and_reads_back(tmp_path):
+    img = hstack_images([_photo(), np.zeros((50, 20, 3), dtype=np.uint8)], gap=4)
+    assert img.shape == (H, W + 24, 3)
+    path = save_png(img, tmp_path / "panel.png")
+    np.testing.assert_array_equal(np.asarray(Image.open(path)), img)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["panel.png"]
+    with pytest.raises(FileNotFoundError, match="does not exist"):
+        save_png(img, tmp_path / "missing" / "x.png")
+    with pytest.raises(ValueError, match=".png"):
+        save_png(img, tmp_path / "x.jpg")
+    # Float tensors in [0, 1], channels first, are accepted.
+    save_png(torch.ones(3, 8, 8) * 0.5, tmp_path / "grey.png")
+    assert np.asarray(Image.open(tmp_path / "grey.png"))[0, 0].tolist() == [128, 128, 128]
