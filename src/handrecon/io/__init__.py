@@ -1,0 +1,59 @@
+"""Input and output: images, EXIF cameras, videos, atomic writes and mesh exporters.
+
+Everything a file can do wrong is reported as `InputError` ("<path>: <reason>"); every file handrecon
+writes appears complete or not at all.
+"""
+
+from handrecon.io.atomic import (
+    atomic_open,
+    atomic_path,
+    atomic_paths,
+    save_npz_atomic,
+    save_png_atomic,
+    write_bytes_atomic,
+    write_json_atomic,
+    write_text_atomic,
+)
+from handrecon.io.errors import InputError
+from handrecon.io.exif_camera import DEFAULT_FOV_DEG, camera_from_exif, read_focal_tags, resolve_intrinsics
+from handrecon.io.images import (
+    MAX_PIXELS,
+    MIN_SIDE,
+    PROCESSING_MAX_SIDE,
+    LoadedImage,
+    as_rgb_array,
+    downscale_for_processing,
+    load_image,
+)
+from handrecon.io.mesh_export import camera_to_gltf, write_glb, write_obj, write_ply
+from handrecon.io.video import VideoFrame, VideoReader, VideoWriter
+
+__all__ = [
+    "DEFAULT_FOV_DEG",
+    "MAX_PIXELS",
+    "MIN_SIDE",
+    "PROCESSING_MAX_SIDE",
+    "InputError",
+    "LoadedImage",
+    "VideoFrame",
+    "VideoReader",
+    "VideoWriter",
+    "as_rgb_array",
+    "atomic_open",
+    "atomic_path",
+    "atomic_paths",
+    "camera_from_exif",
+    "camera_to_gltf",
+    "downscale_for_processing",
+    "load_image",
+    "read_focal_tags",
+    "resolve_intrinsics",
+    "save_npz_atomic",
+    "save_png_atomic",
+    "write_bytes_atomic",
+    "write_glb",
+    "write_json_atomic",
+    "write_obj",
+    "write_ply",
+    "write_text_atomic",
+]

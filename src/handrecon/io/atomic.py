@@ -1,0 +1,203 @@
+"""Atomic file writes: a file handrecon writes is either complete or absent.
+
+Data goes to a temporary file in the target's directory (so the final `os.replace` is a rename within
+one file system, which POSIX and Windows make atomic), is flushed to disk with fsync, and only then
+takes the target's name. Any exception, KeyboardInterrupt included, removes the temporary file and
+leaves an existing target untouched.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import io
+import json
+import math
+import os
+import secrets
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from pathlib import Path
+from typing import IO, Any
+
+import numpy as np
+import torch
+from PIL import Image
+
+
+def reserve_temp(target: str | os.PathLike) -> Path:
+    """Create an empty, hidden temporary file next to `target`, ending in the target's suffix.
+
+    The suffix is kept because some writers (OpenCV, Pillow given a path) pick the format from it; the
+    file is created with mode 0o666 so the umask applies as for any ordinary file (mkstemp would make
+    it private).
+    """
+    target = Path(target)
+    for _ in range(100):
+        tmp = target.with_name(f".{target.name}.{secrets.token_hex(4)}.tmp{target.suffix}")
+        try:
+            fd = os.open(tmp, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o666)
+        except FileExistsError:
+            continue
+        os.close(fd)
+        return tmp
+    raise FileExistsError(f"could not create a temporary file next to {target}")
+
+
+def _fsync_path(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _fsync_dir(directory: Path) -> None:
+    """Persist the rename itself; directories cannot be opened for fsync on Windows."""
+    if os.name == "nt":
+        return
+    with contextlib.suppress(OSError):  # some file systems refuse it; the data itself is already on disk
+        _fsync_path(directory)
+
+
+def commit_temp(temp: Path, target: str | os.PathLike) -> Path:
+    """Flush a finished temporary file to disk and give it the target's name."""
+    _fsync_path(temp)
+    os.replace(temp, target)
+    _fsync_dir(Path(target).parent)
+    return Path(target)
+
+
+@contextmanager
+def atomic_paths(*targets: str | os.PathLike) -> Iterator[list[Path]]:
+    """Yield one temporary path per target; on success all of them take their targets' names.
+
+    For outputs made of several files (OBJ + MTL + texture) the renames happen only after every file
+    was written, in the order given, so a failure while writing leaves none of them behind. Put the
+    file that references the others last.
+    """
+    paths = [Path(t) for t in targets]
+    temps: list[Path] = []
+    try:
+        for p in paths:
+            temps.append(reserve_temp(p))
+        yield list(temps)
+        for tmp in temps:
+            _fsync_path(tmp)
+        for tmp, p in zip(temps, paths, strict=True):
+            os.replace(tmp, p)
+        for directory in {p.parent for p in paths}:
+            _fsync_dir(directory)
+    except BaseException:
+        for tmp in temps:
+            tmp.unlink(missing_ok=True)
+        raise
+
+
+@contextmanager
+def atomic_path(target: str | os.PathLike) -> Iterator[Path]:
+    """Yield a temporary path for a writer that wants a file name; it becomes `target` on success."""
+    with atomic_paths(target) as (tmp,):
+        yield tmp
+
+
+@contextmanager
+def atomic_open(target: str | os.PathLike, mode: str = "wb", encoding: str | None = None) -> Iterator[IO]:
+    """Yield an open file handle (mode "w" or "wb"); the file becomes `target` when the block succeeds."""
+    if mode not in ("w", "wb"):
+        raise ValueError(f"atomic_open writes whole files; mode must be 'w' or 'wb', got {mode!r}")
+    if "b" not in mode and encoding is None:
+        encoding = "utf-8"
+    with atomic_path(target) as tmp, open(tmp, mode, encoding=encoding) as f:
+        yield f
+        f.flush()
+        os.fsync(f.fileno())
+
+
+def write_bytes_atomic(path: str | os.PathLike, data: bytes) -> Path:
+    """Write `data` to `path` atomically; returns the path."""
+    with atomic_open(path, "wb") as f:
+        f.write(data)
+    return Path(path)
+
+
+def write_text_atomic(path: str | os.PathLike, text: str) -> Path:
+    """Write UTF-8 text to `path` atomically; returns the path."""
+    with atomic_open(path, "w") as f:
+        f.write(text)
+    return Path(path)
+
+
+def to_jsonable(obj: Any) -> Any:
+    """Plain JSON types from nested dicts, lists, numpy / torch values, paths and dataclasses.
+
+    Non-finite floats become null: JSON has no NaN, and a reader should see "missing", not a parse error.
+    """
+    if isinstance(obj, torch.Tensor):
+        obj = obj.detach().cpu().numpy()
+    if isinstance(obj, np.ndarray):
+        return to_jsonable(obj.tolist())
+    if isinstance(obj, np.generic):
+        obj = obj.item()
+    if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
+        obj = dataclasses.asdict(obj)
+    if isinstance(obj, Mapping):
+        return {str(k): to_jsonable(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [to_jsonable(v) for v in obj]
+    if isinstance(obj, float):
+        return obj if math.isfinite(obj) else None
+    if obj is None or isinstance(obj, (bool, int, str)):
+        return obj
+    if isinstance(obj, os.PathLike):
+        return os.fspath(obj)
+    raise TypeError(f"cannot write a {type(obj).__name__} to JSON")
+
+
+def write_json_atomic(path: str | os.PathLike, obj: Any, indent: int | None = 2) -> Path:
+    """Write `obj` (see `to_jsonable`) as UTF-8 JSON atomically; returns the path."""
+    text = json.dumps(to_jsonable(obj), indent=indent, ensure_ascii=False, allow_nan=False)
+    return write_text_atomic(path, text + "\n")
+
+
+def _as_numpy(x: Any) -> np.ndarray:
+    return x.detach().cpu().numpy() if isinstance(x, torch.Tensor) else np.asarray(x)
+
+
+def png_bytes(image: Any) -> bytes:
+    """PNG encoding of a uint8 (H, W), (H, W, 1), (H, W, 3) or (H, W, 4) image, uint16 (H, W), or floats in [0, 1]."""
+    a = _as_numpy(image)
+    if a.ndim == 3 and a.shape[2] == 1:
+        a = a[..., 0]
+    if a.ndim not in (2, 3) or (a.ndim == 3 and a.shape[2] not in (3, 4)) or 0 in a.shape:
+        raise ValueError(f"expected an (H, W), (H, W, 3) or (H, W, 4) image, got shape {a.shape}")
+    if a.dtype.kind == "f":
+        if not (np.isfinite(a).all() and a.min() >= 0.0 and a.max() <= 1.0):
+            raise ValueError("float images must hold finite values in [0, 1]")
+        a = np.round(a * 255.0).astype(np.uint8)
+    elif a.dtype == np.uint16 and a.ndim == 2:
+        a = a.astype("<u2")  # Pillow's I;16 mode, written as a 16-bit PNG
+    elif a.dtype != np.uint8:
+        raise ValueError(f"expected uint8, uint16 (grey) or float images, got {a.dtype}")
+    buf = io.BytesIO()
+    Image.fromarray(np.ascontiguousarray(a)).save(buf, format="PNG")
+    return buf.getvalue()
+
+
+def save_png_atomic(path: str | os.PathLike, image: Any) -> Path:
+    """Save an RGB, RGBA or grey image (see `png_bytes`) as PNG atomically; returns the path."""
+    return write_bytes_atomic(path, png_bytes(image))
+
+
+def save_npz_atomic(path: str | os.PathLike, arrays: Mapping[str, Any], compressed: bool = True) -> Path:
+    """Save named arrays (numpy or torch) as .npz atomically; returns the path.
+
+    Object arrays are refused so that every file loads with `np.load(..., allow_pickle=False)`.
+    """
+    data = {str(k): _as_numpy(v) for k, v in arrays.items()}
+    for k, v in data.items():
+        if v.dtype == object:
+            raise ValueError(f"array {k!r} has dtype object; only numeric and string arrays can be saved")
+    with atomic_open(path, "wb") as f:
+        (np.savez_compressed if compressed else np.savez)(f, **data)
+    return Path(path)
