@@ -181,3 +181,28 @@ def test_cuda_matches_cpu(right):
     cpu = right(**p).vertices
     gpu = HandModel().cuda()(**{k: v.cuda() for k, v in p.items()}).vertices.cpu()
     torch.testing.assert_close(cpu, gpu, atol=1e-5, rtol=0)
+
+
+def test_joints_only_forward_matches_full_forward(right64):
+    p = random_params(3, seed=11, dtype=torch.float64)
+    full = right64(**p)
+    fast = right64(**p, skin_mesh=False)
+    assert fast.vertices is None
+    torch.testing.assert_close(fast.joints, full.joints, atol=1e-12, rtol=0)
+
+
+def test_bone_scales_of_one_change_nothing_and_stretch_one_segment(right64):
+    p = random_params(2, seed=12, dtype=torch.float64)
+    ones = torch.ones(2, 16, dtype=torch.float64)
+    torch.testing.assert_close(right64(**p, bone_scales=ones).vertices, right64(**p).vertices, atol=1e-12, rtol=0)
+    s = ones.clone()
+    s[:, 4] = 1.25  # middle proximal phalanx
+    a = right64(**p, joint_order="mano")
+    b = right64(**p, bone_scales=s, joint_order="mano")
+    length = lambda o, i, j: (o.joints[:, i] - o.joints[:, j]).norm(dim=-1)  # noqa: E731
+    torch.testing.assert_close(length(b, 5, 4), 1.25 * length(a, 5, 4))
+    torch.testing.assert_close(length(b, 6, 5), length(a, 6, 5))  # next phalanx unchanged
+    torch.testing.assert_close(b.joints[:, 1:4], a.joints[:, 1:4])  # other fingers unchanged
+    # joints-only path agrees with the full mesh path
+    fast = right64(**p, bone_scales=s, skin_mesh=False, joint_order="mano")
+    torch.testing.assert_close(fast.joints, b.joints, atol=1e-12, rtol=0)

@@ -217,3 +217,37 @@ def cap_holes(vertices: np.ndarray, faces: np.ndarray) -> np.ndarray:
             tris = tris[:, [0, 2, 1]]
         caps.append(tris)
     return np.concatenate(caps, 0).astype(np.int64) if caps else np.zeros((0, 3), np.int64)
+
+
+def closest_points_on_triangles(p: torch.Tensor, a: torch.Tensor, b: torch.Tensor, c: torch.Tensor) -> torch.Tensor:
+    """Closest points (..., 3) on triangles (a, b, c) to points p, all (..., 3) and broadcastable.
+
+    The Voronoi-region test of Ericson ("Real-Time Collision Detection", 5.1.5), branch-free so that it is
+    batched and differentiable: gradients flow to the point and to the triangle's corners.
+    """
+    ab, ac, ap, bp, cp = b - a, c - a, p - a, p - b, p - c
+    d1, d2 = (ab * ap).sum(-1), (ac * ap).sum(-1)
+    d3, d4 = (ab * bp).sum(-1), (ac * bp).sum(-1)
+    d5, d6 = (ab * cp).sum(-1), (ac * cp).sum(-1)
+    va, vb, vc = d3 * d6 - d5 * d4, d5 * d2 - d1 * d6, d1 * d4 - d3 * d2
+
+    def ratio(num: torch.Tensor, den: torch.Tensor) -> torch.Tensor:  # safe in the branches not taken
+        return num / torch.where(den == 0, torch.ones_like(den), den)
+
+    # Barycentric weights (of b and c) for the interior, then overridden region by region (Ericson's order
+    # reversed, so that the first matching region of the original wins).
+    s = va + vb + vc
+    v, w = ratio(vb, s), ratio(vc, s)
+    zero, one = torch.zeros_like(v), torch.ones_like(v)
+    t_bc = ratio(d4 - d3, (d4 - d3) + (d5 - d6))
+    regions = [
+        ((va <= 0) & (d4 - d3 >= 0) & (d5 - d6 >= 0), 1 - t_bc, t_bc),  # edge bc
+        ((vb <= 0) & (d2 >= 0) & (d6 <= 0), zero, ratio(d2, d2 - d6)),  # edge ac
+        ((d6 >= 0) & (d5 <= d6), zero, one),  # vertex c
+        ((vc <= 0) & (d1 >= 0) & (d3 <= 0), ratio(d1, d1 - d3), zero),  # edge ab
+        ((d3 >= 0) & (d4 <= d3), one, zero),  # vertex b
+        ((d1 <= 0) & (d2 <= 0), zero, zero),  # vertex a
+    ]
+    for mask, rv, rw in regions:
+        v, w = torch.where(mask, rv, v), torch.where(mask, rw, w)
+    return a + ab * v[..., None] + ac * w[..., None]

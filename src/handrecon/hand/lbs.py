@@ -44,6 +44,14 @@ def forward_kinematics(
     return torch.stack(G_R, 1), torch.stack(G_t, 1)
 
 
+def stretched_joints(joints: torch.Tensor, stretch: torch.Tensor, parents: list[int]) -> torch.Tensor:
+    """Rest joints after stretching each segment: J'_c = J'_p + S_p (J_c - J_p), parents first."""
+    out = [None] * joints.shape[1]
+    for j, p in enumerate(parents):
+        out[j] = joints[:, j] if p < 0 else out[p] + (stretch[:, p] @ (joints[:, j] - joints[:, p])[..., None])[..., 0]
+    return torch.stack(out, 1)
+
+
 def skin(
     v_shaped: torch.Tensor,
     weights: torch.Tensor,

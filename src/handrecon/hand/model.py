@@ -20,7 +20,7 @@ from torch import nn
 from handrecon.geometry.rotations import axis_angle_to_matrix
 from handrecon.hand.asset import HandAsset, load_openhand
 from handrecon.hand.keypoints import convert_keypoints
-from handrecon.hand.lbs import forward_kinematics, kinematic_levels, skin, transforms_matrix
+from handrecon.hand.lbs import forward_kinematics, kinematic_levels, skin, stretched_joints, transforms_matrix
 from handrecon.hand.mano_io import load_mano
 
 NUM_HAND_JOINTS = 15
@@ -30,7 +30,7 @@ NUM_HAND_JOINTS = 15
 class HandOutput:
     """Result of a forward pass (all in the model / camera frame, metres)."""
 
-    vertices: torch.Tensor  # (B, V, 3)
+    vertices: torch.Tensor | None  # (B, V, 3); None when called with skin_mesh=False
     joints: torch.Tensor  # (B, 21, 3) in `joint_order`
     joint_transforms: torch.Tensor  # (B, 16, 4, 4) posed world transform of each MANO joint (transl included)
     rest_joints: torch.Tensor  # (B, 16, 3) shaped joints before posing (no translation)
@@ -40,6 +40,23 @@ class HandOutput:
 
 def _as_tensor(x, dtype, device) -> torch.Tensor:
     return torch.as_tensor(np.asarray(x), dtype=dtype, device=device)
+
+
+# MANO joint whose rest position gives each segment's axis: the middle-finger MCP for the palm (its long
+# axis), the next joint along the finger for the phalanges; the last phalanges end at the fingertips.
+_SEGMENT_END = (4, 2, 3, None, 5, 6, None, 8, 9, None, 11, 12, None, 14, 15, None)
+_TIP_OF = {3: 1, 6: 2, 9: 4, 12: 3, 15: 0}  # last joint of a finger -> index in tip_vertex_ids
+
+
+def segment_stretch(j_rest: torch.Tensor, tips_rest: torch.Tensor, scales: torch.Tensor) -> torch.Tensor:
+    """(B, 16, 3, 3) stretch S_j = I + (s_j - 1) u_j u_j^T along each segment's rest axis u_j.
+
+    j_rest (B, 16, 3) shaped rest joints, tips_rest (B, 5, 3) shaped rest fingertips, scales (B, 16).
+    """
+    ends = [j_rest[:, e] if e is not None else tips_rest[:, _TIP_OF[j]] for j, e in enumerate(_SEGMENT_END)]
+    u = torch.nn.functional.normalize(torch.stack(ends, 1) - j_rest, dim=-1)  # (B, 16, 3)
+    eye = torch.eye(3, dtype=j_rest.dtype, device=j_rest.device)
+    return eye + (scales - 1)[..., None, None] * (u[..., :, None] * u[..., None, :])
 
 
 class HandModel(nn.Module):
@@ -193,14 +210,20 @@ class HandModel(nn.Module):
             )
         return torch.cat([go, hp], 1)
 
-    def shaped(self, betas: torch.Tensor | None, B: int) -> tuple[torch.Tensor, torch.Tensor]:
-        """Rest-pose vertices (B, V, 3) and joints (B, 16, 3) for shape coefficients."""
+    def shaped(
+        self, betas: torch.Tensor | None, B: int, vertex_ids: torch.Tensor | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Rest-pose vertices (B, V, 3) (or only `vertex_ids`) and joints (B, 16, 3) for shape coefficients."""
+        template = self.v_template if vertex_ids is None else self.v_template[vertex_ids]
         if betas is None:
-            return self.v_template.expand(B, -1, -1), self.j_template.expand(B, -1, -1)
+            return template.expand(B, -1, -1), self.j_template.expand(B, -1, -1)
         if betas.dim() != 2 or betas.shape[1] > self.num_betas:
             raise ValueError(f"betas must be (B, <= {self.num_betas}), got {tuple(betas.shape)}")
         S = betas.shape[1]
-        v = self.v_template + (betas @ self.shapedirs[:, :S].T).reshape(B, -1, 3)
+        dirs = self.shapedirs[:, :S]
+        if vertex_ids is not None:
+            dirs = dirs.view(-1, 3, dirs.shape[-1])[vertex_ids].reshape(-1, S)
+        v = template + (betas @ dirs.T).reshape(B, -1, 3)
         j = self.j_template + (betas @ self.j_shapedirs[:, :S].T).reshape(B, 16, 3)
         return v, j
 
@@ -211,23 +234,50 @@ class HandModel(nn.Module):
         betas: torch.Tensor | None = None,
         transl: torch.Tensor | None = None,
         joint_order: str = "openpose",
+        skin_mesh: bool = True,
+        bone_scales: torch.Tensor | None = None,
     ) -> HandOutput:
-        global_orient, hand_pose, betas, transl = map(self._prep, (global_orient, hand_pose, betas, transl))
-        B = self._batch_size(global_orient, hand_pose, betas, transl)
+        """Posed mesh and joints. With `skin_mesh=False` only the joints are computed (the fingertips are the
+        only vertices skinned), which is what keypoint fitting needs.
+
+        bone_scales (B, 16), optional: length scale of the segment skinned to each MANO joint (palm, then the
+        15 phalanges), stretching it along its rest axis; adapts finger proportions beyond the shape space.
+        """
+        global_orient, hand_pose, betas, transl, bone_scales = map(
+            self._prep, (global_orient, hand_pose, betas, transl, bone_scales)
+        )
+        B = self._batch_size(global_orient, hand_pose, betas, transl, bone_scales)
         if transl is not None and transl.shape != (B, 3):
             raise ValueError(f"transl must be (B, 3), got {tuple(transl.shape)}")
         rot = self._rotations(global_orient, hand_pose, B)
-        v_shaped, j_rest = self.shaped(betas, B)
+        ids = None if skin_mesh else self.tip_vertex_ids
+        v_shaped, j_rest = self.shaped(betas, B, ids)
         if self.posedirs is not None:
             eye = torch.eye(3, dtype=self.dtype, device=self.device)
             feat = (rot[:, 1:] - eye).reshape(B, -1)
-            v_shaped = v_shaped + (feat @ self.posedirs).reshape(B, -1, 3)
-        G_R, G_t = forward_kinematics(rot, j_rest, self.parents, self._levels)
-        verts = skin(v_shaped, self.lbs_weights, G_R, G_t, j_rest)
+            pd = self.posedirs if ids is None else self.posedirs.view(135, -1, 3)[:, ids].reshape(135, -1)
+            v_shaped = v_shaped + (feat @ pd).reshape(B, -1, 3)
+        if bone_scales is None:
+            G_R, G_t = forward_kinematics(rot, j_rest, self.parents, self._levels)
+            M = G_R
+        else:
+            if bone_scales.shape != (B, 16):
+                raise ValueError(f"bone_scales must be (B, 16), got {tuple(bone_scales.shape)}")
+            tips_rest = v_shaped[:, self.tip_vertex_ids] if skin_mesh else v_shaped
+            S = segment_stretch(j_rest, tips_rest, bone_scales)
+            G_R, G_t = forward_kinematics(rot, stretched_joints(j_rest, S, self.parents), self.parents, self._levels)
+            M = G_R @ S
+        if skin_mesh:
+            verts = skin(v_shaped, self.lbs_weights, M, G_t, j_rest)
+            tips = verts[:, self.tip_vertex_ids]
+        else:
+            verts = None
+            tips = skin(v_shaped, self.lbs_weights[ids], M, G_t, j_rest)
         if transl is not None:
-            verts = verts + transl[:, None]
+            verts = None if verts is None else verts + transl[:, None]
+            tips = tips + transl[:, None]
             G_t = G_t + transl[:, None]
-        joints21 = torch.cat([G_t, verts[:, self.tip_vertex_ids]], 1)
+        joints21 = torch.cat([G_t, tips], 1)
         joints = convert_keypoints(joints21, "mano", joint_order) if joint_order != "mano" else joints21
         return HandOutput(
             vertices=verts,

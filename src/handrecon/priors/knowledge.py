@@ -73,16 +73,19 @@ def mse_data_term(
 
 
 def shape_regularizer(
-    betas: torch.Tensor, mean_shape: torch.Tensor | None = None, reduction: Reduction = "mean"
+    betas: torch.Tensor, mean_shape: torch.Tensor | None = None, reduction: Reduction = "mean", squared: bool = False
 ) -> torch.Tensor:
     """L_shape = ||beta - beta_mean||_2 (the L2 norm, not squared) per sample, beta (B, S).
 
     Sec. 3.2 of paper 000 (beta_mean = 0); the same term is E_beta of S2HAND (paper 001, sec. 3.4.1).
+    `squared` gives ||.||^2 instead, the least-squares form used by the test-time fit (same minimiser,
+    smooth at the mean shape).
     """
     if betas.dim() != 2:
         raise ValueError(f"expected betas of shape (B, S), got {tuple(betas.shape)}")
     d = betas if mean_shape is None else betas - mean_shape.to(dtype=betas.dtype, device=betas.device)
-    return reduce_batch(torch.linalg.vector_norm(d, dim=-1), reduction)
+    per = d.square().sum(-1) if squared else torch.linalg.vector_norm(d, dim=-1)
+    return reduce_batch(per, reduction)
 
 
 # ---------------------------------------------------------------------------------------------------

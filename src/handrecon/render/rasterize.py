@@ -273,3 +273,28 @@ def rasterize(
         cull_backfaces=cull_backfaces,
         max_pairs=max_pairs,
     )
+
+
+def submesh_fragments(fragments: Fragments, face_start: int, face_stop: int) -> Fragments:
+    """The fragments of one mesh in a scene rasterized as several concatenated meshes.
+
+    Faces [face_start, face_stop) of the scene become faces 0.. of the mesh; pixels won by other meshes
+    keep their depth but get the face id `face_stop - face_start` (one past the mesh's last face), so
+    they occlude the mesh without ever matching one of its faces. The covered-pixel lists keep only the
+    mesh's own pixels.
+    """
+    n = face_stop - face_start
+    fid = fragments.face_idx
+    own = (fid >= face_start) & (fid < face_stop)
+    face_idx = torch.where(own, fid - face_start, torch.where(fid >= 0, torch.full_like(fid, n), fid))
+    keep = (fragments.fg_face >= face_start) & (fragments.fg_face < face_stop)
+    return Fragments(
+        face_idx=face_idx,
+        bary=fragments.bary,
+        depth=fragments.depth,
+        fg_pixel=fragments.fg_pixel[keep],
+        fg_batch=fragments.fg_batch[keep],
+        fg_face=fragments.fg_face[keep] - face_start,
+        fg_bary=fragments.fg_bary[keep],
+        fg_depth=fragments.fg_depth[keep],
+    )

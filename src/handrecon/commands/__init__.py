@@ -1,0 +1,1 @@
+"""Implementations of the `handrecon` subcommands (thin layers over the API)."""

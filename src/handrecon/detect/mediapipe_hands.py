@@ -1,0 +1,210 @@
+"""MediaPipe Hands front end: all hands in an image with 2D keypoints, metric 3D landmarks, handedness.
+
+MediaPipe 0.10.21 bundles its palm-detection and landmark models in the wheel and runs offline. It
+reports handedness as if the image were a mirrored selfie; photos and videos are not mirrored, so the
+label is swapped unless `mirrored=True` (checked on InterHand2.6M's left/right labels).
+
+Per-joint uncertainty: MediaPipe gives none. After the detection pass, the same graph (in tracking mode,
+where a frame costs one landmark-model run per hand and no palm detection) is run on K randomly warped
+copies of the image (small rotation, scale and shift); landmarks are mapped back and their spread per
+joint is recorded in `HandDetection.tta_spread`. `handrecon.detect.uncertainty` turns it into a
+calibrated sigma.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sys
+from dataclasses import dataclass
+
+import numpy as np
+
+from handrecon.detect.types import HandDetection
+
+os.environ.setdefault("GLOG_minloglevel", "2")  # MediaPipe's C++ logging: errors only
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+
+@contextlib.contextmanager
+def quiet_native_stderr():
+    """Silence C++-level warnings MediaPipe/TFLite print to file descriptor 2 (their log level is not
+    configurable from Python); Python-level errors still surface as exceptions."""
+    try:
+        fd = sys.stderr.fileno()
+    except (AttributeError, ValueError, OSError):
+        yield
+        return
+    sys.stderr.flush()
+    saved = os.dup(fd)
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, fd)
+        yield
+    finally:
+        os.dup2(saved, fd)
+        os.close(saved)
+        os.close(devnull)
+
+
+@dataclass(frozen=True)
+class TTAConfig:
+    """Augmentations for the landmark spread: uniform rotation, log-uniform scale, shift (fraction of hand)."""
+
+    passes: int = 2
+    max_rotation_deg: float = 10.0
+    max_scale: float = 1.08
+    max_shift: float = 0.04
+    seed: int = 0
+
+
+def _affine(center: np.ndarray, angle_deg: float, scale: float, shift: np.ndarray) -> np.ndarray:
+    """2x3 matrix rotating/scaling about `center` then shifting (pixels)."""
+    a = np.deg2rad(angle_deg)
+    c, s = np.cos(a) * scale, np.sin(a) * scale
+    R = np.array([[c, -s], [s, c]])
+    t = center - R @ center + shift
+    return np.concatenate([R, t[:, None]], 1)
+
+
+def _invert_affine(M: np.ndarray) -> np.ndarray:
+    R_inv = np.linalg.inv(M[:, :2])
+    return np.concatenate([R_inv, (-R_inv @ M[:, 2])[:, None]], 1)
+
+
+class MediaPipeHands:
+    """Detector of every hand in an image (or a video stream with `video=True`)."""
+
+    def __init__(
+        self,
+        max_hands: int = 2,
+        min_detection_confidence: float = 0.5,
+        min_tracking_confidence: float = 0.3,
+        model_complexity: int = 1,
+        mirrored: bool = False,
+        video: bool = False,
+        fallback_passes: bool = True,
+    ) -> None:
+        import mediapipe as mp
+
+        self._mp = mp
+        self.mirrored = mirrored
+        self.video = video
+        self.fallback_passes = fallback_passes
+        # Tracking mode in both cases: for single images the graph is reset per image, and the tracked
+        # re-runs give the test-time-augmentation passes for the cost of the landmark model alone.
+        with quiet_native_stderr():
+            self._hands = mp.solutions.hands.Hands(
+                static_image_mode=False,
+                max_num_hands=max_hands,
+                model_complexity=model_complexity,
+                min_detection_confidence=min_detection_confidence,
+                min_tracking_confidence=min_tracking_confidence,
+            )
+
+    def close(self) -> None:
+        self._hands.close()
+
+    def __enter__(self) -> MediaPipeHands:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    # -------------------------------------------------------------------------------------------
+    def _run(self, rgb: np.ndarray) -> list[HandDetection]:
+        with quiet_native_stderr():
+            res = self._hands.process(np.ascontiguousarray(rgb))
+        H, W = rgb.shape[:2]
+        out = []
+        lms = res.multi_hand_landmarks or []
+        worlds = res.multi_hand_world_landmarks or [None] * len(lms)
+        hds = res.multi_handedness or [None] * len(lms)
+        for lm, wl, hd in zip(lms, worlds, hds, strict=True):
+            kp = np.array([[p.x * W, p.y * H] for p in lm.landmark], dtype=np.float64)
+            world = np.array([[p.x, p.y, p.z] for p in wl.landmark], dtype=np.float64) if wl else np.zeros((21, 3))
+            label, score = "right", 0.5
+            if hd is not None:
+                label = hd.classification[0].label.lower()
+                score = float(hd.classification[0].score)
+                if not self.mirrored:
+                    label = "left" if label == "right" else "right"
+            out.append(HandDetection(keypoints=kp, world=world, handedness=label, handedness_score=score))
+        return out
+
+    def _detect_padded(self, rgb: np.ndarray) -> list[HandDetection]:
+        """Second chance for hands filling the frame: the palm detector needs context around the palm."""
+        import cv2
+
+        H, W = rgb.shape[:2]
+        pad = int(0.25 * max(H, W))
+        padded = cv2.copyMakeBorder(rgb, pad, pad, pad, pad, cv2.BORDER_REPLICATE)
+        self._hands.reset()
+        dets = self._run(padded)
+        for d in dets:
+            d.keypoints -= pad
+            d.detector_pass = "padded"
+        return dets
+
+    def detect(self, rgb: np.ndarray, tta: TTAConfig | None = None) -> list[HandDetection]:
+        """All hands in an RGB uint8 image (H, W, 3). With `tta`, also the landmark spread per joint."""
+        if not self.video:
+            self._hands.reset()
+        dets = self._run(rgb)
+        if not dets and self.fallback_passes and not self.video:
+            dets = self._detect_padded(rgb)
+            if dets and tta is not None:
+                # the tracker now follows the padded frame; spreads are measured there
+                tta = None if tta.passes == 0 else tta
+                self._spread_padded(rgb, dets, tta)
+                return dets
+        if tta is not None and tta.passes > 0 and dets:
+            self._spread(rgb, dets, tta, offset=0)
+        return dets
+
+    def _spread_padded(self, rgb: np.ndarray, dets: list[HandDetection], tta: TTAConfig | None) -> None:
+        if tta is None:
+            return
+        import cv2
+
+        H, W = rgb.shape[:2]
+        pad = int(0.25 * max(H, W))
+        padded = cv2.copyMakeBorder(rgb, pad, pad, pad, pad, cv2.BORDER_REPLICATE)
+        self._spread(padded, dets, tta, offset=pad)
+
+    def _spread(self, rgb: np.ndarray, dets: list[HandDetection], tta: TTAConfig, offset: int) -> None:
+        """Run tracked passes on warped copies and record each joint's landmark spread (pixels)."""
+        import cv2
+
+        rng = np.random.default_rng(tta.seed)
+        H, W = rgb.shape[:2]
+        samples: list[list[np.ndarray]] = [[d.keypoints + offset] for d in dets]
+        for _ in range(tta.passes):
+            centre = np.mean([d.keypoints.mean(0) + offset for d in dets], 0)
+            size = np.mean([d.size_px for d in dets])
+            M = _affine(
+                centre,
+                rng.uniform(-tta.max_rotation_deg, tta.max_rotation_deg),
+                float(np.exp(rng.uniform(-np.log(tta.max_scale), np.log(tta.max_scale)))),
+                rng.uniform(-tta.max_shift, tta.max_shift, 2) * size,
+            )
+            warped = cv2.warpAffine(rgb, M, (W, H), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+            Minv = _invert_affine(M)
+            for aug in self._run(warped):
+                kp = aug.keypoints @ Minv[:, :2].T + Minv[:, 2]
+                # assign to the nearest original detection (same hand)
+                dist = [np.linalg.norm(kp - s[0], axis=1).mean() for s in samples]
+                k = int(np.argmin(dist))
+                if dist[k] < 0.5 * dets[k].size_px:
+                    samples[k].append(kp)
+        for d, s in zip(dets, samples, strict=True):
+            pts = np.stack(s)  # (n, 21, 2)
+            if len(pts) < 2:
+                d.tta_spread = None
+                continue
+            # RMS distance to the mean over the passes (the detection pass included), isotropic per joint
+            d.tta_spread = np.sqrt(((pts - pts.mean(0)) ** 2).sum(-1).mean(0) / 2) * np.sqrt(len(pts) / (len(pts) - 1))
+
+    def track(self, rgb: np.ndarray) -> list[HandDetection]:
+        """Video: next frame, with MediaPipe's own tracking between frames (palm detection only when lost)."""
+        return self._run(rgb)

@@ -1,0 +1,72 @@
+"""The fitting energy of the knowledge-prior method (paper 000), assembled from `handrecon.priors` terms.
+
+E = w_2d * NLL(2D keypoints | per-joint sigma)          (eq. 7, pixels)
+  + w_pose * L_pose(anatomical angles, functional ranges)  (eq. 1-3, radians^2; stiffer beyond a tolerance)
+  + w_pen * L_non-penetration                              (eq. 4, metres; only when a hand penetrates)
+  + w_shape * ||beta||^2                                   (sec. 3.2, squared: smooth at the mean shape)
+  + sum_j (log s_j / sigma_s)^2 / 2                        (segment-length scales, `HandModel` bone_scales)
+  + w_world * sum_j ||(J_j - J_0) - (W_j - W_0)||^2        (weak pull to the detector's metric landmarks, m^2)
+  + w_temporal * ||x_t - x_{t-1}||^2                       (video: stay near the previous frame's solution)
+  + w_two_hand * two-hand penetration                      (two hands in one image)
+
+All but the penetration terms are sums of squares; `residuals` returns them as one vector per hand for
+the Levenberg-Marquardt solver (`fit.lm`). The weights differ from the paper's training weights
+(lambda1 = lambda2 = 20000, lambda3 = 10) because the data term's units differ: here it is a per-joint NLL
+in pixels of the full image; a 1-degree range violation costs about as much as a one-sigma keypoint error.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import torch
+
+from handrecon.priors.knowledge import functional_ranges, range_violation
+
+
+@dataclass(frozen=True)
+class FitWeights:
+    keypoints_2d: float = 1.0
+    pose: float = 300.0
+    penetration: float = 2000.0
+    shape: float = 1.0
+    world: float = 500.0
+    temporal: float = 0.0
+    two_hand: float = 2000.0
+    # Beyond `pose_tolerance_deg` outside a range, a much stiffer penalty: the fit may trade a few degrees
+    # of range for the keypoints, never more (the plausibility report's tolerance is 5 degrees).
+    pose_beyond_tolerance: float = 1e6
+    pose_tolerance_deg: float = 3.0
+    # Finger proportions beyond the shape space: Gaussian prior on log segment-length scales.
+    bone_scale_sigma: float = 0.2
+
+
+def keypoint_residuals(
+    projected: torch.Tensor, keypoints: torch.Tensor, sigma: torch.Tensor, valid: torch.Tensor
+) -> torch.Tensor:
+    """(N, 42): (pi(J) - p) / sigma, so that 0.5 ||r||^2 is the data term of eq. 7 (without its log-sigma
+    part, constant in the fit); invalid joints give 0."""
+    return ((projected - keypoints) / sigma[..., None] * valid[..., None].to(projected.dtype)).reshape(
+        projected.shape[0], -1
+    )
+
+
+def world_residuals(joints: torch.Tensor, world: torch.Tensor, has_world: torch.Tensor) -> torch.Tensor:
+    """(N, 63): root-relative model joints minus root-relative metric landmarks (metres)."""
+    r = (joints - joints[:, :1]) - (world - world[:, :1])
+    return (r * has_world[:, None, None].to(joints.dtype)).reshape(joints.shape[0], -1)
+
+
+def pose_residuals(
+    angles: torch.Tensor, rom: torch.Tensor, tolerance_rad: float = 0.0
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """(N, 45) range violations under the functional-anatomy ranges (their squared sum is eq. 1), and
+    (N, 45) the part of each violation beyond `tolerance_rad`."""
+    v = range_violation(angles, functional_ranges(angles, rom)).reshape(angles.shape[0], -1)
+    return v, (v - tolerance_rad).clamp_min(0)
+
+
+def sqrt2_weight(w: float) -> float:
+    """Factor turning a residual r into one whose 0.5 ||.||^2 equals w * ||r||^2."""
+    return math.sqrt(2.0 * w)

@@ -1,0 +1,132 @@
+"""Initial 3D hand for fitting: place the detector's metric landmarks in the camera, then inverse kinematics.
+
+1. `place_landmarks`: the detector's metric 3D landmarks (hand-centred, arbitrary placement) are rotated
+   and translated into the camera frame by PnP against the 2D keypoints and the intrinsics K.
+2. `inverse_kinematics`: hand-model parameters whose joints follow those 3D points: global orientation
+   and translation from the palm (Kabsch on wrist and MCPs), then each finger joint's rotation as the
+   smallest rotation turning its rest bone onto the target bone, parent frames first.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from handrecon.geometry.rotations import matrix_to_axis_angle
+from handrecon.hand.keypoints import MANO16_PARENTS, convert_keypoints
+
+# MANO-21 indices of the palm points used for the global rigid fit: wrist and the five finger bases.
+PALM_MANO21 = (0, 1, 4, 7, 10, 13)
+
+
+@dataclass
+class HandParams:
+    """Hand-model parameters of a batch of hands (all tensors batched first)."""
+
+    global_orient: torch.Tensor  # (B, 3) axis-angle
+    hand_pose: torch.Tensor  # (B, 15, 3, 3) rotation matrices
+    betas: torch.Tensor  # (B, S)
+    transl: torch.Tensor  # (B, 3)
+    bone_scales: torch.Tensor | None = None  # (B, 16) segment length scales (HandModel.forward)
+
+    def detach(self) -> HandParams:
+        bs = None if self.bone_scales is None else self.bone_scales.detach()
+        return HandParams(*(x.detach() for x in (self.global_orient, self.hand_pose, self.betas, self.transl)), bs)
+
+    def model_inputs(self) -> dict:
+        """Keyword arguments of `HandModel.forward` reproducing these parameters."""
+        return {
+            "global_orient": self.global_orient,
+            "hand_pose": self.hand_pose,
+            "betas": self.betas,
+            "transl": self.transl,
+            "bone_scales": self.bone_scales,
+        }
+
+
+def place_landmarks(world: np.ndarray, keypoints: np.ndarray, K: np.ndarray) -> np.ndarray:
+    """Rigidly place metric landmarks (21, 3) so that they project onto `keypoints` (21, 2); -> (21, 3).
+
+    EPnP gives a first solution that iterative PnP (Levenberg-Marquardt on the reprojection error) refines.
+    The result keeps the landmarks' own size, which fixes the depth of the hand.
+    """
+    import cv2
+
+    obj = np.ascontiguousarray(world, dtype=np.float64)
+    img = np.ascontiguousarray(keypoints, dtype=np.float64)
+    Kd = np.asarray(K, dtype=np.float64)
+    ok, rvec, tvec = cv2.solvePnP(obj, img, Kd, None, flags=cv2.SOLVEPNP_EPNP)
+    if ok:
+        ok, rvec, tvec = cv2.solvePnP(
+            obj, img, Kd, None, rvec, tvec, useExtrinsicGuess=True, flags=cv2.SOLVEPNP_ITERATIVE
+        )
+    R = cv2.Rodrigues(rvec)[0] if ok else np.eye(3)
+    placed = obj @ R.T + tvec.reshape(1, 3)
+    if not ok or np.median(placed[:, 2]) <= 0:
+        # Degenerate PnP: fall back to a fronto-parallel placement at the depth that matches the size.
+        size3d = np.linalg.norm(obj - obj.mean(0), axis=1).mean()
+        size2d = np.linalg.norm(img - img.mean(0), axis=1).mean()
+        z = Kd[0, 0] * size3d / max(size2d, 1e-6)
+        c = np.linalg.inv(Kd) @ np.array([*img.mean(0), 1.0]) * z
+        placed = obj - obj.mean(0) + c
+    return placed
+
+
+def _kabsch(src: torch.Tensor, dst: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Batched rigid fit R, t minimising ||R src + t - dst||^2; src, dst (B, N, 3)."""
+    ms, md = src.mean(1, keepdim=True), dst.mean(1, keepdim=True)
+    H = (src - ms).transpose(1, 2) @ (dst - md)
+    U, _, Vh = torch.linalg.svd(H)
+    d = torch.sign(torch.det(Vh.transpose(1, 2) @ U.transpose(1, 2)))
+    D = torch.diag_embed(torch.stack([torch.ones_like(d), torch.ones_like(d), d], -1))
+    R = Vh.transpose(1, 2) @ D @ U.transpose(1, 2)
+    t = md[:, 0] - (R @ ms[:, 0, :, None])[..., 0]
+    return R, t
+
+
+def _min_rotation(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    """Batched smallest rotation taking unit vectors a onto b (..., 3) -> (..., 3, 3)."""
+    v = torch.cross(a, b, dim=-1)
+    c = (a * b).sum(-1).clamp(min=-1 + 1e-6)
+    x, y, z = v.unbind(-1)
+    o = torch.zeros_like(x)
+    Kx = torch.stack([o, -z, y, z, o, -x, -y, x, o], -1).reshape(*v.shape[:-1], 3, 3)
+    eye = torch.eye(3, dtype=a.dtype, device=a.device).expand_as(Kx)
+    return eye + Kx + Kx @ Kx / (1 + c)[..., None, None]
+
+
+@torch.no_grad()
+def inverse_kinematics(
+    model, targets: torch.Tensor, order: str = "openpose", betas: torch.Tensor | None = None
+) -> HandParams:
+    """Hand-model parameters whose joints follow `targets` (B, 21, 3) in the model's/camera frame."""
+    tgt = convert_keypoints(targets.to(model.dtype), order, "mano")
+    B = tgt.shape[0]
+    betas = torch.zeros(B, model.num_betas, dtype=model.dtype, device=model.device) if betas is None else betas
+    rest = model(betas=betas, joint_order="mano").joints  # (B, 21, 3) rest pose, wrist at the origin
+    palm = list(PALM_MANO21)
+    R0, t0 = _kabsch(rest[:, palm], tgt[:, palm])
+
+    # child MANO-21 point of each articulated joint (next joint, or the fingertip for the last one)
+    tips = {3: 17, 6: 18, 9: 20, 12: 19, 15: 16}
+    child = [next((c for c, p in enumerate(MANO16_PARENTS) if p == j), tips.get(j)) for j in range(16)]
+    G = [None] * 16
+    G[0] = R0
+    local = torch.eye(3, dtype=model.dtype, device=model.device).repeat(B, 15, 1, 1)
+    for j in range(1, 16):
+        parent_R = G[MANO16_PARENTS[j]]
+        d_rest = rest[:, child[j]] - rest[:, j]
+        d_tgt = tgt[:, child[j]] - tgt[:, j]
+        d_tgt_local = (parent_R.transpose(1, 2) @ d_tgt[..., None])[..., 0]
+        Rj = _min_rotation(
+            torch.nn.functional.normalize(d_rest, dim=-1), torch.nn.functional.normalize(d_tgt_local, dim=-1)
+        )
+        local[:, j - 1] = Rj
+        G[j] = parent_R @ Rj
+    go = matrix_to_axis_angle(R0)
+    # translation: the posed model's joints, best matched (in the mean) to the targets
+    out = model(global_orient=go, hand_pose=local, betas=betas, joint_order="mano")
+    transl = (tgt - out.joints).mean(1)
+    return HandParams(global_orient=go, hand_pose=local, betas=betas, transl=transl)

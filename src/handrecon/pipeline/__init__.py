@@ -1,0 +1,1 @@
+"""The test-time pipeline: detection, uncertainty, 3D fitting, texture, results and their files."""

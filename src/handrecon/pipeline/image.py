@@ -1,0 +1,242 @@
+"""Single-image reconstruction: detect every hand, estimate 2D uncertainty, fit the hand model in 3D
+(initialised from the detector's metric landmarks, refined with the knowledge prior), texture, results."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+
+from handrecon.detect.mediapipe_hands import MediaPipeHands, TTAConfig
+from handrecon.detect.types import HandDetection
+from handrecon.detect.uncertainty import SigmaCalibration, keypoint_sigma
+from handrecon.fit.energy import FitWeights
+from handrecon.fit.initialize import HandParams, inverse_kinematics, place_landmarks
+from handrecon.fit.refine import FitResult, FitSettings, HandFitter, HandObservation
+from handrecon.geometry.camera import PerspectiveCamera, project_points
+from handrecon.geometry.rotations import axis_angle_to_matrix, matrix_to_axis_angle
+from handrecon.hand.keypoints import MANO16_NAMES
+from handrecon.pipeline.results import Hand, Plausibility
+from handrecon.priors.knowledge import AnatomicalPosePrior
+from handrecon.render.rasterize import rasterize, submesh_fragments
+from handrecon.texture.bake import bake_uv_texture, dilate_texture
+from handrecon.texture.reverse_interpolation import reverse_interpolate
+
+try:  # the non-penetration prior (winding numbers); optional until its module is present
+    from handrecon.priors import penetration as _penetration
+except ImportError:  # pragma: no cover
+    _penetration = None
+
+
+@dataclass
+class PipelineConfig:
+    max_hands: int = 2
+    min_detection_confidence: float = 0.5
+    tta_passes: int = 2
+    texture: bool = True
+    texture_size: int = 256
+    joint_limit_tolerance_deg: float = 5.0
+    penetration_tolerance_mm: float = 6.0
+    weights: FitWeights = field(default_factory=FitWeights)
+    fit: FitSettings = field(default_factory=FitSettings)
+
+
+class ImageReconstructor:
+    """Detector + fitter + texture for single images, with one hand model per side."""
+
+    def __init__(self, models: dict, config: PipelineConfig | None = None, detector: MediaPipeHands | None = None):
+        self.models = models
+        self.config = config or PipelineConfig()
+        self.detector = detector or MediaPipeHands(
+            max_hands=self.config.max_hands, min_detection_confidence=self.config.min_detection_confidence
+        )
+        self.calibration = SigmaCalibration.load()
+        self.priors = {side: AnatomicalPosePrior.from_hand_model(m) for side, m in models.items()}
+        self.fitter = HandFitter(models, self.config.weights, self.config.fit)
+        self.fitter.penetration, self.fitter.two_hand_penetration = self._penetration_terms()
+
+    # -------------------------------------------------------------------------------------------
+    def _penetration_terms(self):
+        if _penetration is None:
+            return None, None
+
+        def single(vertices: torch.Tensor, side: str) -> torch.Tensor:
+            return _penetration.non_penetration_loss(vertices, self.fitter.models[side], reduction="none")
+
+        def pair(va: torch.Tensor, vb: torch.Tensor, side_a: str, side_b: str) -> torch.Tensor:
+            m = self.fitter.models
+            return _penetration.two_hand_penetration_loss(va, vb, m[side_a], m[side_b], reduction="none")
+
+        return single, pair
+
+    def detect(self, rgb: np.ndarray) -> list[HandDetection]:
+        tta = TTAConfig(passes=self.config.tta_passes) if self.config.tta_passes > 0 else None
+        dets = self.detector.detect(rgb, tta)
+        for d in dets:
+            d.sigma = keypoint_sigma(d, self.calibration)
+        return dets
+
+    def observations(
+        self, dets: list[HandDetection], K: torch.Tensor
+    ) -> tuple[list[HandObservation], list[HandParams]]:
+        obs, init = [], []
+        dtype = next(iter(self.models.values())).dtype
+        for d in dets:
+            world_cam = place_landmarks(d.world, d.keypoints, K.detach().cpu().numpy())
+            target = torch.as_tensor(world_cam, dtype=dtype)[None]
+            init.append(inverse_kinematics(self.models[d.handedness], target))
+            obs.append(
+                HandObservation(
+                    side=d.handedness,
+                    keypoints=torch.as_tensor(d.keypoints, dtype=dtype),
+                    sigma=torch.as_tensor(d.sigma, dtype=dtype),
+                    world=target[0],
+                )
+            )
+        return obs, init
+
+    def __call__(self, rgb: np.ndarray, K: torch.Tensor, previous: list[HandParams | None] | None = None) -> list[Hand]:
+        dets = self.detect(rgb)
+        return self.reconstruct_detections(rgb, dets, K, previous)
+
+    def reconstruct_detections(
+        self,
+        rgb: np.ndarray,
+        dets: list[HandDetection],
+        K: torch.Tensor,
+        previous: list[HandParams | None] | None = None,
+        init: list[HandParams] | None = None,
+        texture: bool | None = None,
+    ) -> list[Hand]:
+        if not dets:
+            return []
+        obs, ik = self.observations(dets, K)
+        if init is not None:
+            ik = [i if i is not None else k for i, k in zip(init, ik, strict=True)]
+        fits = self.fitter.fit(obs, K, ik, previous)
+        return self.package(rgb, dets, fits, K, self.config.texture if texture is None else texture)
+
+    # -------------------------------------------------------------------------------------------
+    @torch.no_grad()
+    def package(self, rgb: np.ndarray, dets, fits: list[FitResult], K: torch.Tensor, texture: bool) -> list[Hand]:
+        H, W = rgb.shape[:2]
+        outs = []
+        for d, f in zip(dets, fits, strict=True):
+            p = f.params
+            outs.append(self.models[d.handedness](**p.model_inputs()))
+        textures = self._textures(rgb, dets, outs, K) if texture else [None] * len(dets)
+        hands = []
+        for i, (d, f, out) in enumerate(zip(dets, fits, outs, strict=True)):
+            model = self.models[d.handedness]
+            joints2d = project_points(out.joints, K.to(out.joints.dtype))[0]
+            prior = self.priors[d.handedness]
+            viol = prior.violations(f.params.hand_pose)[0] * (180 / math.pi)
+            per_joint = viol.amax(-1)
+            tol = self.config.joint_limit_tolerance_deg
+            beyond = [MANO16_NAMES[j + 1] for j in range(15) if float(per_joint[j]) > tol]
+            pen_mm = None
+            if _penetration is not None:
+                pen_mm = float(_penetration.self_penetration_depth(out.vertices, self.models[d.handedness])[0]) * 1000
+            other_mm = None
+            if _penetration is not None and len(dets) == 2 and dets[0].handedness != dets[1].handedness:
+                o = outs[1 - i]
+                other_model = self.models[dets[1 - i].handedness]
+                depth = _penetration.two_hand_penetration_depth(out.vertices, o.vertices, model, other_model)
+                other_mm = float(depth[0]) * 1000
+            plaus = Plausibility(
+                max_joint_limit_violation_deg=float(per_joint.max()),
+                joints_beyond_tolerance=beyond,
+                joint_limit_tolerance_deg=tol,
+                penetration_depth_mm=pen_mm,
+                penetration_tolerance_mm=self.config.penetration_tolerance_mm,
+                penetrates_other_hand_mm=other_mm,
+            )
+            tex = textures[i]
+            hand_pose_aa = matrix_to_axis_angle(f.params.hand_pose[0]) - model.pose_mean.reshape(15, 3)
+            hands.append(
+                Hand(
+                    handedness=d.handedness,
+                    model=model.name,
+                    joints_3d=out.joints[0].double().cpu().numpy(),
+                    joints_2d=joints2d.double().cpu().numpy(),
+                    keypoints_2d_detected=d.keypoints.copy(),
+                    sigma_2d=np.asarray(d.sigma, dtype=np.float64),
+                    vertices=out.vertices[0].double().cpu().numpy(),
+                    faces=model.faces.cpu().numpy(),
+                    global_orient=f.params.global_orient[0].double().cpu().numpy(),
+                    hand_pose=hand_pose_aa.double().cpu().numpy(),
+                    betas=f.params.betas[0].double().cpu().numpy(),
+                    transl=f.params.transl[0].double().cpu().numpy(),
+                    bone_scales=None
+                    if f.params.bone_scales is None
+                    else f.params.bone_scales[0].double().cpu().numpy(),
+                    joint_angles_deg=(f.angles * (180 / math.pi)).double().cpu().numpy(),
+                    K=K.double().cpu().numpy(),
+                    plausibility=plaus,
+                    detector={
+                        "name": "mediapipe-hands-0.10.21",
+                        "handedness_score": d.handedness_score,
+                        "pass": d.detector_pass,
+                        "tta_spread_px": None if d.tta_spread is None else np.round(d.tta_spread, 3).tolist(),
+                        "sigma_calibration": self.calibration.source,
+                    },
+                    vertex_colors=None if tex is None else tex["vertex_colors"],
+                    texture=None if tex is None else tex["texture"],
+                    texture_valid=None if tex is None else tex["valid"],
+                    uv=None if model.uv is None else model.uv.double().cpu().numpy(),
+                    faces_uv=None if model.faces_uv is None else model.faces_uv[: model.num_faces].cpu().numpy(),
+                    track_id=d.track_id,
+                    fit=f.energy_terms,
+                )
+            )
+        return hands
+
+    def fitter_params(self, hand: Hand) -> HandParams:
+        """The parameters of a reconstructed hand in the fitter's form (warm start of the next frame)."""
+        f64 = torch.float64
+        model = self.models[hand.handedness]
+        aa = torch.as_tensor(hand.hand_pose, dtype=f64) + model.pose_mean.to(f64).reshape(15, 3)
+        return HandParams(
+            global_orient=torch.as_tensor(hand.global_orient, dtype=f64)[None],
+            hand_pose=axis_angle_to_matrix(aa)[None],
+            betas=torch.as_tensor(hand.betas, dtype=f64)[None],
+            transl=torch.as_tensor(hand.transl, dtype=f64)[None],
+            bone_scales=None if hand.bone_scales is None else torch.as_tensor(hand.bone_scales, dtype=f64)[None],
+        )
+
+    def _textures(self, rgb: np.ndarray, dets, outs, K: torch.Tensor) -> list[dict | None]:
+        """Occlusion-aware texture per hand: the photo's visible surface baked into UV space (with the other
+        hands' surfaces occluding) and per-vertex colours by reverse interpolation, hidden parts filled."""
+        H, W = rgb.shape[:2]
+        dtype = outs[0].vertices.dtype
+        cam = PerspectiveCamera(K.to(dtype), W, H)
+        image = torch.from_numpy(np.array(rgb, dtype=np.float32)).to(dtype).permute(2, 0, 1)[None] / 255.0
+        faces_list = [self.models[d.handedness].faces_closed for d in dets]
+        verts = torch.cat([o.vertices[0] for o in outs])[None]
+        offsets = np.cumsum([0] + [o.vertices.shape[1] for o in outs])
+        face_off = np.cumsum([0] + [f.shape[0] for f in faces_list])
+        all_faces = torch.cat([f + int(offsets[k]) for k, f in enumerate(faces_list)])
+        frags = rasterize(verts, all_faces, cam)
+        results = []
+        for k, (d, o) in enumerate(zip(dets, outs, strict=True)):
+            model = self.models[d.handedness]
+            if model.uv is None:
+                results.append(None)
+                continue
+            frag_k = submesh_fragments(frags, int(face_off[k]), int(face_off[k + 1]))
+            corner_uvs = model.uv[model.faces_uv].to(dtype)
+            baked = bake_uv_texture(
+                image, o.vertices, model.faces_closed, corner_uvs, cam, self.config.texture_size, fragments=frag_k
+            )
+            tex, valid = dilate_texture(baked.texture, baked.valid, iterations=2)
+            samples = reverse_interpolate(image, o.vertices, model.faces_closed, cam, fragments=frag_k, fill=True)
+            results.append(
+                {
+                    "texture": (tex[0].permute(1, 2, 0).clamp(0, 1) * 255).round().byte().cpu().numpy(),
+                    "valid": baked.valid[0].cpu().numpy(),
+                    "vertex_colors": (samples.values[0].clamp(0, 1) * 255).round().byte().cpu().numpy(),
+                }
+            )
+        return results

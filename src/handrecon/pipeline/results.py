@@ -1,0 +1,117 @@
+"""`Hand`: everything handrecon reconstructs for one hand, and its JSON form (schema version 1).
+
+Conventions: metres in the camera frame (OpenCV: x right, y down, z forward); pixels in continuous
+coordinates (image top-left corner at (0, 0), pixel centres at +0.5); joints in OpenPose-21 order;
+angles of `joint_angles_deg` in degrees (bend, splay, twist, see `handrecon.hand.anatomy`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from handrecon.hand.keypoints import MANO16_NAMES, OPENPOSE_NAMES
+
+SCHEMA_VERSION = 1
+
+
+@dataclass
+class Plausibility:
+    """Checks of the reconstruction against the priors (tolerances as used by the metrics)."""
+
+    max_joint_limit_violation_deg: float
+    joints_beyond_tolerance: list[str]
+    joint_limit_tolerance_deg: float
+    penetration_depth_mm: float | None
+    penetration_tolerance_mm: float
+    penetrates_other_hand_mm: float | None = None
+
+    @property
+    def plausible(self) -> bool:
+        pen_ok = self.penetration_depth_mm is None or self.penetration_depth_mm <= self.penetration_tolerance_mm
+        return not self.joints_beyond_tolerance and pen_ok
+
+
+@dataclass
+class Hand:
+    """One reconstructed hand (arrays are numpy, float64 unless noted)."""
+
+    handedness: str  # "right" | "left"
+    model: str  # "openhand" | "mano"
+    joints_3d: np.ndarray  # (21, 3) metres, camera frame
+    joints_2d: np.ndarray  # (21, 2) pixels: projection of joints_3d
+    keypoints_2d_detected: np.ndarray  # (21, 2) the detector's keypoints
+    sigma_2d: np.ndarray  # (21,) per-joint 2D standard deviation, pixels
+    vertices: np.ndarray  # (V, 3) metres, camera frame
+    faces: np.ndarray  # (F, 3) int, open surface (wrist left open)
+    global_orient: np.ndarray  # (3,) axis-angle
+    hand_pose: np.ndarray  # (15, 3) axis-angle, MANO joint order (model input)
+    betas: np.ndarray  # (S,)
+    transl: np.ndarray  # (3,) metres
+    joint_angles_deg: np.ndarray  # (15, 3) bend, splay, twist
+    K: np.ndarray  # (3, 3)
+    plausibility: Plausibility
+    detector: dict[str, Any] = field(default_factory=dict)
+    vertex_colors: np.ndarray | None = None  # (V, 3) uint8
+    texture: np.ndarray | None = None  # (T, T, 3) uint8 UV texture map
+    texture_valid: np.ndarray | None = None  # (T, T) bool, texels seen in the photo
+    uv: np.ndarray | None = None  # (U, 2), v up
+    faces_uv: np.ndarray | None = None  # (F, 3) int, per-corner UV indices of `faces`
+    track_id: int | None = None
+    fit: dict[str, float] = field(default_factory=dict)
+    bone_scales: np.ndarray | None = None  # (16,) segment length scales (HandModel bone_scales)
+
+    @property
+    def root(self) -> np.ndarray:
+        """Wrist position in the camera frame (metres)."""
+        return self.joints_3d[0]
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready dictionary (see docs in README: 'Output files')."""
+
+        def arr(x: np.ndarray | None, nd: int = 6) -> Any:
+            return None if x is None else np.round(np.asarray(x, dtype=np.float64), nd).tolist()
+
+        p = self.plausibility
+        return {
+            "schema_version": SCHEMA_VERSION,
+            "handedness": self.handedness,
+            "track_id": self.track_id,
+            "model": self.model,
+            "joint_order": list(OPENPOSE_NAMES),
+            "joints_3d_m": arr(self.joints_3d),
+            "joints_2d_px": arr(self.joints_2d, 3),
+            "keypoints_2d_detected_px": arr(self.keypoints_2d_detected, 3),
+            "sigma_2d_px": arr(self.sigma_2d, 3),
+            "camera": {"K": arr(self.K, 4), "frame": "OpenCV: x right, y down, z forward; metres"},
+            "params": {
+                "global_orient": arr(self.global_orient),
+                "hand_pose": arr(self.hand_pose),
+                "hand_pose_joint_order": list(MANO16_NAMES[1:]),
+                "betas": arr(self.betas),
+                "transl": arr(self.transl),
+                "bone_scales": arr(self.bone_scales),
+                "rotation": "axis-angle",
+            },
+            "joint_angles_deg": {
+                "order": ["bend", "splay", "twist"],
+                "joints": list(MANO16_NAMES[1:]),
+                "values": arr(self.joint_angles_deg, 3),
+            },
+            "plausibility": {
+                "plausible": p.plausible,
+                "max_joint_limit_violation_deg": round(p.max_joint_limit_violation_deg, 3),
+                "joints_beyond_tolerance": p.joints_beyond_tolerance,
+                "joint_limit_tolerance_deg": p.joint_limit_tolerance_deg,
+                "penetration_depth_mm": None if p.penetration_depth_mm is None else round(p.penetration_depth_mm, 3),
+                "penetration_tolerance_mm": p.penetration_tolerance_mm,
+                "penetrates_other_hand_mm": None
+                if p.penetrates_other_hand_mm is None
+                else round(p.penetrates_other_hand_mm, 3),
+            },
+            "detector": self.detector,
+            "fit": {k: round(float(v), 6) for k, v in self.fit.items()},
+            "mesh": {"num_vertices": int(len(self.vertices)), "num_faces": int(len(self.faces))},
+        }

@@ -1,0 +1,38 @@
+"""Batched Levenberg-Marquardt on problems with known solutions."""
+
+import torch
+
+from handrecon.fit.lm import levenberg_marquardt
+
+
+def rosenbrock(x: torch.Tensor, ids: torch.Tensor) -> torch.Tensor:
+    # r = (10 (y - x^2), 1 - x): minimum 0 at (1, 1)
+    return torch.stack([10 * (x[:, 1] - x[:, 0] ** 2), 1 - x[:, 0]], 1)
+
+
+def test_solves_rosenbrock_from_several_starts_at_once():
+    x0 = torch.tensor([[-1.2, 1.0], [2.0, -1.0], [0.0, 0.0]], dtype=torch.float64)
+    x, cost = levenberg_marquardt(rosenbrock, x0, iterations=100)
+    torch.testing.assert_close(x, torch.ones(3, 2, dtype=torch.float64), atol=1e-5, rtol=0)
+    assert (cost < 1e-10).all()
+
+
+def test_linear_least_squares_in_one_step_family():
+    g = torch.Generator().manual_seed(0)
+    A = torch.randn(2, 8, 3, generator=g, dtype=torch.float64)
+    b = torch.randn(2, 8, generator=g, dtype=torch.float64)
+
+    def res(x, ids):
+        return (A[ids] @ x[..., None])[..., 0] - b[ids]
+
+    x, _ = levenberg_marquardt(res, torch.zeros(2, 3, dtype=torch.float64), iterations=20)
+    expected = torch.linalg.lstsq(A, b[..., None]).solution[..., 0]
+    torch.testing.assert_close(x, expected, atol=1e-6, rtol=0)
+
+
+def test_cost_never_increases_and_problems_are_independent():
+    x0 = torch.tensor([[-1.2, 1.0], [1.0, 1.0]], dtype=torch.float64)  # the second starts at the optimum
+    x, cost = levenberg_marquardt(rosenbrock, x0, iterations=3)
+    start = 0.5 * rosenbrock(x0, torch.arange(2)).square().sum(-1)
+    assert (cost <= start).all()
+    torch.testing.assert_close(x[1], x0[1])
