@@ -34,8 +34,8 @@ def _silence_native_logs() -> None:
     bars) keeps the terminal through a duplicate of the original descriptor. HANDRECON_NATIVE_LOGS=1 keeps them."""
     import os
 
-    if os.environ.get("HANDRECON_NATIVE_LOGS") == "1":
-        return
+    if os.environ.get("HANDRECON_NATIVE_LOGS") == "1" or sys.stderr is not sys.__stderr__:
+        return  # asked for, or stderr is already redirected (e.g. captured by a test harness)
     try:
         sys.stderr.flush()
         keep = os.dup(2)

@@ -83,8 +83,11 @@ def mean_point_error(
 ) -> torch.Tensor:
     """Mean Euclidean error (B,) in mm between points (B, N, 3) in metres after the alignment `align`.
 
-    The general form behind every named metric of this module; `valid` (B, N) masks points.
+    The general form behind every named metric of this module; `valid` (B, N) masks points. Mixed float
+    dtypes are promoted (e.g. float32 predictions against float64 labels).
     """
+    dtype = torch.promote_types(pred.dtype, gt.dtype)
+    pred, gt = pred.to(dtype), gt.to(dtype)
     aligned = align_points(pred, gt, align, valid, root_index, ref_bone)
     mask = as_mask(valid, pred.shape[:-1], pred)
     err = masked_mean(point_distances(aligned, gt), mask) * MM_PER_M

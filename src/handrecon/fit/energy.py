@@ -29,11 +29,11 @@ from handrecon.priors.knowledge import functional_ranges, range_violation
 class FitWeights:
     keypoints_2d: float = 1.0
     pose: float = 300.0
-    penetration: float = 2000.0
+    penetration: float = 50000.0
     shape: float = 1.0
     world: float = 500.0
     temporal: float = 0.0
-    two_hand: float = 2000.0
+    two_hand: float = 50000.0
     # Beyond `pose_tolerance_deg` outside a range, a much stiffer penalty: the fit may trade a few degrees
     # of range for the keypoints, never more (the plausibility report's tolerance is 5 degrees).
     pose_beyond_tolerance: float = 1e6

@@ -45,7 +45,9 @@ class FitResult:
 @dataclass(frozen=True)
 class FitSettings:
     iterations: int = 12
-    penetration_iterations: int = 10
+    penetration_iterations: int = 15
+    # The penetration stage runs when a hand is deeper than this inside itself or the other hand (metres).
+    penetration_trigger: float = 0.0048
     min_sigma_px: float = 0.5
 
 
@@ -63,6 +65,8 @@ class HandFitter:
         settings: FitSettings | None = None,
         penetration: PenetrationFn | None = None,
         two_hand_penetration: PairPenetrationFn | None = None,
+        penetration_depth: PenetrationFn | None = None,
+        two_hand_penetration_depth: PairPenetrationFn | None = None,
     ) -> None:
         # Fitting runs in float64: finite-difference Jacobians and Gauss-Newton steps need the precision.
         self.models = {side: m if m.dtype == torch.float64 else _double_copy(m) for side, m in models.items()}
@@ -72,6 +76,8 @@ class HandFitter:
         self.settings = settings or FitSettings()
         self.penetration = penetration
         self.two_hand_penetration = two_hand_penetration
+        self.penetration_depth = penetration_depth
+        self.two_hand_penetration_depth = two_hand_penetration_depth
 
     # -------------------------------------------------------------------------------------------
     # Parameter vector per hand: global orient (3), anatomical angles (45), betas (S), transl (3),
@@ -183,7 +189,7 @@ class HandFitter:
             return R
 
         x, _ = levenberg_marquardt(residuals, x0, iterations=self.settings.iterations)
-        x = self._penetration_stage(x, sides)
+        x = self._penetration_stage(x, sides, residuals)
         with torch.no_grad():
             terms = self._terms(x, sides, residuals)
         results = []
@@ -197,30 +203,37 @@ class HandFitter:
     def _vertices(self, side: str, x: torch.Tensor) -> torch.Tensor:
         return self.models[side](**self._inputs(side, x)).vertices
 
-    def _penetration_stage(self, x: torch.Tensor, sides: list[str]) -> torch.Tensor:
-        """If a hand penetrates itself or the other hand, continue with the non-penetration terms added."""
+    def _penetration_stage(self, x: torch.Tensor, sides: list[str], residuals) -> torch.Tensor:
+        """If a hand penetrates itself or the other hand, continue on the whole energy (least-squares terms
+        and non-penetration terms) with L-BFGS."""
         n = len(sides)
         pair = n == 2 and sides[0] != sides[1] and self.two_hand_penetration is not None
         if self.penetration is None and not pair:
             return x
+        trigger = self.settings.penetration_trigger
         with torch.no_grad():
             verts = [self._vertices(sides[i], x[i : i + 1]) for i in range(n)]
-            need = self.penetration is not None and any(
-                bool(self.penetration(verts[i], sides[i]).sum() > 0) for i in range(n)
+            need = (
+                self.penetration is not None
+                and self.penetration_depth is not None
+                and any(bool(self.penetration_depth(verts[i], sides[i]).max() > trigger) for i in range(n))
             )
-            need_pair = pair and bool(self.two_hand_penetration(verts[0], verts[1], sides[0], sides[1]).sum() > 0)
+            need_pair = (
+                pair
+                and self.two_hand_penetration_depth is not None
+                and bool(self.two_hand_penetration_depth(verts[0], verts[1], sides[0], sides[1]).max() > trigger)
+            )
         if not (need or need_pair):
             return x
-        x0 = x.detach()
-        var = x0.clone().requires_grad_(True)
+        var = x.detach().clone().requires_grad_(True)
         w = self.weights
+        ids = torch.arange(n)
         opt = torch.optim.LBFGS([var], max_iter=self.settings.penetration_iterations, line_search_fn="strong_wolfe")
 
         def closure():
             opt.zero_grad()
             vs = [self._vertices(sides[i], var[i : i + 1]) for i in range(n)]
-            # stay close to the least-squares solution while pushing the surfaces apart
-            e = 100.0 * (var - x0).square().sum()
+            e = 0.5 * residuals(var, ids).square().sum()
             if need:
                 e = e + w.penetration * sum(self.penetration(vs[i], sides[i]).sum() for i in range(n))
             if need_pair:

@@ -55,21 +55,34 @@ class ImageReconstructor:
         self.calibration = SigmaCalibration.load()
         self.priors = {side: AnatomicalPosePrior.from_hand_model(m) for side, m in models.items()}
         self.fitter = HandFitter(models, self.config.weights, self.config.fit)
-        self.fitter.penetration, self.fitter.two_hand_penetration = self._penetration_terms()
+        f = self.fitter
+        f.penetration, f.two_hand_penetration, f.penetration_depth, f.two_hand_penetration_depth = (
+            self._penetration_terms()
+        )
 
     # -------------------------------------------------------------------------------------------
     def _penetration_terms(self):
         if _penetration is None:
-            return None, None
+            return None, None, None, None
+
+        # Fit to a tolerance below the reported one (6 mm, eq. 4), so that results end clearly inside it.
+        d_tol = 0.4 * self.config.penetration_tolerance_mm / 1000
 
         def single(vertices: torch.Tensor, side: str) -> torch.Tensor:
-            return _penetration.non_penetration_loss(vertices, self.fitter.models[side], reduction="none")
+            return _penetration.non_penetration_loss(vertices, self.fitter.models[side], d_tol=d_tol, reduction="none")
 
         def pair(va: torch.Tensor, vb: torch.Tensor, side_a: str, side_b: str) -> torch.Tensor:
             m = self.fitter.models
             return _penetration.two_hand_penetration_loss(va, vb, m[side_a], m[side_b], reduction="none")
 
-        return single, pair
+        def single_depth(vertices: torch.Tensor, side: str) -> torch.Tensor:
+            return _penetration.self_penetration_depth(vertices, self.fitter.models[side])
+
+        def pair_depth(va: torch.Tensor, vb: torch.Tensor, side_a: str, side_b: str) -> torch.Tensor:
+            m = self.fitter.models
+            return _penetration.two_hand_penetration_depth(va, vb, m[side_a], m[side_b])
+
+        return single, pair, single_depth, pair_depth
 
     def detect(self, rgb: np.ndarray) -> list[HandDetection]:
         tta = TTAConfig(passes=self.config.tta_passes) if self.config.tta_passes > 0 else None
@@ -180,6 +193,7 @@ class ImageReconstructor:
                         "handedness_score": d.handedness_score,
                         "pass": d.detector_pass,
                         "tta_spread_px": None if d.tta_spread is None else np.round(d.tta_spread, 3).tolist(),
+                        "world_landmarks_m": np.round(d.world, 5).tolist(),
                         "sigma_calibration": self.calibration.source,
                     },
                     vertex_colors=None if tex is None else tex["vertex_colors"],

@@ -1,0 +1,174 @@
+"""The reconstruction pipeline on the labelled dev photos (read in place from ../shared/devdata):
+
+- 2D: mean reprojection error of the fitted joints vs MediaPipe's own 2D error, against the labels;
+- 3D (InterHand2.6M, 3D labels): PA-MPJPE of the fitted joints vs MediaPipe's metric world landmarks;
+- uncertainty: share of MediaPipe's 2D errors within 1 and 2 predicted sigmas (a calibrated isotropic 2D
+  Gaussian gives 39 % and 86 %);
+- plausibility on every dev photo: penetration rate (depth > 6 mm) and joint-limit violations;
+- speed, in one run: whole pipeline per image vs MediaPipe alone (static mode, same images), and the video
+  mode's frame rate on a 640x480 clip made from a dev photo.
+
+Run: python benchmarks/bench_reconstruct.py [--runs 5] [--devdata PATH]
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from handrecon.api import HandReconstructor  # noqa: E402
+from handrecon.data.devdata import default_devdata_dir, load_labelled, unlabelled_photos  # noqa: E402
+from handrecon.eval import pa_mpjpe  # noqa: E402
+from handrecon.eval.report import MetricReport, format_comparison  # noqa: E402
+
+
+def match(hand, labelled):
+    """The labelled hand whose visible keypoints are closest to a reconstructed hand's detected ones."""
+    best = None
+    for h in labelled:
+        e = np.linalg.norm(hand.keypoints_2d_detected[h.visible] - h.keypoints[h.visible], axis=1).mean()
+        if best is None or e < best[0]:
+            best = (e, h)
+    size = np.ptp(hand.keypoints_2d_detected, 0).max()
+    return best[1] if best and best[0] < 0.5 * size else None
+
+
+def accuracy(rec: HandReconstructor, root: Path) -> None:
+    fit2d, mp2d = MetricReport("reconstruction"), MetricReport("MediaPipe")
+    cover1, cover2, n_detected, n_labelled = [], [], 0, 0
+    for item in load_labelled(root):
+        n_labelled += len(item.hands)
+        hands = rec.reconstruct(item.path, K=item.K)
+        for hand in hands:
+            h = match(hand, item.hands)
+            if h is None:
+                continue
+            n_detected += 1
+            vis = h.visible
+            fit2d.add("2D error [px]", float(np.linalg.norm(hand.joints_2d[vis] - h.keypoints[vis], axis=1).mean()))
+            e_mp = np.linalg.norm(hand.keypoints_2d_detected[vis] - h.keypoints[vis], axis=1)
+            mp2d.add("2D error [px]", float(e_mp.mean()))
+            cover1 += list(e_mp <= hand.sigma_2d[vis])
+            cover2 += list(e_mp <= 2 * hand.sigma_2d[vis])
+            if h.xyz is not None:
+                gt = torch.as_tensor(h.xyz)[None]
+                fit2d.add("PA-MPJPE InterHand [mm]", float(pa_mpjpe(torch.as_tensor(hand.joints_3d)[None], gt)[0]))
+                world = torch.as_tensor(hand.detector["world_landmarks_m"])[None]
+                mp2d.add("PA-MPJPE InterHand [mm]", float(pa_mpjpe(world, gt)[0]))
+    print(f"labelled hands: {n_labelled}, detected and matched: {n_detected}")
+    print(format_comparison([fit2d, mp2d]))
+    ratio = fit2d.mean("2D error [px]") / mp2d.mean("2D error [px]")
+    print(f"2D error ratio (reconstruction / MediaPipe): {ratio:.3f}")
+    print(
+        f"MediaPipe errors within 1 sigma: {100 * np.mean(cover1):.0f} %, within 2 sigma: {100 * np.mean(cover2):.0f} %"
+    )
+
+
+def plausibility(rec: HandReconstructor, root: Path) -> None:
+    paths = [it.path for it in load_labelled(root)] + unlabelled_photos(root)
+    depths, viol, beyond, photos = [], [], 0, 0
+    for p in paths:
+        hands = rec.reconstruct(p)
+        photos += bool(hands)
+        for h in hands:
+            depths.append(h.plausibility.penetration_depth_mm or 0.0)
+            if h.plausibility.penetrates_other_hand_mm is not None:
+                depths.append(h.plausibility.penetrates_other_hand_mm)
+            viol.append(h.plausibility.max_joint_limit_violation_deg)
+            beyond += bool(h.plausibility.joints_beyond_tolerance)
+    depths, viol = np.array(depths), np.array(viol)
+    print(f"plausibility over {len(viol)} hands in {photos} of {len(paths)} photos:")
+    print(f"  penetration rate (> 6 mm): {100 * np.mean(depths > 6.0):.1f} %  (max depth {depths.max():.2f} mm)")
+    print(f"  hands with a joint beyond the 5-degree tolerance: {beyond}  (largest violation {viol.max():.2f} deg)")
+
+
+def speed(rec: HandReconstructor, root: Path, runs: int) -> None:
+    import mediapipe as mp
+
+    from handrecon.detect.mediapipe_hands import quiet_native_stderr
+    from handrecon.io import load_image
+
+    one_hand = [it.path for it in load_labelled(root) if it.dataset in ("onehand10k", "freihand")]
+    images = [load_image(p).rgb for p in one_hand]
+    with quiet_native_stderr():
+        mp_hands = mp.solutions.hands.Hands(static_image_mode=True, max_num_hands=2)
+
+    def mediapipe_alone(rgb):
+        with quiet_native_stderr():
+            mp_hands.process(rgb)
+
+    Ks = [rec.intrinsics(im.shape[1], im.shape[0])[0] for im in images]
+    for rgb, K in zip(images, Ks, strict=True):  # warm-up
+        mediapipe_alone(rgb)
+        rec.reconstruct(rgb, K=K)
+    t_mp, t_ours = [], []
+    for _ in range(runs):
+        for rgb, K in zip(images, Ks, strict=True):
+            t0 = time.perf_counter()
+            mediapipe_alone(rgb)
+            t1 = time.perf_counter()
+            rec.reconstruct(rgb, K=K)
+            t2 = time.perf_counter()
+            t_mp.append((t1 - t0) * 1000)
+            t_ours.append((t2 - t1) * 1000)
+    m_mp, m_ours = statistics.median(t_mp), statistics.median(t_ours)
+    print(f"per image ({len(images)} one-hand photos x {runs} runs, medians): MediaPipe alone {m_mp:.1f} ms, "
+          f"whole pipeline {m_ours:.1f} ms, ratio {m_ours / m_mp:.2f}")  # fmt: skip
+
+
+def video_speed(rec: HandReconstructor, root: Path) -> None:
+    import cv2
+
+    from handrecon.pipeline.video import reconstruct_video_file
+
+    src = cv2.imread(str(root / "labeled" / "onehand10k" / "784.jpg"))
+    frame = cv2.resize(src, (640, 480)) if src is not None else None
+    if frame is None:
+        print("video: sample photo missing")
+        return
+    with tempfile.TemporaryDirectory() as tmp:
+        clip = Path(tmp) / "clip.mp4"
+        writer = cv2.VideoWriter(str(clip), cv2.VideoWriter_fourcc(*"mp4v"), 30, (640, 480))
+        for i in range(90):
+            M = np.float32([[1, 0, 12 * np.sin(i / 10)], [0, 1, 6 * np.cos(i / 13)]])
+            writer.write(cv2.warpAffine(frame, M, (640, 480), borderMode=cv2.BORDER_REPLICATE))
+        writer.release()
+        s = reconstruct_video_file(rec, clip, Path(tmp) / "out", progress=False)
+    print(f"video 640x480, one hand: {s.frames} frames in {s.seconds:.1f} s = {s.fps:.1f} frames/s "
+          f"(JSON per frame + MP4 overlay), hands in {s.frames_with_hands} frames")  # fmt: skip
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--devdata", type=Path, default=None)
+    ap.add_argument("--runs", type=int, default=5)
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--skip", nargs="*", default=[], choices=["accuracy", "plausibility", "speed", "video"])
+    args = ap.parse_args()
+    torch.set_num_threads(args.threads)
+    root = args.devdata or default_devdata_dir()
+    if root is None:
+        print("no devdata folder (../shared/devdata): nothing to measure")
+        return
+    rec = HandReconstructor()
+    if "accuracy" not in args.skip:
+        accuracy(rec, root)
+    if "plausibility" not in args.skip:
+        plausibility(rec, root)
+    if "speed" not in args.skip:
+        speed(rec, root, args.runs)
+    if "video" not in args.skip:
+        video_speed(rec, root)
+
+
+if __name__ == "__main__":
+    main()
