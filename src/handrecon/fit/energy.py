@@ -5,7 +5,8 @@ E = w_2d * NLL(2D keypoints | per-joint sigma)          (eq. 7, pixels)
   + w_pen * L_non-penetration                              (eq. 4, metres; only when a hand penetrates)
   + w_shape * ||beta||^2                                   (sec. 3.2, squared: smooth at the mean shape)
   + sum_j (log s_j / sigma_s)^2 / 2                        (segment-length scales, `HandModel` bone_scales)
-  + w_world * sum_j ||(J_j - J_0) - (W_j - W_0)||^2        (weak pull to the detector's metric landmarks, m^2)
+  + w_world * sum_j ||(J_j - J_0) - c (W_j - W_0)||^2      (weak pull to the detector's 3D landmarks at the
+                                                           model's scale c, m^2)
   + w_temporal * ||x_t - x_{t-1}||^2                       (video: stay near the previous frame's solution)
   + w_two_hand * two-hand penetration                      (two hands in one image)
 
@@ -38,8 +39,10 @@ class FitWeights:
     # of range for the keypoints, never more (the plausibility report's tolerance is 5 degrees).
     pose_beyond_tolerance: float = 1e6
     pose_tolerance_deg: float = 3.0
-    # Finger proportions beyond the shape space: Gaussian prior on log segment-length scales.
+    # Finger proportions beyond the shape space: Gaussian prior on log segment-length scales. The palm's
+    # length is the shape space's job (and sets the hand's metric size, hence its depth): a tight prior.
     bone_scale_sigma: float = 0.2
+    palm_scale_sigma: float = 0.03
 
 
 def keypoint_residuals(
@@ -53,8 +56,14 @@ def keypoint_residuals(
 
 
 def world_residuals(joints: torch.Tensor, world: torch.Tensor, has_world: torch.Tensor) -> torch.Tensor:
-    """(N, 63): root-relative model joints minus root-relative metric landmarks (metres)."""
-    r = (joints - joints[:, :1]) - (world - world[:, :1])
+    """(N, 63): root-relative model joints minus the root-relative detector landmarks brought to the model's
+    size (metres). Scale-free on purpose: the detector's 3D landmarks constrain the pose's 3D shape, while
+    their overall size varies from photo to photo (the hand's size, hence its depth, comes from the shape
+    prior)."""
+    rel_j = joints - joints[:, :1]
+    rel_w = world - world[:, :1]
+    scale = rel_j.flatten(1).norm(dim=1) / rel_w.flatten(1).norm(dim=1).clamp_min(1e-9)
+    r = rel_j - rel_w * scale[:, None, None]
     return (r * has_world[:, None, None].to(joints.dtype)).reshape(joints.shape[0], -1)
 
 

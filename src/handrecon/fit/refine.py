@@ -157,6 +157,8 @@ class HandFitter:
         s2d, spose, sworld = sqrt2_weight(w.keypoints_2d) / 2**0.5, sqrt2_weight(w.pose), sqrt2_weight(w.world)
         sshape, stemp = sqrt2_weight(w.shape), sqrt2_weight(w.temporal)
         shard, tol = sqrt2_weight(w.pose_beyond_tolerance), math.radians(w.pose_tolerance_deg)
+        scale_sigma = torch.full((16,), w.bone_scale_sigma, dtype=f64)
+        scale_sigma[0] = w.palm_scale_sigma
 
         def residuals(X: torch.Tensor, ids: torch.Tensor) -> torch.Tensor:
             parts = [None] * X.shape[0]
@@ -174,7 +176,7 @@ class HandFitter:
                     spose * viol,
                     sworld * world_residuals(J, world[hs], has_world[hs]),
                     sshape * betas,
-                    log_s / w.bone_scale_sigma,
+                    log_s / scale_sigma,
                     shard * beyond,
                 ]
                 if x_prev is not None:

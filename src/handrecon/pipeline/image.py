@@ -53,6 +53,8 @@ class ImageReconstructor:
             max_hands=self.config.max_hands, min_detection_confidence=self.config.min_detection_confidence
         )
         self.calibration = SigmaCalibration.load()
+        with torch.no_grad():  # OpenPose-order keypoints of each model's mean hand at rest
+            self._rest_keypoints = {s: m().joints[0].double().cpu().numpy() for s, m in models.items()}
         self.priors = {side: AnatomicalPosePrior.from_hand_model(m) for side, m in models.items()}
         self.fitter = HandFitter(models, self.config.weights, self.config.fit)
         f = self.fitter
@@ -97,7 +99,12 @@ class ImageReconstructor:
         obs, init = [], []
         dtype = next(iter(self.models.values())).dtype
         for d in dets:
-            world_cam = place_landmarks(d.world, d.keypoints, K.detach().cpu().numpy())
+            # The detector's landmarks at the size of the model's mean hand: their own size varies too much
+            # to set the depth; the shape prior then adapts the size.
+            rest = self._rest_keypoints[d.handedness]
+            w = d.world - d.world[0]
+            scale = np.linalg.norm(rest - rest[0]) / max(np.linalg.norm(w), 1e-9)
+            world_cam = place_landmarks(d.world * scale, d.keypoints, K.detach().cpu().numpy())
             target = torch.as_tensor(world_cam, dtype=dtype)[None]
             init.append(inverse_kinematics(self.models[d.handedness], target))
             obs.append(
