@@ -28,7 +28,7 @@ from handrecon.priors.knowledge import functional_ranges, range_violation
 
 @dataclass(frozen=True)
 class FitWeights:
-    keypoints_2d: float = 1.0
+    keypoints_2d: float = 8.0
     pose: float = 300.0
     penetration: float = 50000.0
     shape: float = 1.0
