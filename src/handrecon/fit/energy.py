@@ -28,7 +28,7 @@ from handrecon.priors.knowledge import functional_ranges, range_violation
 
 @dataclass(frozen=True)
 class FitWeights:
-    keypoints_2d: float = 8.0
+    keypoints_2d: float = 1.0
     pose: float = 300.0
     penetration: float = 50000.0
     shape: float = 1.0
@@ -62,8 +62,10 @@ def world_residuals(joints: torch.Tensor, world: torch.Tensor, has_world: torch.
     prior)."""
     rel_j = joints - joints[:, :1]
     rel_w = world - world[:, :1]
-    scale = rel_j.flatten(1).norm(dim=1) / rel_w.flatten(1).norm(dim=1).clamp_min(1e-9)
-    r = rel_j - rel_w * scale[:, None, None]
+    size_j = rel_j.flatten(1).norm(dim=1).clamp_min(1e-9)[:, None, None]
+    size_w = rel_w.flatten(1).norm(dim=1).clamp_min(1e-9)[:, None, None]
+    # Unit-size shapes compared, in metres of the model's current size (held fixed: no pull on the size).
+    r = (rel_j / size_j - rel_w / size_w) * size_j.detach()
     return (r * has_world[:, None, None].to(joints.dtype)).reshape(joints.shape[0], -1)
 
 

@@ -45,7 +45,7 @@ class FitResult:
 @dataclass(frozen=True)
 class FitSettings:
     iterations: int = 12
-    penetration_iterations: int = 15
+    penetration_iterations: int = 30
     # The penetration stage runs when a hand is deeper than this inside itself or the other hand (metres).
     penetration_trigger: float = 0.0048
     min_sigma_px: float = 0.5
