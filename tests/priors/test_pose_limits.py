@@ -105,3 +105,35 @@ def test_prior_through_rotations_matches_angles(prior):
     a[0, MCP, 1] = 35 * DEG
     R = prior.anatomy.euler_to_rotations(a)
     torch.testing.assert_close(prior(R), pose_limit_loss(a, prior.rom))
+
+
+def test_keypoint_angles_agree_with_model_angles_and_e_j_is_zero_in_range():
+    from handrecon.hand.anatomy import keypoint_angles
+    from handrecon.priors.self_supervised import joint_angle_regularizer
+
+    model = HandModel(dtype=torch.float64)
+    prior = AnatomicalPosePrior.from_hand_model(model)
+    a = inside_pose()
+    a[0, :, 2] = 0.0
+    joints = model(hand_pose=prior.anatomy.euler_to_rotations(a)).joints
+    est = keypoint_angles(joints)
+    # bends of the four fingers' joints follow the model's angles (frames differ slightly: hinge planes)
+    fingers = [i for i in range(12)]
+    assert (est[0, fingers, 0] - a[0, fingers, 0]).abs().max() < 6 * DEG
+    assert joint_angle_regularizer(joints) < (2 * DEG) ** 2
+
+
+def test_e_j_penalises_hyperextension_with_gradient_back_into_range():
+    from handrecon.priors.self_supervised import joint_angle_regularizer
+
+    model = HandModel(dtype=torch.float64)
+    prior = AnatomicalPosePrior.from_hand_model(model)
+    a = inside_pose()
+    a[0, :, 2] = 0.0
+    a[0, PIP, 0] = -35 * DEG
+    a = a.requires_grad_(True)
+    joints = model(hand_pose=prior.anatomy.euler_to_rotations(a)).joints
+    loss = joint_angle_regularizer(joints)
+    assert loss > (20 * DEG) ** 2
+    loss.backward()
+    assert a.grad[0, PIP, 0] < 0  # descent increases the bend

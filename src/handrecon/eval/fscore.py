@@ -48,6 +48,8 @@ def fscore(pred: torch.Tensor, gt: torch.Tensor, threshold_mm: float = 5.0, alig
     `align=True` first aligns pred onto gt with a similarity Procrustes (FreiHAND's protocol). An empty
     set scores 0, as the reference scripts do.
     """
+    dtype = torch.promote_types(pred.dtype, gt.dtype)  # e.g. float32 predictions against float64 labels
+    pred, gt = pred.to(dtype), gt.to(dtype)
     if align:
         pred = similarity_procrustes(pred, gt).aligned
     th = threshold_mm / MM_PER_M

@@ -45,9 +45,9 @@ class FitResult:
 @dataclass(frozen=True)
 class FitSettings:
     iterations: int = 12
-    penetration_iterations: int = 30
+    penetration_iterations: int = 20
     # The penetration stage runs when a hand is deeper than this inside itself or the other hand (metres).
-    penetration_trigger: float = 0.0048
+    penetration_trigger: float = 0.006
     min_sigma_px: float = 0.5
 
 
@@ -210,7 +210,7 @@ class HandFitter:
         and non-penetration terms) with L-BFGS."""
         n = len(sides)
         pair = n == 2 and sides[0] != sides[1] and self.two_hand_penetration is not None
-        if self.penetration is None and not pair:
+        if (self.penetration is None and not pair) or self.settings.penetration_iterations <= 0:
             return x
         trigger = self.settings.penetration_trigger
         with torch.no_grad():

@@ -164,3 +164,51 @@ class Anatomy(torch.nn.Module):
         """Anatomical angles (15, 3) of the model's rest pose (identity rotations)."""
         eye = torch.eye(3, dtype=self.A.dtype, device=self.A.device).expand(1, 15, 3, 3)
         return self.rotations_to_euler(eye)[0]
+
+
+def keypoint_angles(keypoints: torch.Tensor, side: str = "right", order: str = "openpose") -> torch.Tensor:
+    """Bend and splay (B, 15, 2), radians, of the 15 finger joints read off 21 posed 3D keypoints.
+
+    The frames are the anatomical frames' recipe applied to the posed skeleton: twist axis along the
+    proximal bone, flexion towards the palm normal (ulnar direction for the thumb); with E = R_b(bend)
+    R_s(splay) the distal bone is (sin splay, -sin bend cos splay, cos bend cos splay) in (b, s, t). Twist
+    cannot be observed from joint positions, nor the splay of hinge joints (reported as 0: their plane is
+    their own). For model-free predictions (S2HAND's joint-angle regulariser); MANO hand_pose joint order.
+    """
+    from handrecon.hand.keypoints import convert_keypoints
+
+    p = convert_keypoints(keypoints, order, "mano") if order != "mano" else keypoints
+    if side == "left":
+        p = p * p.new_tensor([-1.0, 1.0, 1.0])
+    unit = torch.nn.functional.normalize
+    wrist, idx_mcp, pinky_mcp = p[:, 0], p[:, 1], p[:, 7]
+    n = unit(torch.cross(idx_mcp - wrist, pinky_mcp - wrist, dim=-1), dim=-1)
+    r = unit(idx_mcp - pinky_mcp, dim=-1)
+    out = []
+    for j in range(1, 16):
+        parent = MANO16_PARENTS[j]
+        if j == 13:
+            prox = idx_mcp - wrist
+        elif parent == 0:
+            prox = p[:, j] - wrist
+        else:
+            prox = p[:, j] - p[:, parent]
+        t = unit(prox, dim=-1)
+        flex = -r if j in _THUMB else n
+        f = unit(flex - (flex * t).sum(-1, keepdim=True) * t, dim=-1)
+        b = torch.cross(t, f, dim=-1)
+        s = torch.cross(t, b, dim=-1)
+        d = unit(p[:, _child_point(j)] - p[:, j], dim=-1)
+        if parent != 0 and j != 13:
+            # hinge: its own plane sets the axis (fingers need not flex towards the palm normal), so only
+            # the signed angle between the bones is read; positive when it turns towards the flexion side
+            axis = torch.cross(t, d, dim=-1)
+            sign = torch.where((axis * b).sum(-1) >= 0, 1.0, -1.0).to(d.dtype)
+            bend = sign * torch.atan2(axis.norm(dim=-1), (t * d).sum(-1))
+            out.append(torch.stack([bend, torch.zeros_like(bend)], -1))
+            continue
+        db, ds, dt = (d * b).sum(-1), (d * s).sum(-1), (d * t).sum(-1)
+        splay = torch.asin(db.clamp(-1 + 1e-7, 1 - 1e-7))
+        bend = torch.atan2(-ds, dt)
+        out.append(torch.stack([bend, splay], -1))
+    return torch.stack(out, 1)

@@ -129,6 +129,7 @@ class ImageReconstructor:
         previous: list[HandParams | None] | None = None,
         init: list[HandParams] | None = None,
         texture: bool | None = None,
+        check_penetration: bool = True,
     ) -> list[Hand]:
         if not dets:
             return []
@@ -136,11 +137,19 @@ class ImageReconstructor:
         if init is not None:
             ik = [i if i is not None else k for i, k in zip(init, ik, strict=True)]
         fits = self.fitter.fit(obs, K, ik, previous)
-        return self.package(rgb, dets, fits, K, self.config.texture if texture is None else texture)
+        return self.package(rgb, dets, fits, K, self.config.texture if texture is None else texture, check_penetration)
 
     # -------------------------------------------------------------------------------------------
     @torch.no_grad()
-    def package(self, rgb: np.ndarray, dets, fits: list[FitResult], K: torch.Tensor, texture: bool) -> list[Hand]:
+    def package(
+        self,
+        rgb: np.ndarray,
+        dets,
+        fits: list[FitResult],
+        K: torch.Tensor,
+        texture: bool,
+        check_penetration: bool = True,
+    ) -> list[Hand]:
         H, W = rgb.shape[:2]
         outs = []
         for d, f in zip(dets, fits, strict=True):
@@ -157,10 +166,15 @@ class ImageReconstructor:
             tol = self.config.joint_limit_tolerance_deg
             beyond = [MANO16_NAMES[j + 1] for j in range(15) if float(per_joint[j]) > tol]
             pen_mm = None
-            if _penetration is not None:
+            if _penetration is not None and check_penetration:
                 pen_mm = float(_penetration.self_penetration_depth(out.vertices, self.models[d.handedness])[0]) * 1000
             other_mm = None
-            if _penetration is not None and len(dets) == 2 and dets[0].handedness != dets[1].handedness:
+            if (
+                _penetration is not None
+                and check_penetration
+                and len(dets) == 2
+                and dets[0].handedness != dets[1].handedness
+            ):
                 o = outs[1 - i]
                 other_model = self.models[dets[1 - i].handedness]
                 depth = _penetration.two_hand_penetration_depth(out.vertices, o.vertices, model, other_model)

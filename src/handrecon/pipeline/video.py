@@ -21,7 +21,8 @@ from handrecon.pipeline.results import Hand
 from handrecon.pipeline.tracking import HandTracker
 
 VIDEO_TEMPORAL_WEIGHT = 200.0
-VIDEO_ITERATIONS = 6
+VIDEO_ITERATIONS = 4  # warm-started from the previous frame
+PENETRATION_CHECK_EVERY = 5  # frames; in between, the JSON's penetration depths are null
 
 
 @dataclass
@@ -48,7 +49,8 @@ class VideoReconstructor:
             tta_passes=0,
             texture=False,
             weights=dataclasses.replace(base.config.weights, temporal=VIDEO_TEMPORAL_WEIGHT),
-            fit=FitSettings(iterations=VIDEO_ITERATIONS),
+            # no penetration stage per frame (its cost breaks the frame rate); depths are still reported
+            fit=FitSettings(iterations=VIDEO_ITERATIONS, penetration_iterations=0),
         )
         detector = MediaPipeHands(
             max_hands=cfg.max_hands, min_detection_confidence=cfg.min_detection_confidence, video=True
@@ -62,7 +64,10 @@ class VideoReconstructor:
         for d in dets:
             d.sigma = keypoint_sigma(d, self.image.calibration)
         previous = [tr.params for tr in tracks]
-        hands = self.image.reconstruct_detections(rgb, dets, K, previous=previous, init=previous, texture=False)
+        hands = self.image.reconstruct_detections(
+            rgb, dets, K, previous=previous, init=previous, texture=False,
+            check_penetration=frame % PENETRATION_CHECK_EVERY == 0,
+        )  # fmt: skip
         for tr, h, d in zip(tracks, hands, dets, strict=True):
             tr.params = self.image.fitter_params(h)
             h.track_id = d.track_id

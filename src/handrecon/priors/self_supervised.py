@@ -206,3 +206,28 @@ def consistency_loss(
     """Eq. 11: E_con = (1/k) sum_i SmoothL1(j_i^pro, j_i^2d), linking the 3D branch's projection with the
     2D branch (unweighted: both are predictions)."""
     return reduce_batch(_smooth_l1_per_keypoint(projected, estimated, beta).mean(1), reduction)
+
+
+def joint_angle_regularizer(
+    joints: torch.Tensor,
+    side: str = "right",
+    rom: torch.Tensor | None = None,
+    order: str = "openpose",
+    reduction: Reduction = "mean",
+) -> torch.Tensor:
+    """E_J of sec. 3.4.1: squared excess of each joint's bend and splay over its feasible range, from 3D
+    keypoints (B, 21, 3) (model-free predictions included).
+
+    The angles and ranges are handrecon's anatomy (`hand.anatomy.keypoint_angles`, `hand.rom`) rather than
+    S2HAND's azimuth/pitch/roll per bone, whose exact limits are in an appendix the project does not have:
+    the same idea (penalise angles beyond a feasible range), with ranges from the hand-biomechanics
+    literature. Twist is not observable from joint positions and is not constrained.
+    """
+    from handrecon.hand.anatomy import keypoint_angles
+    from handrecon.hand.rom import range_of_motion
+    from handrecon.priors.knowledge import range_violation
+
+    rom = range_of_motion(joints.dtype, joints.device) if rom is None else rom
+    angles = keypoint_angles(joints, side, order)
+    v = range_violation(angles, rom[:, :2])
+    return reduce_batch(v.square().sum((1, 2)), reduction)
