@@ -157,7 +157,7 @@ def jitter(rec: HandReconstructor, root: Path) -> None:
     if src is None:
         return
     frame = cv2.resize(src, (640, 480))[:, :, ::-1]
-    video = VideoReconstructor(rec._image)
+    video = VideoReconstructor(rec.pipeline)
     K, _ = rec.intrinsics(640, 480)
     rng = np.random.default_rng(0)
     raw, ours = [], []

@@ -46,7 +46,7 @@ class HandReconstructor:
         cfg.tta_passes, cfg.texture = tta_passes, texture
         self.config = cfg
         self.camera_flags = {"fx": fx, "fy": fy, "cx": cx, "cy": cy, "fov": fov}
-        self._image = ImageReconstructor(self.models, cfg)
+        self.pipeline = ImageReconstructor(self.models, cfg)
 
     def intrinsics(self, width: int, height: int, exif=None, name: str | None = None) -> tuple[torch.Tensor, str]:
         """K (3, 3) float64 for an image, and where it came from ("flags", "fov", "exif", "default")."""
@@ -66,7 +66,7 @@ class HandReconstructor:
         """All hands in one image (path, PIL image or RGB array); [] when none is found."""
         rgb, K_auto, _ = self.load(image)
         K_used = torch.as_tensor(np.asarray(K), dtype=torch.float64) if K is not None else K_auto
-        return self._image(rgb, K_used)
+        return self.pipeline(rgb, K_used)
 
     def close(self) -> None:
-        self._image.detector.close()
+        self.pipeline.detector.close()

@@ -132,45 +132,30 @@ class MediaPipeHands:
             out.append(HandDetection(keypoints=kp, world=world, handedness=label, handedness_score=score))
         return out
 
-    def _detect_padded(self, rgb: np.ndarray) -> list[HandDetection]:
-        """Second chance for hands filling the frame: the palm detector needs context around the palm."""
-        import cv2
-
-        H, W = rgb.shape[:2]
-        pad = int(0.25 * max(H, W))
-        padded = cv2.copyMakeBorder(rgb, pad, pad, pad, pad, cv2.BORDER_REPLICATE)
-        self._hands.reset()
-        dets = self._run(padded)
-        for d in dets:
-            d.keypoints -= pad
-            d.detector_pass = "padded"
-        return dets
-
     def detect(self, rgb: np.ndarray, tta: TTAConfig | None = None) -> list[HandDetection]:
         """All hands in an RGB uint8 image (H, W, 3). With `tta`, also the landmark spread per joint."""
-        if not self.video:
+        if self.video:
+            return self._run(rgb)
+        self._hands.reset()
+        dets, frame, offset = self._run(rgb), rgb, 0
+        if not dets and self.fallback_passes:
+            # second chance for hands filling the frame: the palm detector needs context around the palm
+            frame, offset = self._padded(rgb)
             self._hands.reset()
-        dets = self._run(rgb)
-        if not dets and self.fallback_passes and not self.video:
-            dets = self._detect_padded(rgb)
-            if dets and tta is not None:
-                # the tracker now follows the padded frame; spreads are measured there
-                tta = None if tta.passes == 0 else tta
-                self._spread_padded(rgb, dets, tta)
-                return dets
+            dets = self._run(frame)
+            for d in dets:
+                d.keypoints -= offset
+                d.detector_pass = "padded"
         if tta is not None and tta.passes > 0 and dets:
-            self._spread(rgb, dets, tta, offset=0)
+            self._spread(frame, dets, tta, offset)  # the tracker follows the frame the hands were found in
         return dets
 
-    def _spread_padded(self, rgb: np.ndarray, dets: list[HandDetection], tta: TTAConfig | None) -> None:
-        if tta is None:
-            return
+    @staticmethod
+    def _padded(rgb: np.ndarray) -> tuple[np.ndarray, int]:
         import cv2
 
-        H, W = rgb.shape[:2]
-        pad = int(0.25 * max(H, W))
-        padded = cv2.copyMakeBorder(rgb, pad, pad, pad, pad, cv2.BORDER_REPLICATE)
-        self._spread(padded, dets, tta, offset=pad)
+        pad = int(0.25 * max(rgb.shape[:2]))
+        return cv2.copyMakeBorder(rgb, pad, pad, pad, pad, cv2.BORDER_REPLICATE), pad
 
     def _spread(self, rgb: np.ndarray, dets: list[HandDetection], tta: TTAConfig, offset: int) -> None:
         """Run tracked passes on warped copies and record each joint's landmark spread (pixels)."""

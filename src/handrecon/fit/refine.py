@@ -161,7 +161,6 @@ class HandFitter:
         scale_sigma[0] = w.palm_scale_sigma
 
         def residuals(X: torch.Tensor, ids: torch.Tensor) -> torch.Tensor:
-            parts = [None] * X.shape[0]
             out_rows = []
             for side in set(sides):
                 rows = torch.nonzero(torch.tensor([sides[int(i)] == side for i in ids])).flatten()
@@ -187,7 +186,6 @@ class HandFitter:
             R = torch.zeros(X.shape[0], out_rows[0][1].shape[1], dtype=f64)
             for rows, r in out_rows:
                 R[rows] = r
-            del parts
             return R
 
         x, _ = levenberg_marquardt(residuals, x0, iterations=self.settings.iterations)

@@ -87,7 +87,7 @@ def reconstruct_video_file(
     K, k_source = rec.intrinsics(reader.width, reader.height, name=str(path))
     summary = VideoSummary(json_dir=out_dir / "frames")
     summary.json_dir.mkdir(parents=True, exist_ok=True)
-    video = VideoReconstructor(rec._image)
+    video = VideoReconstructor(rec.pipeline)
     fps = reader.fps or 30.0
     writer = VideoWriter(out_dir / f"{path.stem}_overlay.mp4", fps) if overlay else None
     last = None
