@@ -31,7 +31,7 @@ class HandReconstructor:
         mano_dir: str | Path | None = None,
         max_hands: int = 2,
         min_detection_confidence: float = 0.5,
-        tta_passes: int = 2,
+        tta_passes: int = 0,
         texture: bool = True,
         fx: float | None = None,
         fy: float | None = None,

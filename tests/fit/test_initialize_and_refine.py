@@ -88,3 +88,42 @@ def test_refinement_respects_the_ranges_when_keypoints_ask_for_the_impossible(mo
     res = fitter.fit([HandObservation("right", kp, torch.full((21,), 2.0, dtype=F64))], K, [init])[0]
     prior = AnatomicalPosePrior.from_hand_model(model)
     assert prior.violations(res.params.hand_pose).max() < math.radians(3.5)
+
+
+def _fist_angles(model, mcp: float, pip: float, dip: float) -> torch.Tensor:
+    """Anatomical angles (1, 15, 3) of a fist: bends in degrees added to the rest angles of the four fingers."""
+    prior = AnatomicalPosePrior.from_hand_model(model)
+    deg = torch.zeros(1, 15, 3, dtype=F64)
+    for f in (0, 3, 6, 9):
+        deg[0, f : f + 3, 0] = torch.tensor([mcp, pip, dip], dtype=F64)
+    return prior.anatomy.rest_angles().to(F64)[None] + torch.deg2rad(deg)
+
+
+def test_penetrating_keypoints_give_a_hand_within_the_tolerance(models):
+    from handrecon.priors.penetration import self_penetration_depth
+
+    model = models["right"]
+    prior = AnatomicalPosePrior.from_hand_model(model)
+    R = prior.anatomy.euler_to_rotations(_fist_angles(model, 90, 100, 80))  # fingertips deep in the palm
+    go = torch.tensor([[math.pi, 0.2, 0.1]], dtype=F64)
+    out = model(global_orient=go, hand_pose=R, transl=torch.tensor([[0.02, 0.08, 0.55]], dtype=F64))
+    assert float(self_penetration_depth(out.vertices, model)) > 0.006
+    K = intrinsics_from_fov(640, 480, 60.0, dtype=F64)
+    kp = project_points(out.joints, K)[0]
+    settings = FitSettings(iterations=20)
+    fitter = HandFitter(models, FitWeights(), settings)
+    res = fitter.fit(
+        [HandObservation("right", kp, torch.full((21,), 2.0, dtype=F64))], K, [inverse_kinematics(model, out.joints)]
+    )[0]
+    fitted = model(**res.params.model_inputs())
+    depth = float(self_penetration_depth(fitted.vertices, model))
+    assert depth <= settings.penetration_trigger + 1e-9
+    assert res.self_penetration is not None and abs(res.self_penetration - depth) < 1e-6
+    # the keypoints still hold: the fingers moved out of the palm, the hand did not fly away
+    reproj = (project_points(fitted.joints, K)[0] - kp).norm(dim=-1)
+    assert reproj.mean() < 10.0
+    untested = HandFitter(models, FitWeights(), FitSettings(iterations=20, test_penetration=False))
+    res_u = untested.fit(
+        [HandObservation("right", kp, torch.full((21,), 2.0, dtype=F64))], K, [inverse_kinematics(model, out.joints)]
+    )[0]
+    assert res_u.self_penetration is None

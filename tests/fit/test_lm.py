@@ -1,5 +1,6 @@
 """Batched Levenberg-Marquardt on problems with known solutions."""
 
+import pytest
 import torch
 
 from handrecon.fit.lm import levenberg_marquardt
@@ -36,3 +37,20 @@ def test_cost_never_increases_and_problems_are_independent():
     start = 0.5 * rosenbrock(x0, torch.arange(2)).square().sum(-1)
     assert (cost <= start).all()
     torch.testing.assert_close(x[1], x0[1])
+
+
+def test_projection_keeps_trial_points_feasible_and_finds_the_bound():
+    def res(x, ids):
+        return torch.stack([x[:, 0] - 2.0, 0.1 * (x[:, 1] + 1.0)], 1)  # unconstrained minimum at (2, -1)
+
+    seen = []
+
+    def project(x):
+        p = x.clamp(max=1.0)
+        seen.append(p)
+        return p
+
+    x, cost = levenberg_marquardt(res, torch.zeros(1, 2, dtype=torch.float64), iterations=20, project=project)
+    torch.testing.assert_close(x[0], torch.tensor([1.0, -1.0], dtype=torch.float64), atol=1e-6, rtol=0)
+    assert all(bool((p <= 1.0).all()) for p in seen)
+    assert float(cost) == pytest.approx(0.5)

@@ -206,3 +206,20 @@ def test_bone_scales_of_one_change_nothing_and_stretch_one_segment(right64):
     # joints-only path agrees with the full mesh path
     fast = right64(**p, bone_scales=s, skin_mesh=False, joint_order="mano")
     torch.testing.assert_close(fast.joints, b.joints, atol=1e-12, rtol=0)
+
+
+def test_vertex_subset_matches_the_full_mesh():
+    model = HandModel(side="left", dtype=torch.float64)
+    g = torch.Generator().manual_seed(5)
+    inputs = {
+        "global_orient": 0.3 * torch.randn(2, 3, generator=g, dtype=torch.float64),
+        "hand_pose": 0.4 * torch.randn(2, 15, 3, generator=g, dtype=torch.float64),
+        "betas": torch.randn(2, model.num_betas, generator=g, dtype=torch.float64),
+        "transl": torch.randn(2, 3, generator=g, dtype=torch.float64),
+        "bone_scales": 1 + 0.2 * torch.rand(2, 16, generator=g, dtype=torch.float64),
+    }
+    full = model(**inputs)
+    ids = torch.tensor([0, 17, 400, model.num_vertices - 1])
+    part = model(**inputs, skin_mesh=False, vertex_ids=ids)
+    torch.testing.assert_close(part.vertices, full.vertices[:, ids], atol=1e-12, rtol=0)
+    torch.testing.assert_close(part.joints, full.joints, atol=1e-12, rtol=0)

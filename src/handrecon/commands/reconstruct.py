@@ -38,7 +38,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     add_camera_arguments(p)
     p.add_argument("--max-hands", type=int, default=2, help="most hands per image (default: 2)")
     p.add_argument("--min-confidence", type=float, default=0.5, help="detector confidence threshold (default: 0.5)")
-    p.add_argument("--tta", type=int, default=2, help="augmented detector passes for the 2D uncertainty (default: 2)")
+    p.add_argument(
+        "--tta", type=int, default=0, help="augmented detector passes for the 2D uncertainty (default: 0, one pass)"
+    )
     p.add_argument("--no-texture", action="store_true", help="skip the texture (faster)")
     p.add_argument("--formats", default="obj,ply,glb", help="mesh formats, comma separated (default: obj,ply,glb)")
     p.add_argument("--no-overlay", action="store_true", help="do not write overlay and side-view images")

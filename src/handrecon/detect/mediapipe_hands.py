@@ -4,11 +4,13 @@ MediaPipe 0.10.21 bundles its palm-detection and landmark models in the wheel an
 reports handedness as if the image were a mirrored selfie; photos and videos are not mirrored, so the
 label is swapped unless `mirrored=True` (checked on InterHand2.6M's left/right labels).
 
-Per-joint uncertainty: MediaPipe gives none. After the detection pass, the same graph (in tracking mode,
-where a frame costs one landmark-model run per hand and no palm detection) is run on K randomly warped
-copies of the image (small rotation, scale and shift); landmarks are mapped back and their spread per
-joint is recorded in `HandDetection.tta_spread`. `handrecon.detect.uncertainty` turns it into a
-calibrated sigma.
+Single images run MediaPipe's static-image graph (palm detection, then the landmark model per hand).
+Per-joint uncertainty: MediaPipe gives none; `handrecon.detect.uncertainty` estimates it from what one
+pass gives (the landmarks' relative depth, the bones' foreshortening, the handedness score). Optionally
+(`tta`), a tracking-mode graph re-runs on K randomly warped copies of the image (small rotation, scale
+and shift); landmarks are mapped back and their spread per joint is recorded in
+`HandDetection.tta_spread`, a further input of the calibrated sigma (about one landmark-model run and
+one palm detection per copy).
 """
 
 from __future__ import annotations
@@ -91,19 +93,26 @@ class MediaPipeHands:
         self.mirrored = mirrored
         self.video = video
         self.fallback_passes = fallback_passes
-        # Tracking mode in both cases: for single images the graph is reset per image, and the tracked
-        # re-runs give the test-time-augmentation passes for the cost of the landmark model alone.
-        with quiet_native_stderr():
-            self._hands = mp.solutions.hands.Hands(
-                static_image_mode=False,
-                max_num_hands=max_hands,
-                model_complexity=model_complexity,
-                min_detection_confidence=min_detection_confidence,
-                min_tracking_confidence=min_tracking_confidence,
-            )
+        self._options = {
+            "max_num_hands": max_hands,
+            "model_complexity": model_complexity,
+            "min_detection_confidence": min_detection_confidence,
+            "min_tracking_confidence": min_tracking_confidence,
+        }
+        self._graphs: dict[bool, object] = {}
+
+    def _graph(self, static: bool):
+        """MediaPipe's graph in static-image or tracking mode, created at first use. Tracking mode serves
+        video and the augmented passes (reset per image: each copy is then tracked from the first pass)."""
+        if static not in self._graphs:
+            with quiet_native_stderr():
+                self._graphs[static] = self._mp.solutions.hands.Hands(static_image_mode=static, **self._options)
+        return self._graphs[static]
 
     def close(self) -> None:
-        self._hands.close()
+        for g in self._graphs.values():
+            g.close()
+        self._graphs.clear()
 
     def __enter__(self) -> MediaPipeHands:
         return self
@@ -112,16 +121,16 @@ class MediaPipeHands:
         self.close()
 
     # -------------------------------------------------------------------------------------------
-    def _run(self, rgb: np.ndarray) -> list[HandDetection]:
+    def _run(self, rgb: np.ndarray, static: bool = False) -> list[HandDetection]:
         with quiet_native_stderr():
-            res = self._hands.process(np.ascontiguousarray(rgb))
+            res = self._graph(static).process(np.ascontiguousarray(rgb))
         H, W = rgb.shape[:2]
         out = []
         lms = res.multi_hand_landmarks or []
         worlds = res.multi_hand_world_landmarks or [None] * len(lms)
         hds = res.multi_handedness or [None] * len(lms)
         for lm, wl, hd in zip(lms, worlds, hds, strict=True):
-            kp = np.array([[p.x * W, p.y * H] for p in lm.landmark], dtype=np.float64)
+            kp = np.array([[p.x * W, p.y * H, p.z * W] for p in lm.landmark], dtype=np.float64)
             world = np.array([[p.x, p.y, p.z] for p in wl.landmark], dtype=np.float64) if wl else np.zeros((21, 3))
             label, score = "right", 0.5
             if hd is not None:
@@ -129,24 +138,36 @@ class MediaPipeHands:
                 score = float(hd.classification[0].score)
                 if not self.mirrored:
                     label = "left" if label == "right" else "right"
-            out.append(HandDetection(keypoints=kp, world=world, handedness=label, handedness_score=score))
+            out.append(
+                HandDetection(
+                    keypoints=kp[:, :2].copy(),
+                    world=world,
+                    handedness=label,
+                    handedness_score=score,
+                    relative_depth=kp[:, 2] - kp[0, 2],
+                )
+            )
         return out
 
     def detect(self, rgb: np.ndarray, tta: TTAConfig | None = None) -> list[HandDetection]:
         """All hands in an RGB uint8 image (H, W, 3). With `tta`, also the landmark spread per joint."""
         if self.video:
             return self._run(rgb)
-        self._hands.reset()
-        dets, frame, offset = self._run(rgb), rgb, 0
+        augment = tta is not None and tta.passes > 0
+        static = not augment  # the augmented passes track the hands found by a tracking-mode first pass
+        if augment:
+            self._graph(False).reset()
+        dets, frame, offset = self._run(rgb, static), rgb, 0
         if not dets and self.fallback_passes:
             # second chance for hands filling the frame: the palm detector needs context around the palm
             frame, offset = self._padded(rgb)
-            self._hands.reset()
-            dets = self._run(frame)
+            if augment:
+                self._graph(False).reset()
+            dets = self._run(frame, static)
             for d in dets:
                 d.keypoints -= offset
                 d.detector_pass = "padded"
-        if tta is not None and tta.passes > 0 and dets:
+        if augment and dets:
             self._spread(frame, dets, tta, offset)  # the tracker follows the frame the hands were found in
         return dets
 

@@ -21,6 +21,8 @@ class HandDetection:
     handedness_score: float
     sigma: np.ndarray = field(default_factory=lambda: np.full(21, np.nan))  # (21,) pixels
     tta_spread: np.ndarray | None = None  # (21,) pixels, spread of landmarks over augmentations
+    # (21,) pixels: the detector's depth of each landmark relative to the wrist (larger = farther away)
+    relative_depth: np.ndarray | None = None
     detector_pass: str = "full"  # which detection pass found the hand
     track_id: int | None = None
 

@@ -2,7 +2,8 @@
 
 E = w_2d * NLL(2D keypoints | per-joint sigma)          (eq. 7, pixels)
   + w_pose * L_pose(anatomical angles, functional ranges)  (eq. 1-3, radians^2; stiffer beyond a tolerance)
-  + w_pen * L_non-penetration                              (eq. 4, metres; only when a hand penetrates)
+  + w_pen * sum_v max(d(v) - d_tol, 0)^2                   (eq. 4's summands squared, m^2; only for the
+                                                           vertices found inside, see `fit.refine`)
   + w_shape * ||beta||^2                                   (sec. 3.2, squared: smooth at the mean shape)
   + sum_j (log s_j / sigma_s)^2 / 2                        (segment-length scales, `HandModel` bone_scales)
   + w_world * sum_j ||(J_j - J_0) - c (W_j - W_0)||^2      (weak pull to the detector's 3D landmarks at the
@@ -10,10 +11,12 @@ E = w_2d * NLL(2D keypoints | per-joint sigma)          (eq. 7, pixels)
   + w_temporal * ||x_t - x_{t-1}||^2                       (video: stay near the previous frame's solution)
   + w_two_hand * two-hand penetration                      (two hands in one image)
 
-All but the penetration terms are sums of squares; `residuals` returns them as one vector per hand for
-the Levenberg-Marquardt solver (`fit.lm`). The weights differ from the paper's training weights
-(lambda1 = lambda2 = 20000, lambda3 = 10) because the data term's units differ: here it is a per-joint NLL
-in pixels of the full image; a 1-degree range violation costs about as much as a one-sigma keypoint error.
+All but the two-hand term are sums of squares; `fit.refine` assembles them as one residual vector per
+hand for the Levenberg-Marquardt solver (`fit.lm`). The non-penetration term is eq. 4 with its hinge
+squared: the same zero set (no vertex deeper than d_tol), in the form a least-squares solver takes.
+The weights differ from the paper's training weights (lambda1 = lambda2 = 20000, lambda3 = 10) because
+the data term's units differ: here it is a per-joint NLL in pixels of the full image; a 1-degree range
+violation costs about as much as a one-sigma keypoint error.
 """
 
 from __future__ import annotations
@@ -30,7 +33,7 @@ from handrecon.priors.knowledge import functional_ranges, range_violation
 class FitWeights:
     keypoints_2d: float = 1.0
     pose: float = 300.0
-    penetration: float = 50000.0
+    penetration: float = 1e6  # per m^2: 5 mm beyond d_tol costs 25 per vertex
     shape: float = 1.0
     world: float = 500.0
     temporal: float = 0.0
@@ -39,9 +42,11 @@ class FitWeights:
     # of range for the keypoints, never more (the plausibility report's tolerance is 5 degrees).
     pose_beyond_tolerance: float = 1e6
     pose_tolerance_deg: float = 3.0
-    # Finger proportions beyond the shape space: Gaussian prior on log segment-length scales. The palm's
-    # length is the shape space's job (and sets the hand's metric size, hence its depth): a tight prior.
-    bone_scale_sigma: float = 0.2
+    # Finger proportions beyond the shape space: Gaussian prior on log segment-length scales. Wide enough
+    # for the bundled asset's short proximal phalanges (MakeHuman's rig: ~26 mm against ~40 mm between
+    # labelled knuckles, a scale of ~1.5, log 0.4, 1.4 sigma). The palm's length is the shape space's job
+    # (and sets the hand's metric size, hence its depth): a tight prior.
+    bone_scale_sigma: float = 0.3
     palm_scale_sigma: float = 0.03
 
 
@@ -76,6 +81,12 @@ def pose_residuals(
     (N, 45) the part of each violation beyond `tolerance_rad`."""
     v = range_violation(angles, functional_ranges(angles, rom)).reshape(angles.shape[0], -1)
     return v, (v - tolerance_rad).clamp_min(0)
+
+
+def penetration_residuals(inner: torch.Tensor, nearest: torch.Tensor, d_tol: float) -> torch.Tensor:
+    """(N, k) eq. 4's summands max(d(v) - d_tol, 0), d(v) = |v - u| for inside vertices v (N, k, 3) and
+    their nearest non-neighbour vertices u (N, k, 3) (`priors.penetration.self_penetration`)."""
+    return (torch.linalg.vector_norm(inner - nearest, dim=-1) - d_tol).clamp_min(0)
 
 
 def sqrt2_weight(w: float) -> float:

@@ -16,6 +16,11 @@ import torch
 ResidualFn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]  # (N, P) params, (N,) problem ids -> (N, R)
 
 
+# Damping values tried at once in each iteration, relative to the current one: one batched call evaluates
+# them all, so a stiff problem finds its damping without spending iterations on rejected steps.
+DAMPING_MULTIPLIERS = (0.1, 1.0, 10.0, 100.0, 1000.0)
+
+
 def levenberg_marquardt(
     residuals: ResidualFn,
     x0: torch.Tensor,
@@ -23,44 +28,61 @@ def levenberg_marquardt(
     step: float = 1e-6,
     damping: float = 1e-3,
     tolerance: float = 1e-10,
+    project: Callable[[torch.Tensor], torch.Tensor] | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Minimise 0.5 ||r_h(x_h)||^2 for each problem h; x0 (H, P) -> (x (H, P), final cost (H,)).
 
     Marquardt's scaling (damping proportional to diag(J^T J)) makes the method invariant to the units of
-    each parameter (radians, metres, shape coefficients).
+    each parameter (radians, metres, shape coefficients). Each iteration solves the damped normal equations
+    for several damping values, evaluates all trial points in one batched call, keeps the best one if it
+    lowers the cost (else raises the damping beyond the largest tried) and linearises there. A problem stops
+    when an accepted step lowers its cost by less than `tolerance` (relative) or its damping saturates.
+    `project` (N, P) -> (N, P), optional, maps trial points into a feasible set (projected Gauss-Newton for
+    bound constraints); x0 should lie in it.
     """
     x = x0.detach().clone()
     H, P = x.shape
     ids_full = torch.arange(H, device=x.device).repeat_interleave(P + 1)
-    ids = torch.arange(H, device=x.device)
+    mult = torch.tensor(DAMPING_MULTIPLIERS, dtype=x.dtype, device=x.device)
+    C = mult.numel()
+    ids_trial = torch.arange(H, device=x.device).repeat_interleave(C)
     eye = torch.eye(P, dtype=x.dtype, device=x.device)
+
+    def linearise(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Residuals (H, R) at x and the transposed Jacobian (H, P, R) by forward differences."""
+        X = torch.cat([x[:, None, :], x[:, None, :] + step * eye], 1).reshape(H * (P + 1), P)
+        R = residuals(X, ids_full).reshape(H, P + 1, -1)
+        return R[:, 0], (R[:, 1:] - R[:, :1]) / step
+
     lam = torch.full((H,), damping, dtype=x.dtype, device=x.device)
+    active = torch.ones(H, dtype=torch.bool, device=x.device)
+    rows = torch.arange(H, device=x.device)
     with torch.no_grad():
-        cost = 0.5 * residuals(x, ids).square().sum(-1)
+        r0, J = linearise(x)
+        cost = 0.5 * r0.square().sum(-1)
         for _ in range(iterations):
-            X = torch.cat([x[:, None, :], x[:, None, :] + step * eye], 1).reshape(H * (P + 1), P)
-            R = residuals(X, ids_full).reshape(H, P + 1, -1)
-            r0 = R[:, 0]
-            J = (R[:, 1:] - r0[:, None]) / step  # (H, P, R) = J^T
             A = J @ J.transpose(1, 2)
             g = (J @ r0[..., None])[..., 0]
             diag = torch.diagonal(A, dim1=1, dim2=2).clamp_min(1e-12)
-            improvement = torch.zeros_like(cost)
-            pending = torch.ones(H, dtype=torch.bool, device=x.device)
-            for _ in range(12):  # raise the damping of the problems whose step did not lower the cost
-                M = A + torch.diag_embed(lam[:, None] * diag)
-                x_new = x - torch.linalg.solve(M, g)
-                cost_new = 0.5 * residuals(x_new, ids).square().sum(-1)
-                better = pending & (cost_new < cost)
-                x = torch.where(better[:, None], x_new, x)
-                improvement = torch.where(better, cost - cost_new, improvement)
-                cost = torch.where(better, cost_new, cost)
-                lam = torch.where(better, (lam / 3).clamp_min(1e-9), torch.where(pending, lam * 10, lam))
-                pending = pending & ~better
-                if not bool(pending.any()):
-                    break
-            if bool(pending.any()):
-                continue  # a problem found no better point even at high damping: its next step starts afresh
-            if bool((improvement <= tolerance * (1 + cost)).all()):
+            lams = lam[:, None] * mult  # (H, C)
+            M = A[:, None] + torch.diag_embed(lams[..., None] * diag[:, None, :])
+            trials = x[:, None] - torch.linalg.solve(M, g[:, None, :].expand(H, C, P))  # (H, C, P)
+            if project is not None:
+                trials = project(trials.reshape(H * C, P)).reshape(H, C, P)
+            costs = 0.5 * residuals(trials.reshape(H * C, P), ids_trial).reshape(H, C, -1).square().sum(-1)
+            best_cost, best = costs.min(1)
+            better = active & (best_cost < cost)
+            converged = better & (cost - best_cost <= tolerance * (1 + cost))
+            x = torch.where(better[:, None], trials[rows, best], x)
+            cost = torch.where(better, best_cost, cost)
+            lam = torch.where(
+                better, (lams[rows, best] / 3).clamp_min(1e-9), torch.where(active, lams[:, -1] * 10, lam)
+            )
+            active = active & ~converged & (lam < 1e12)
+            if not bool(active.any()):
                 break
+            if bool(better.any()):
+                r_new, J_new = linearise(x)
+                r0 = torch.where(better[:, None], r_new, r0)
+                J = torch.where(better[:, None, None], J_new, J)
     return x, cost

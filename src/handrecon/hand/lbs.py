@@ -5,51 +5,68 @@ Kept separate from the nn.Module so that fitting code and tests can call the mat
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 import torch
 
 
-def kinematic_levels(parents: list[int]) -> list[list[int]]:
-    """Joints grouped by depth in the tree, so forward kinematics runs one batched matmul per level."""
+@lru_cache(maxsize=8)
+def _level_indices(parents: tuple[int, ...]) -> tuple[list[torch.Tensor], list[torch.Tensor], torch.Tensor]:
+    """Per tree level: its joints, and their parents' positions within the previous level; and the
+    permutation from level-major order back to joint order."""
     depth = [0] * len(parents)
     for j, p in enumerate(parents):
         depth[j] = 0 if p < 0 else depth[p] + 1
-    return [[j for j in range(len(parents)) if depth[j] == d] for d in range(max(depth) + 1)]
+    levels = [[j for j in range(len(parents)) if depth[j] == d] for d in range(max(depth) + 1)]
+    slot = {j: k for lvl in levels for k, j in enumerate(lvl)}
+    joints = [torch.tensor(lvl) for lvl in levels]
+    parent_slots = [torch.tensor([slot[parents[j]] for j in lvl] if d else []) for d, lvl in enumerate(levels)]
+    order = torch.argsort(torch.cat(joints))
+    return joints, parent_slots, order
+
+
+def rest_offsets(joints: torch.Tensor, parents: list[int], stretch: torch.Tensor | None = None) -> torch.Tensor:
+    """(B, J, 3) each joint's rest offset from its parent (a root's from the origin), optionally after
+    stretching each parent's segment by S_p (B, J, 3, 3): J'_c - J'_p = S_p (J_c - J_p)."""
+    par = torch.as_tensor([max(p, 0) for p in parents], device=joints.device)
+    is_root = torch.as_tensor([p < 0 for p in parents], device=joints.device)
+    rel = joints - joints[:, par]
+    if stretch is not None:
+        rel = (stretch[:, par] @ rel[..., None])[..., 0]
+    return torch.where(is_root[:, None], joints, rel)
 
 
 def forward_kinematics(
-    rot: torch.Tensor, joints: torch.Tensor, parents: list[int], levels: list[list[int]]
+    rot: torch.Tensor,
+    joints: torch.Tensor,
+    parents: list[int],
+    offsets: torch.Tensor | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """World rotations (B, J, 3, 3) and joint positions (B, J, 3) from local rotations and rest joints.
 
     `rot[:, j]` rotates the subtree below joint j about joint j, in its parent's frame (MANO convention,
-    rest frames aligned with the model frame).
+    rest frames aligned with the model frame). One batched matmul per tree level; `offsets` (B, J, 3)
+    replaces the rest offsets of `rest_offsets(joints, parents)` (e.g. stretched segments).
     """
-    B, J = rot.shape[:2]
-    par = torch.as_tensor([max(p, 0) for p in parents], device=joints.device)
-    rel = joints - joints[:, par]
-    rel[:, levels[0]] = joints[:, levels[0]]
-    G_R = [None] * J
-    G_t = [None] * J
-    for j in levels[0]:
-        G_R[j], G_t[j] = rot[:, j], rel[:, j]
-    for lvl in levels[1:]:
-        idx = torch.as_tensor(lvl, device=joints.device)
-        pidx = [parents[j] for j in lvl]
-        PR = torch.stack([G_R[p] for p in pidx], 1)  # (B, n, 3, 3)
-        Pt = torch.stack([G_t[p] for p in pidx], 1)
-        R = PR @ rot[:, idx]
-        t = Pt + (PR @ rel[:, idx, :, None])[..., 0]
-        for k, j in enumerate(lvl):
-            G_R[j], G_t[j] = R[:, k], t[:, k]
-    return torch.stack(G_R, 1), torch.stack(G_t, 1)
-
-
-def stretched_joints(joints: torch.Tensor, stretch: torch.Tensor, parents: list[int]) -> torch.Tensor:
-    """Rest joints after stretching each segment: J'_c = J'_p + S_p (J_c - J_p), parents first."""
-    out = [None] * joints.shape[1]
-    for j, p in enumerate(parents):
-        out[j] = joints[:, j] if p < 0 else out[p] + (stretch[:, p] @ (joints[:, j] - joints[:, p])[..., None])[..., 0]
-    return torch.stack(out, 1)
+    if offsets is None:
+        offsets = rest_offsets(joints, parents)
+    level_joints, parent_slots, order = _level_indices(tuple(parents))
+    dev = rot.device
+    Rs: list[torch.Tensor] = []
+    ts: list[torch.Tensor] = []
+    for d, idx in enumerate(level_joints):
+        idx = idx.to(dev)
+        if d == 0:
+            R, t = rot[:, idx], offsets[:, idx]
+        else:
+            ps = parent_slots[d].to(dev)
+            PR, Pt = Rs[-1][:, ps], ts[-1][:, ps]
+            R = PR @ rot[:, idx]
+            t = Pt + (PR @ offsets[:, idx, :, None])[..., 0]
+        Rs.append(R)
+        ts.append(t)
+    order = order.to(dev)
+    return torch.cat(Rs, 1)[:, order], torch.cat(ts, 1)[:, order]
 
 
 def skin(

@@ -20,7 +20,7 @@ from torch import nn
 from handrecon.geometry.rotations import axis_angle_to_matrix
 from handrecon.hand.asset import HandAsset, load_openhand
 from handrecon.hand.keypoints import convert_keypoints
-from handrecon.hand.lbs import forward_kinematics, kinematic_levels, skin, stretched_joints, transforms_matrix
+from handrecon.hand.lbs import forward_kinematics, rest_offsets, skin, transforms_matrix
 from handrecon.hand.mano_io import load_mano
 
 NUM_HAND_JOINTS = 15
@@ -136,7 +136,6 @@ class HandModel(nn.Module):
             self.uv = None
             self.faces_uv = None
         self.parents = [int(p) for p in asset.parents]
-        self._levels = kinematic_levels(self.parents)
         self.to(dtype)
 
     # ------------------------------------------------------------------------------------------
@@ -236,9 +235,11 @@ class HandModel(nn.Module):
         joint_order: str = "openpose",
         skin_mesh: bool = True,
         bone_scales: torch.Tensor | None = None,
+        vertex_ids: torch.Tensor | None = None,
     ) -> HandOutput:
         """Posed mesh and joints. With `skin_mesh=False` only the joints are computed (the fingertips are the
-        only vertices skinned), which is what keypoint fitting needs.
+        only vertices skinned), which is what keypoint fitting needs; `vertex_ids` (m,) then also skins those
+        vertices, returned as `vertices` (B, m, 3) (what a fit with surface terms on a few vertices needs).
 
         bone_scales (B, 16), optional: length scale of the segment skinned to each MANO joint (palm, then the
         15 phalanges), stretching it along its rest axis; adapts finger proportions beyond the shape space.
@@ -251,6 +252,8 @@ class HandModel(nn.Module):
             raise ValueError(f"transl must be (B, 3), got {tuple(transl.shape)}")
         rot = self._rotations(global_orient, hand_pose, B)
         ids = None if skin_mesh else self.tip_vertex_ids
+        if vertex_ids is not None and not skin_mesh:
+            ids = torch.cat([ids, torch.as_tensor(vertex_ids, dtype=torch.long, device=ids.device)])
         v_shaped, j_rest = self.shaped(betas, B, ids)
         if self.posedirs is not None:
             eye = torch.eye(3, dtype=self.dtype, device=self.device)
@@ -258,21 +261,22 @@ class HandModel(nn.Module):
             pd = self.posedirs if ids is None else self.posedirs.view(135, -1, 3)[:, ids].reshape(135, -1)
             v_shaped = v_shaped + (feat @ pd).reshape(B, -1, 3)
         if bone_scales is None:
-            G_R, G_t = forward_kinematics(rot, j_rest, self.parents, self._levels)
+            G_R, G_t = forward_kinematics(rot, j_rest, self.parents)
             M = G_R
         else:
             if bone_scales.shape != (B, 16):
                 raise ValueError(f"bone_scales must be (B, 16), got {tuple(bone_scales.shape)}")
-            tips_rest = v_shaped[:, self.tip_vertex_ids] if skin_mesh else v_shaped
+            tips_rest = v_shaped[:, self.tip_vertex_ids] if skin_mesh else v_shaped[:, :5]
             S = segment_stretch(j_rest, tips_rest, bone_scales)
-            G_R, G_t = forward_kinematics(rot, stretched_joints(j_rest, S, self.parents), self.parents, self._levels)
+            offsets = rest_offsets(j_rest, self.parents, S)
+            G_R, G_t = forward_kinematics(rot, j_rest, self.parents, offsets=offsets)
             M = G_R @ S
         if skin_mesh:
             verts = skin(v_shaped, self.lbs_weights, M, G_t, j_rest)
             tips = verts[:, self.tip_vertex_ids]
         else:
-            verts = None
-            tips = skin(v_shaped, self.lbs_weights[ids], M, G_t, j_rest)
+            verts = skin(v_shaped, self.lbs_weights[ids], M, G_t, j_rest)
+            verts, tips = (verts[:, 5:] if vertex_ids is not None else None), verts[:, :5]
         if transl is not None:
             verts = None if verts is None else verts + transl[:, None]
             tips = tips + transl[:, None]

@@ -19,22 +19,18 @@ from handrecon.geometry.camera import PerspectiveCamera, project_points
 from handrecon.geometry.rotations import axis_angle_to_matrix, matrix_to_axis_angle
 from handrecon.hand.keypoints import MANO16_NAMES
 from handrecon.pipeline.results import Hand, Plausibility
+from handrecon.priors import penetration as _penetration
 from handrecon.priors.knowledge import AnatomicalPosePrior
 from handrecon.render.rasterize import rasterize, submesh_fragments
 from handrecon.texture.bake import bake_uv_texture, dilate_texture
 from handrecon.texture.reverse_interpolation import reverse_interpolate
-
-try:  # the non-penetration prior (winding numbers); optional until its module is present
-    from handrecon.priors import penetration as _penetration
-except ImportError:  # pragma: no cover
-    _penetration = None
 
 
 @dataclass
 class PipelineConfig:
     max_hands: int = 2
     min_detection_confidence: float = 0.5
-    tta_passes: int = 2
+    tta_passes: int = 0  # augmented detector passes for the uncertainty (each costs about one detection)
     texture: bool = True
     texture_size: int = 256
     joint_limit_tolerance_deg: float = 5.0
@@ -57,35 +53,8 @@ class ImageReconstructor:
             self._rest_keypoints = {s: m().joints[0].double().cpu().numpy() for s, m in models.items()}
         self.priors = {side: AnatomicalPosePrior.from_hand_model(m) for side, m in models.items()}
         self.fitter = HandFitter(models, self.config.weights, self.config.fit)
-        f = self.fitter
-        f.penetration, f.two_hand_penetration, f.penetration_depth, f.two_hand_penetration_depth = (
-            self._penetration_terms()
-        )
 
     # -------------------------------------------------------------------------------------------
-    def _penetration_terms(self):
-        if _penetration is None:
-            return None, None, None, None
-
-        # Fit to a tolerance below the reported one (6 mm, eq. 4), so that results end clearly inside it.
-        d_tol = 0.4 * self.config.penetration_tolerance_mm / 1000
-
-        def single(vertices: torch.Tensor, side: str) -> torch.Tensor:
-            return _penetration.non_penetration_loss(vertices, self.fitter.models[side], d_tol=d_tol, reduction="none")
-
-        def pair(va: torch.Tensor, vb: torch.Tensor, side_a: str, side_b: str) -> torch.Tensor:
-            m = self.fitter.models
-            return _penetration.two_hand_penetration_loss(va, vb, m[side_a], m[side_b], reduction="none")
-
-        def single_depth(vertices: torch.Tensor, side: str) -> torch.Tensor:
-            return _penetration.self_penetration_depth(vertices, self.fitter.models[side])
-
-        def pair_depth(va: torch.Tensor, vb: torch.Tensor, side_a: str, side_b: str) -> torch.Tensor:
-            m = self.fitter.models
-            return _penetration.two_hand_penetration_depth(va, vb, m[side_a], m[side_b])
-
-        return single, pair, single_depth, pair_depth
-
     def detect(self, rgb: np.ndarray) -> list[HandDetection]:
         tta = TTAConfig(passes=self.config.tta_passes) if self.config.tta_passes > 0 else None
         dets = self.detector.detect(rgb, tta)
@@ -165,20 +134,7 @@ class ImageReconstructor:
             per_joint = viol.amax(-1)
             tol = self.config.joint_limit_tolerance_deg
             beyond = [MANO16_NAMES[j + 1] for j in range(15) if float(per_joint[j]) > tol]
-            pen_mm = None
-            if _penetration is not None and check_penetration:
-                pen_mm = float(_penetration.self_penetration_depth(out.vertices, self.models[d.handedness])[0]) * 1000
-            other_mm = None
-            if (
-                _penetration is not None
-                and check_penetration
-                and len(dets) == 2
-                and dets[0].handedness != dets[1].handedness
-            ):
-                o = outs[1 - i]
-                other_model = self.models[dets[1 - i].handedness]
-                depth = _penetration.two_hand_penetration_depth(out.vertices, o.vertices, model, other_model)
-                other_mm = float(depth[0]) * 1000
+            pen_mm, other_mm = self._penetration_report(i, dets, fits, outs, check_penetration)
             plaus = Plausibility(
                 max_joint_limit_violation_deg=float(per_joint.max()),
                 joints_beyond_tolerance=beyond,
@@ -228,6 +184,20 @@ class ImageReconstructor:
             )
         return hands
 
+    def _penetration_report(self, i: int, dets, fits, outs, check: bool) -> tuple[float | None, float | None]:
+        """Hand i's depth inside itself and inside the other hand (mm): the fitter's test at the result when
+        it ran, else (with `check`) a test of the output mesh; None when untested."""
+        f = fits[i]
+        own, other = f.self_penetration, f.other_hand_penetration
+        pair = len(dets) == 2 and dets[0].handedness != dets[1].handedness
+        if check and own is None:
+            own = float(_penetration.self_penetration_depth(outs[i].vertices, self.models[dets[i].handedness])[0])
+        if check and pair and other is None:
+            models = [self.models[dets[k].handedness] for k in (i, 1 - i)]
+            depth = _penetration.two_hand_penetration_depth(outs[i].vertices, outs[1 - i].vertices, *models)
+            other = float(depth[0])
+        return (None if own is None else own * 1000), (None if other is None else other * 1000)
+
     def fitter_params(self, hand: Hand) -> HandParams:
         """The parameters of a reconstructed hand in the fitter's form (warm start of the next frame)."""
         f64 = torch.float64
@@ -253,7 +223,7 @@ class ImageReconstructor:
         offsets = np.cumsum([0] + [o.vertices.shape[1] for o in outs])
         face_off = np.cumsum([0] + [f.shape[0] for f in faces_list])
         all_faces = torch.cat([f + int(offsets[k]) for k, f in enumerate(faces_list)])
-        frags = rasterize(verts, all_faces, cam)
+        frags = rasterize(verts, all_faces, cam, crop=True)  # only the hands' rectangle: same fragments, cheaper
         results = []
         for k, (d, o) in enumerate(zip(dets, outs, strict=True)):
             model = self.models[d.handedness]

@@ -50,7 +50,7 @@ class VideoReconstructor:
             texture=False,
             weights=dataclasses.replace(base.config.weights, temporal=VIDEO_TEMPORAL_WEIGHT),
             # no penetration stage per frame (its cost breaks the frame rate); depths are still reported
-            fit=FitSettings(iterations=VIDEO_ITERATIONS, penetration_iterations=0),
+            fit=FitSettings(iterations=VIDEO_ITERATIONS, test_penetration=False),
         )
         detector = MediaPipeHands(
             max_hands=cfg.max_hands, min_detection_confidence=cfg.min_detection_confidence, video=True

@@ -31,14 +31,18 @@ def face_pixel_ranges(
     tri_xy: (..., 3, 2) screen corners. Empty ranges have x1 < x0 (or y1 < y0). Non-finite corners give
     empty ranges.
     """
-    lo = tri_xy.amin(-2) - margin
-    hi = tri_xy.amax(-2) + margin
+    c0, c1, c2 = tri_xy.unbind(-2)  # elementwise min / max of the corners: no slow short-axis reduction
+    lo = torch.minimum(torch.minimum(c0, c1), c2)
+    hi = torch.maximum(torch.maximum(c0, c1), c2)
+    if margin:
+        lo, hi = lo - margin, hi + margin
     finite = torch.isfinite(lo).all(-1) & torch.isfinite(hi).all(-1)
     # Clamp in floating point before converting so that huge or infinite coordinates stay representable.
-    x0 = torch.ceil(lo[..., 0] - 0.5).clamp(0, width).long()
-    x1 = torch.floor(hi[..., 0] - 0.5).clamp(-1, width - 1).long()
-    y0 = torch.ceil(lo[..., 1] - 0.5).clamp(0, height).long()
-    y1 = torch.floor(hi[..., 1] - 0.5).clamp(-1, height - 1).long()
+    size = torch.tensor([width, height], dtype=lo.dtype, device=lo.device)
+    first = torch.clamp(torch.ceil(lo - 0.5), min=torch.zeros_like(size), max=size).long()
+    last = torch.clamp(torch.floor(hi - 0.5), min=-torch.ones_like(size), max=size - 1).long()
+    x0, y0 = first.unbind(-1)
+    x1, y1 = last.unbind(-1)
     x1 = torch.where(finite, x1, x0 - 1)
     return x0, x1, y0, y1
 
@@ -70,14 +74,33 @@ def iter_pixel_pairs(
         targets = torch.arange(max_pairs, total, max_pairs, device=ends.device)
         cuts = torch.searchsorted(ends, targets, right=True).tolist()
         bounds = sorted({0, counts.numel(), *cuts})
+    rows = torch.where(counts > 0, ny, torch.zeros_like(ny))
     for lo, hi in zip(bounds[:-1], bounds[1:], strict=True):
-        c = counts[lo:hi]
-        n = int(c.sum())
+        n = int(counts[lo:hi].sum())
         if n == 0:
             continue
-        face = torch.repeat_interleave(torch.arange(lo, hi, device=c.device), c, output_size=n)
-        start = torch.cumsum(c, 0) - c
-        local = torch.arange(n, device=c.device) - start[face - lo]
-        w = nx[face]
-        row = torch.div(local, w, rounding_mode="floor")
-        yield PixelPairs(face=face, px=x0[face] + (local - row * w), py=y0[face] + row)
+        yield _expand_pairs(lo, hi, rows[lo:hi], n, x0, y0, nx)
+
+
+def _expand_pairs(
+    lo: int, hi: int, rows: torch.Tensor, n: int, x0: torch.Tensor, y0: torch.Tensor, nx: torch.Tensor
+) -> PixelPairs:
+    """The n pairs of faces [lo, hi): faces in order, each box row by row, left to right.
+
+    Expanded in two steps, faces to box rows and rows to pixels, with gathers and no integer division
+    (which is slow on CPU).
+    """
+    device = rows.device
+    R = int(rows.sum())
+    row_face = torch.repeat_interleave(torch.arange(lo, hi, device=device), rows, output_size=R)
+    row_first = torch.cumsum(rows, 0) - rows  # index of each face's first row
+    row_y = y0.index_select(0, row_face) + (torch.arange(R, device=device) - row_first.index_select(0, row_face - lo))
+    row_len = nx.index_select(0, row_face)
+    # Pixel p of a row lies at column x0 + p - (index of the row's first pixel).
+    row_shift = x0.index_select(0, row_face) - (torch.cumsum(row_len, 0) - row_len)
+    seg = torch.repeat_interleave(torch.arange(R, device=device), row_len, output_size=n)
+    return PixelPairs(
+        face=row_face.index_select(0, seg),
+        px=torch.arange(n, device=device) + row_shift.index_select(0, seg),
+        py=row_y.index_select(0, seg),
+    )

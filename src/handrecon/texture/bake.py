@@ -6,18 +6,25 @@ faces the camera (outward normals, counter-clockwise winding) and the pixel show
 `depth_tolerance` in front of it (neighbouring faces). Visible texels take the bilinear
 sample of the photo there; the others are marked invalid. UVs follow the OBJ convention (v up), see
 `render.sampling`.
+
+The rasterized UV layout depends only on the model, so it is cached (keyed by the UVs' contents); the
+photo is rasterized only over the rectangle the mesh can cover (`rasterize(..., crop=True)`).
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import torch
-import torch.nn.functional as Fnn
 
 from handrecon.geometry.mesh import face_normals
 from handrecon.render.rasterize import Camera, Fragments, is_perspective, rasterize, rasterize_screen
 from handrecon.render.sampling import sample_image, uv_to_texel
+from handrecon.texture.cache import ContentCache
+from handrecon.texture.visibility import visible_faces
+
+_UV_LAYOUTS = ContentCache(maxsize=8)
 
 
 @dataclass
@@ -42,6 +49,101 @@ def rasterize_uv(corner_uvs: torch.Tensor, height: int, width: int) -> Fragments
     xy = uv_to_texel(uvs.reshape(B, F * 3, 2), height, width)
     faces = torch.arange(F * 3, device=uvs.device).view(F, 3)
     return rasterize_screen(xy, xy.new_zeros(B, F * 3), faces, height, width, perspective=False)
+
+
+@dataclass(frozen=True)
+class _TexelLayout:
+    """The covered texels of a UV layout: texel index, face, barycentrics (n, 3), and which texels have
+    barycentrics far outside their face (degenerate UV triangles), for which no bound below holds."""
+
+    texel: torch.Tensor
+    face: torch.Tensor
+    bary: torch.Tensor
+    irregular: torch.Tensor
+
+
+_BARY_SLACK = 1e-4  # regular texels: barycentrics within [-slack, 1 + slack], summing to 1 within slack
+
+
+def _uv_layout(corner_uvs: torch.Tensor, height: int, width: int) -> _TexelLayout:
+    """The texel layout of UVs (1, F, 3, 2). Cached, since it depends only on the model's UVs; recomputed
+    when UVs need gradients."""
+
+    def compute() -> _TexelLayout:
+        uvf = rasterize_uv(corner_uvs, height, width)
+        b = uvf.fg_bary.detach()
+        regular = ((b >= -_BARY_SLACK) & (b <= 1 + _BARY_SLACK)).all(-1) & ((b.sum(-1) - 1).abs() <= _BARY_SLACK)
+        return _TexelLayout(uvf.fg_pixel, uvf.fg_face, uvf.fg_bary, ~regular)
+
+    if corner_uvs.requires_grad:
+        return compute()
+    return _UV_LAYOUTS.get((corner_uvs,), (height, width), compute)
+
+
+def _candidate_texels(
+    layout: _TexelLayout,
+    vertices: torch.Tensor,
+    faces: torch.Tensor,
+    normals: torch.Tensor,
+    fragments: Fragments,
+    perspective: bool,
+) -> torch.Tensor:
+    """Indices into the layout of the texels that may be visible; the others need not be computed.
+
+    A texel is visible only if its face is shown at some pixel, or if it faces the camera (negative dot
+    product of the face normal and the view direction at the texel's point). The view direction at a
+    point of a face is a convex combination of those at its corners, so faces whose corners all lie more
+    than a margin behind their plane never face the camera. The margin (1e-3 of the mesh's extent) is far
+    above the rounding of a texel's point and dot product, and above the barycentric slack of regular
+    texels; irregular texels are always kept. Skipping the others therefore changes no result.
+    """
+    B, F = vertices.shape[0], faces.shape[0]
+    v = vertices.detach()
+    extent = float(v.abs().amax()) if v.numel() else 0.0
+    if not math.isfinite(extent):
+        return torch.arange(layout.face.numel(), device=v.device)
+    if perspective:
+        corners = v.index_select(1, faces.reshape(-1)).view(B, F, 3, 3)
+        d = [_dot3(normals, corners[:, :, k]) for k in range(3)]
+        nearest = torch.minimum(torch.minimum(d[0], d[1]), d[2])
+    else:
+        nearest = normals[..., 2]
+    may_face = (nearest < 1e-3 * extent).any(0)
+    candidate = visible_faces(fragments, F).any(0) | may_face  # (F,)
+    return (candidate.index_select(0, layout.face) | layout.irregular).nonzero().squeeze(1)
+
+
+def _shown_surface(fragments: Fragments, xy: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Face id and depth shown at the pixels holding image points xy (B, n, 2): face -1 and depth 0 off the
+    rasterized pixels (outside the image, or outside a cropped rasterization, where nothing is shown)."""
+    B, h, w = fragments.shape
+    col = torch.floor(xy[..., 0]) - fragments.origin[0]
+    row = torch.floor(xy[..., 1]) - fragments.origin[1]
+    off = ~((col >= 0) & (col < w) & (row >= 0) & (row < h))  # also NaN
+    pix = row.masked_fill(off, 0).long() * w + col.masked_fill(off, 0).long()
+    if B > 1:
+        pix = pix + torch.arange(B, device=xy.device)[:, None] * (h * w)
+    pix = pix.reshape(-1)
+    face = fragments.face_idx.reshape(-1).index_select(0, pix).view(B, -1).masked_fill_(off, -1)
+    depth = fragments.depth.detach().reshape(-1).index_select(0, pix).view(B, -1).masked_fill_(off, 0)
+    return face, depth
+
+
+def _surface_points(vertices: torch.Tensor, faces: torch.Tensor, face: torch.Tensor, bary: torch.Tensor):
+    """Points (B, n, 3) at barycentrics bary (n, 3) in faces face (n,) of meshes (B, V, 3).
+
+    Rounds exactly like `(vertices[:, faces[face]] * bary[..., None]).sum(2)` (corners added in order), but
+    with row gathers and without the slow reduction over a short axis.
+    """
+    B, F = vertices.shape[0], faces.shape[0]
+    corners = vertices.index_select(1, faces.reshape(-1)).view(B, F, 9).index_select(1, face).view(B, -1, 3, 3)
+    w = bary[None, :, :, None]
+    return (corners[:, :, 0] * w[:, :, 0] + corners[:, :, 1] * w[:, :, 1]) + corners[:, :, 2] * w[:, :, 2]
+
+
+def _dot3(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    """(a * b).sum(-1) for 3-vectors, added in order (same rounding, without the short-axis reduction)."""
+    return (a[..., 0] * b[..., 0] + a[..., 1] * b[..., 1]) + a[..., 2] * b[..., 2]
 
 
 def pixel_footprint(camera: Camera, depth: torch.Tensor) -> torch.Tensor:
@@ -81,24 +183,22 @@ def bake_uv_texture(
     if corner_uvs.shape != (1, F, 3, 2):
         raise ValueError(f"corner_uvs must be (F, 3, 2) with F={F}, shared by the batch, got {tuple(corner_uvs.shape)}")
     if fragments is None:
-        fragments = rasterize(vertices, faces, camera)
-    uvf = rasterize_uv(corner_uvs.to(device=vertices.device, dtype=vertices.dtype), Ht, Wt)
-    texel, face, bary = uvf.fg_pixel, uvf.fg_face, uvf.fg_bary  # (n,), (n,), (n, 3)
+        fragments = rasterize(vertices, faces, camera, crop=True)
+    layout = _uv_layout(corner_uvs.to(device=vertices.device, dtype=vertices.dtype), Ht, Wt)
+    with torch.no_grad():
+        face_normal = face_normals(vertices.detach(), faces)  # (B, F, 3)
+        keep = _candidate_texels(layout, vertices, faces, face_normal, fragments, is_perspective(camera))
+    texel, face, bary = (t.index_select(0, keep) for t in (layout.texel, layout.face, layout.bary))
 
     # Surface point of each texel in each mesh, projected into the photo.
-    points = (vertices[:, faces[face]] * bary[None, :, :, None]).sum(2)  # (B, n, 3)
+    points = _surface_points(vertices, faces, face, bary)  # (B, n, 3)
     xy, z = camera.project(points)
     xy = xy.expand(B, -1, -1)
 
     with torch.no_grad():
-        H, W = camera.height, camera.width
-        col = torch.floor(xy.detach()[..., 0])
-        row = torch.floor(xy.detach()[..., 1])
-        inside = (col >= 0) & (col < W) & (row >= 0) & (row < H) & torch.isfinite(z)
-        b = torch.arange(B, device=vertices.device)[:, None]
-        pix = b * H * W + (row.clamp(0, H - 1) * W + col.clamp(0, W - 1)).long()
-        shown_face = fragments.face_idx.reshape(-1)[pix]
-        shown_depth = fragments.depth.detach().reshape(-1)[pix].to(z.dtype)
+        # Points off the image fall off the rasterized pixels too: they show face -1 and are not visible.
+        shown_face, shown_depth = _shown_surface(fragments, xy.detach())
+        shown_depth = shown_depth.to(z.dtype)
         if depth_tolerance is None:
             tol = 2.0 * pixel_footprint(camera, z.detach())
         else:
@@ -106,11 +206,11 @@ def bake_uv_texture(
         # The texel's own face owns the pixel, or the texel lies on a camera-facing face no farther than
         # the tolerance behind the surface shown there (texels near edges between faces).
         same_face = shown_face == face[None]
-        normals = face_normals(vertices.detach(), faces)[:, face]  # (B, n, 3)
-        view = points.detach() if is_perspective(camera) else points.new_tensor([0.0, 0.0, 1.0])
-        facing = (normals * view).sum(-1) < 0
+        normals = face_normal.index_select(1, face)  # (B, n, 3)
+        view = points.detach() if is_perspective(camera) else points.new_tensor([0.0, 0.0, 1.0]).expand_as(normals)
+        facing = _dot3(normals, view) < 0
         in_front = (shown_face >= 0) & facing & (z.detach() <= shown_depth + tol)
-        visible = inside & (same_face | in_front)  # (B, n)
+        visible = torch.isfinite(z) & (same_face | in_front)  # (B, n)
 
     colours = sample_image(image, xy) * visible[..., None].to(image.dtype)  # (B, n, C)
     C = image.shape[1]
@@ -125,14 +225,42 @@ def dilate_texture(
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Grow valid regions by `iterations` texels (mean of valid 3x3 neighbours), so that bilinear lookups
     near chart borders do not blend in invalid texels. Returns the texture and the grown mask."""
-    tex = texture
-    mask = valid[:, None].to(texture.dtype)
-    kernel = torch.ones(1, 1, 3, 3, dtype=texture.dtype, device=texture.device)
+    B, C, H, W = texture.shape
+    # Channels last (a texel's channels are one row to gather) with a border of invalid zero texels, so
+    # that the 3x3 neighbours of any texel are plain offsets of its flat index.
+    tex = texture.new_zeros(B, H + 2, W + 2, C)
+    tex[:, 1:-1, 1:-1] = texture.permute(0, 2, 3, 1)
+    mask = valid.new_zeros(B, H + 2, W + 2)
+    mask[:, 1:-1, 1:-1] = valid
     for _ in range(iterations):
-        C = tex.shape[1]
-        s = Fnn.conv2d(tex * mask, kernel.expand(C, 1, 3, 3), padding=1, groups=C)
-        n = Fnn.conv2d(mask, kernel, padding=1)
-        grow = (n > 0) & (mask == 0)
-        tex = torch.where(grow, s / n.clamp_min(1), tex)
-        mask = torch.where(grow, torch.ones_like(mask), mask)
-    return tex, mask[:, 0] > 0
+        tex, mask = _grow_once(tex, mask)
+    return tex[:, 1:-1, 1:-1].permute(0, 3, 1, 2), mask[:, 1:-1, 1:-1]
+
+
+def _grow_once(tex: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """One dilation step of bordered tex (B, H + 2, W + 2, C) and mask (B, H + 2, W + 2), computed at the
+    newly grown texels only (a thin ring around the valid charts) instead of convolving the whole map.
+
+    The 3x3 sums add the neighbours in row-major order, as the 3x3 convolution this replaces did, so that
+    the results stay the same to the bit.
+    """
+    Wp, C = tex.shape[2:]
+    near = mask[:, :-2] | mask[:, 1:-1] | mask[:, 2:]  # (B, H, W + 2): a valid texel in the column of 3
+    near = near[:, :, :-2] | near[:, :, 1:-1] | near[:, :, 2:]  # (B, H, W): in the 3x3 neighbourhood
+    grow = torch.zeros_like(mask)
+    grow[:, 1:-1, 1:-1] = near & ~mask[:, 1:-1, 1:-1]
+    at = grow.view(-1).nonzero().squeeze(1)  # flat indices; the border never grows
+    if at.numel() == 0:
+        return tex, mask
+    offsets = torch.tensor([di * Wp + dj for di in (-1, 0, 1) for dj in (-1, 0, 1)], device=at.device)
+    taps = (at[None] + offsets[:, None]).view(-1)  # (9 m,) row-major neighbours
+    weight = mask.view(-1).index_select(0, taps).to(tex.dtype).view(9, -1, 1)
+    values = tex.view(-1, C).index_select(0, taps).view(9, -1, C) * weight
+    sums = values[0]
+    for k in range(1, 9):
+        sums = sums + values[k]
+    counts = weight.sum(0)  # small integers: exact in any order
+    # In place: both buffers belong to dilate_texture, and no saved tensor of the graph is one of them.
+    tex.view(-1, C).index_copy_(0, at, sums / counts)
+    mask.view(-1).index_fill_(0, at, True)
+    return tex, mask

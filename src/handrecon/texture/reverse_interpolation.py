@@ -42,7 +42,7 @@ def reverse_interpolate(
     """
     faces = faces.to(device=vertices.device, dtype=torch.long)
     if fragments is None:
-        fragments = rasterize(vertices, faces, camera)
+        fragments = rasterize(vertices, faces, camera, crop=True)  # only the visibility lists are read
     visible = visible_vertices(fragments, faces, vertices.shape[1])
     xy, _ = to_screen(vertices, camera)
     scale = torch.tensor(
