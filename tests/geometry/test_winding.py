@@ -189,3 +189,51 @@ def test_points_a_nanometre_from_the_surface_are_on_the_right_side():
     assert torch.equal(torch.round(w), torch.cat([torch.ones(n), torch.zeros(n)]).double())
     parts = ClosedParts(f, _octant_parts(v, f))
     assert torch.equal(torch.round(parts.winding_numbers(pts, v[None])[0]), torch.round(w))
+
+
+def test_closed_parts_far_from_the_origin_and_small():
+    # Culling runs in float32 relative to the mesh's first vertex and each chunk is evaluated centred on
+    # itself: a 1 cm sphere 30 m from the origin keeps every point (a micrometre from the surface, both sides)
+    # on the right side.
+    v, f = _sphere(12, 24)
+    small = v * 0.005 + torch.tensor([30.0, -20.0, 10.0], dtype=torch.float64)
+    parts = ClosedParts(f, _octant_parts(v, f))
+    tri = small[f]
+    centroid = tri.mean(1)
+    normal = torch.nn.functional.normalize(torch.cross(tri[:, 1] - tri[:, 0], tri[:, 2] - tri[:, 0], dim=-1), dim=-1)
+    g = torch.Generator().manual_seed(3)
+    pts = torch.cat(
+        [centroid - 1e-6 * normal, centroid + 1e-6 * normal, small[0] + 0.02 * torch.rand(300, 3, generator=g) - 0.01]
+    )[None]
+    got = parts.winding_numbers(pts, small[None])
+    assert torch.equal(torch.round(got), torch.round(_reference(pts, small[None], f)))
+    assert set(torch.round(got).unique().tolist()) <= {0.0, 1.0}
+
+
+def _split_spheres() -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Two fine spheres (far more triangles per part than one evaluation chunk), each split into three parts
+    by longitude, so that the caps surface Z has two components, one per sphere."""
+    v1, f1 = _sphere(40, 80)
+    v = torch.cat([v1, v1 + torch.tensor([1.5, 0.0, 0.0], dtype=torch.float64)])
+    f = torch.cat([f1, f1 + v1.shape[0]])
+    c = v1[f1].mean(1)
+    third = (torch.atan2(c[:, 2], c[:, 0]) + math.pi).div(2 * math.pi / 3).long().clamp(max=2)
+    return v, f, torch.cat([third, third + 3])
+
+
+def test_closed_parts_in_chunks_with_a_caps_surface_in_components():
+    v, f, labels = _split_spheres()
+    parts = ClosedParts(f, labels)
+    assert parts.num_parts == 6 and parts.num_pieces == 8  # two components of Z
+    assert parts.num_chunks > parts.num_pieces  # parts bigger than one chunk are evaluated in pieces
+    g = torch.Generator().manual_seed(4)
+    pts = torch.rand(1, 300, 3, generator=g, dtype=torch.float64) * torch.tensor([3.0, 2.4, 2.4]) - 1.2
+    whole = parts.winding_numbers(pts, v[None])
+    assert torch.allclose(whole, _reference(pts, v[None], f), atol=1e-4)
+    # One pose, several queries: part winding numbers reused by the whole-mesh query give the same result.
+    posed = parts.pose(v[None])
+    per_part = posed.part_winding_numbers(pts)
+    assert set(per_part.unique().tolist()) <= {0, 1}
+    everything = torch.ones(pts.shape[1], 6, dtype=torch.bool)
+    again = posed.winding_numbers(pts, known=per_part, known_parts=everything)
+    assert torch.allclose(again, whole, atol=1e-4) and torch.equal(torch.round(again), torch.round(whole))

@@ -4,6 +4,8 @@ Poses are built from anatomical angles (bend, splay, twist in degrees, added to 
 "a loose fist" or "the index pushed through the palm" mean what they say.
 """
 
+import math
+
 import numpy as np
 import pytest
 import torch
@@ -11,7 +13,7 @@ import torch
 from handrecon.eval import penetration_rate
 from handrecon.geometry.mesh import closest_points_on_triangles
 from handrecon.geometry.rotations import matrix_to_axis_angle
-from handrecon.geometry.winding import winding_numbers
+from handrecon.geometry.winding import _one_rings, _part_boundary_loops, solid_angles, winding_numbers
 from handrecon.hand import HandModel
 from handrecon.hand.anatomy import Anatomy
 from handrecon.priors import penetration as pn
@@ -155,6 +157,57 @@ def test_collider_is_built_once_per_model(right):
     # Parts touching a vertex's own part (the crease neighbours) are never tested against it.
     assert col.allowed.shape == (right.num_vertices, 16) and (~col.allowed).sum(1).min() >= 2
     assert col.neighbors.shape == (right.num_vertices,) * 2 and col.neighbors.diagonal().all()
+
+
+def _reference_enclosed(model: HandModel, x: torch.Tensor) -> torch.Tensor:
+    """(a) by brute force: (V,) bool, vertex x (V, 3) inside a part it may be inside of, every triangle of
+    every part closed by fans from the centroids of its boundary loops, no culling."""
+    col = pn.collider_for(model)
+    faces = col.faces_closed.numpy()
+    labels = pn.hand_part_labels(faces, model.lbs_weights.double().numpy())
+    V = x.shape[0]
+    enclosed = torch.zeros(V, dtype=torch.bool)
+    for k in range(int(labels.max()) + 1):
+        loops = _part_boundary_loops(faces, labels == k)
+        apexes = torch.stack([x[torch.as_tensor(lp)].mean(0) for lp in loops])
+        caps = [np.stack([np.full(len(lp), V + j), np.roll(lp, -1), lp], 1) for j, lp in enumerate(loops)]
+        tri = torch.as_tensor(np.concatenate([faces[labels == k], *caps]))
+        allowed = col.allowed[:, k]
+        w = winding_numbers(x[None, allowed], torch.cat([x, apexes])[None], tri)[0]
+        enclosed[allowed] |= torch.round(w) >= 1
+    return enclosed
+
+
+def _reference_layers(model: HandModel, x: torch.Tensor, idx: torch.Tensor) -> torch.Tensor:
+    """(b) by brute force: layers of the whole mesh around vertices x[idx], its winding number there (every
+    triangle) less the interior solid-angle fraction of the vertex's own one-ring cone."""
+    faces = pn.collider_for(model).faces_closed
+    w = winding_numbers(x[None, idx], x[None], faces)[0]
+    rings = torch.as_tensor(_one_rings(faces.numpy(), x.shape[0]))[idx]
+    valid = rings >= 0
+    u = torch.nn.functional.normalize(x[rings.clamp(min=0)] - x[idx, None], dim=-1)
+    un = torch.where(valid.roll(-1, 1)[..., None], u.roll(-1, 1), u[:, :1])
+    ref = torch.nn.functional.normalize((torch.cross(u, un, dim=-1) * valid[..., None]).sum(1), dim=-1)
+    area = (solid_angles(ref[:, None].expand_as(u), u, un) * valid).sum(1)
+    return torch.round(w - (1 - torch.remainder(area, 4 * math.pi) / (4 * math.pi)))
+
+
+@pytest.mark.parametrize("side", ["right", "left"])
+def test_inside_test_matches_a_brute_force_reference(side, right, left):
+    # The fast path (shared bounds, 13-DOP culling in float32, chunked float32 sums with float64 rechecks)
+    # gives exactly the brute-force result, here on curled and penetrating poses of both hands.
+    model = right if side == "right" else left
+    fist = {j: a for f in (0, 3, 6, 9) for j, a in zip((f, f + 1, f + 2), (90.0, 100.0, 80.0), strict=True)}
+    g = torch.Generator().manual_seed(5)
+    poses = [_pose(model, fist), _thumb_into_palm(model), _loose_fist(model) + 0.1 * torch.randn(1, 15, 3, generator=g)]
+    for pose in poses:
+        verts = _verts(model, pose)
+        pen = pn.self_penetration(verts.double(), model)
+        x = verts[0].double()
+        idx = torch.nonzero(_reference_enclosed(model, x))[:, 0]
+        expected = torch.zeros_like(pen.inside[0])
+        expected[idx] = _reference_layers(model, x, idx) >= 1
+        assert pen.inside.any() and torch.equal(pen.inside[0], expected)
 
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")

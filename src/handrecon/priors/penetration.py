@@ -19,8 +19,9 @@ penetrating by ~1 cm (d(v) of a crease vertex is the distance to the skin beyond
 into the palm, fingers into fingers and the thumb into the palm all involve parts that do not touch.
 
 Cost: a closed part's winding number vanishes outside its convex hull, so a vertex is evaluated (exactly,
-every triangle of the part) only against the parts whose oriented bounding box holds it, and (b) only for
-the vertices that pass (a); a rest pose needs no evaluation at all. The inside test and the choice of the
+every triangle of the part) only against the parts whose bounds (a 13-DOP) hold it, and (b) only for the
+vertices that pass (a), on the same posed parts (`ClosedParts.pose`: bounds and triangle terms computed
+once); a rest pose needs no evaluation at all. The inside test and the choice of the
 nearest vertex u are made without gradient; d(v) = |v - u| is then differentiable in both v and u, so a
 gradient step moves v towards the surface it went through (and that surface towards v).
 
@@ -168,12 +169,18 @@ class SelfPenetration(NamedTuple):
     nearest: torch.Tensor  # (B, V) long: index of the nearest non-neighbour vertex u, -1 where not inside
 
 
+def _rows_by_batch(b: torch.Tensor, batch: int) -> list[tuple[int, torch.Tensor]]:
+    """(batch element, indices into b) for each batch element present in b (one hand: no search)."""
+    if batch == 1:
+        return [(0, torch.arange(b.numel(), device=b.device))] if b.numel() else []
+    return [(bb, torch.nonzero(b == bb)[:, 0]) for bb in torch.unique(b).tolist()]
+
+
 @torch.no_grad()
 def _nearest_non_neighbors(x: torch.Tensor, b: torch.Tensor, v: torch.Tensor, neighbors: torch.Tensor) -> torch.Tensor:
     """Index (M,) of the nearest vertex of x[b] (B, V, 3) to x[b, v] that is not a geodesic neighbour of v."""
     u = torch.empty_like(v)
-    for bb in torch.unique(b).tolist():
-        rows = torch.nonzero(b == bb)[:, 0]
+    for bb, rows in _rows_by_batch(b, x.shape[0]):
         xb = x[bb] - x[bb].mean(0)  # centred: the matrix-product distances below then err by ~1e-8 m at most
         for i in range(0, rows.numel(), _ROWS_PER_CHUNK):
             r = rows[i : i + _ROWS_PER_CHUNK]
@@ -187,10 +194,11 @@ def self_penetration(vertices: torch.Tensor, model) -> SelfPenetration:
     col = collider_for(model, vertices.device)
     _check_vertices(vertices, col)
     x = vertices.detach()
-    parts = col.parts.part_winding_numbers(x, x, col.allowed)
-    inside = (parts >= 1).any(-1)
+    posed = col.parts.pose(x)  # bounds and triangle terms shared by the two stages
+    parts = posed.part_winding_numbers(allowed=col.allowed)
+    inside = parts.amax(-1) >= 1  # (an any() over a comparison is several times slower)
     if inside.any():  # and enclosed by the whole closed mesh, so that no vertex outside it is ever counted
-        inside &= col.parts.vertex_sheets(x, inside, known=parts, known_parts=col.allowed) >= 1
+        inside &= posed.vertex_sheets(inside, known=parts, known_parts=col.allowed) >= 1
     b, v = torch.nonzero(inside, as_tuple=True)
     u = _nearest_non_neighbors(x, b, v, col.neighbors)
     d = torch.linalg.vector_norm(vertices[b, v] - vertices[b, u], dim=-1)
