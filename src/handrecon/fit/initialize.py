@@ -16,6 +16,7 @@ import torch
 
 from handrecon.geometry.rotations import matrix_to_axis_angle
 from handrecon.hand.keypoints import MANO16_PARENTS, convert_keypoints
+from handrecon.hand.lbs import tree_levels
 
 # MANO-21 indices of the palm points used for the global rigid fit: wrist and the five finger bases.
 PALM_MANO21 = (0, 1, 4, 7, 10, 13)
@@ -105,28 +106,30 @@ def inverse_kinematics(
     tgt = convert_keypoints(targets.to(model.dtype), order, "mano")
     B = tgt.shape[0]
     betas = torch.zeros(B, model.num_betas, dtype=model.dtype, device=model.device) if betas is None else betas
-    rest = model(betas=betas, joint_order="mano").joints  # (B, 21, 3) rest pose, wrist at the origin
+    rest = model(betas=betas, joint_order="mano", skin_mesh=False).joints  # (B, 21, 3) rest pose, wrist at origin
     palm = list(PALM_MANO21)
     R0, t0 = _kabsch(rest[:, palm], tgt[:, palm])
 
     # child MANO-21 point of each articulated joint (next joint, or the fingertip for the last one)
     tips = {3: 17, 6: 18, 9: 20, 12: 19, 15: 16}
     child = [next((c for c, p in enumerate(MANO16_PARENTS) if p == j), tips.get(j)) for j in range(16)]
-    G = [None] * 16
-    G[0] = R0
+    # one batched step per tree level: the joints of a level only need their parents' world rotations
+    G = torch.eye(3, dtype=model.dtype, device=model.device).repeat(B, 16, 1, 1)
+    G[:, 0] = R0
     local = torch.eye(3, dtype=model.dtype, device=model.device).repeat(B, 15, 1, 1)
-    for j in range(1, 16):
-        parent_R = G[MANO16_PARENTS[j]]
-        d_rest = rest[:, child[j]] - rest[:, j]
-        d_tgt = tgt[:, child[j]] - tgt[:, j]
-        d_tgt_local = (parent_R.transpose(1, 2) @ d_tgt[..., None])[..., 0]
+    for level in tree_levels(MANO16_PARENTS)[1:]:
+        js = torch.tensor(level)
+        parent_R = G[:, [MANO16_PARENTS[j] for j in level]]
+        ch = [child[j] for j in level]
+        d_rest = rest[:, ch] - rest[:, js]
+        d_tgt_local = (parent_R.transpose(-1, -2) @ (tgt[:, ch] - tgt[:, js])[..., None])[..., 0]
         Rj = _min_rotation(
             torch.nn.functional.normalize(d_rest, dim=-1), torch.nn.functional.normalize(d_tgt_local, dim=-1)
         )
-        local[:, j - 1] = Rj
-        G[j] = parent_R @ Rj
+        local[:, js - 1] = Rj
+        G[:, js] = parent_R @ Rj
     go = matrix_to_axis_angle(R0)
     # translation: the posed model's joints, best matched (in the mean) to the targets
-    out = model(global_orient=go, hand_pose=local, betas=betas, joint_order="mano")
+    out = model(global_orient=go, hand_pose=local, betas=betas, joint_order="mano", skin_mesh=False)
     transl = (tgt - out.joints).mean(1)
     return HandParams(global_orient=go, hand_pose=local, betas=betas, transl=transl)

@@ -176,12 +176,15 @@ class HandFitter:
         scale_sigma = torch.full((16,), w.bone_scale_sigma, dtype=f64)
         scale_sigma[0] = w.palm_scale_sigma
 
+        side_names = sorted(set(sides))
+        side_index = torch.tensor([side_names.index(s) for s in sides])
+
         def residuals(X: torch.Tensor, ids: torch.Tensor, surface: SurfaceTerm | None = None) -> torch.Tensor:
             """Residuals (N, R) of parameter rows X (N, P) of hands `ids` (N,); `surface` adds residuals on
             a few skinned vertices (all rows then belong to hands of one side)."""
             out_rows = []
-            for side in set(sides):
-                rows = torch.nonzero(torch.tensor([sides[int(i)] == side for i in ids])).flatten()
+            for k, side in enumerate(side_names):
+                rows = torch.nonzero(side_index[ids] == k).flatten()
                 if rows.numel() == 0:
                     continue
                 Xs, hs = X[rows], ids[rows]
@@ -232,7 +235,9 @@ class HandFitter:
     def _project(self, X: torch.Tensor) -> torch.Tensor:
         """Parameter rows with the anatomical angles moved into the widened functional ranges."""
         out = X.clone()
-        out[:, 3:48] = _clamp_to_functional_ranges(X[:, 3:48].reshape(-1, 15, 3), self._widened_rom()).reshape(-1, 45)
+        out[:, 3:48] = _clamp_to_functional_ranges(
+            X[:, 3:48].reshape(-1, 15, 3), self._widened_rom(), rounds=1
+        ).reshape(-1, 45)
         return out
 
     # -------------------------------------------------------------------------------------------

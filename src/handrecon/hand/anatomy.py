@@ -158,7 +158,7 @@ class Anatomy(torch.nn.Module):
         """Anatomical angles (B, 15, 3) -> local joint rotations (B, 15, 3, 3) (inverse of `rotations_to_euler`)."""
         A, Q = self.A.to(angles.dtype), self.Q.to(angles.dtype)
         E = euler_to_matrix(angles, EULER_ORDER)
-        return A @ E @ A.transpose(-1, -2) @ Q.transpose(-1, -2)
+        return A @ E @ (A.transpose(-1, -2) @ Q.transpose(-1, -2))  # the constant product once, not per sample
 
     def rest_angles(self) -> torch.Tensor:
         """Anatomical angles (15, 3) of the model's rest pose (identity rotations)."""

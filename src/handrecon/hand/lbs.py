@@ -10,14 +10,19 @@ from functools import lru_cache
 import torch
 
 
+def tree_levels(parents: tuple[int, ...] | list[int]) -> list[list[int]]:
+    """Joints grouped by depth in the kinematic tree (roots first): each level needs only the previous."""
+    depth = [0] * len(parents)
+    for j, p in enumerate(parents):
+        depth[j] = 0 if p < 0 else depth[p] + 1
+    return [[j for j in range(len(parents)) if depth[j] == d] for d in range(max(depth) + 1)]
+
+
 @lru_cache(maxsize=8)
 def _level_indices(parents: tuple[int, ...]) -> tuple[list[torch.Tensor], list[torch.Tensor], torch.Tensor]:
     """Per tree level: its joints, and their parents' positions within the previous level; and the
     permutation from level-major order back to joint order."""
-    depth = [0] * len(parents)
-    for j, p in enumerate(parents):
-        depth[j] = 0 if p < 0 else depth[p] + 1
-    levels = [[j for j in range(len(parents)) if depth[j] == d] for d in range(max(depth) + 1)]
+    levels = tree_levels(parents)
     slot = {j: k for lvl in levels for k, j in enumerate(lvl)}
     joints = [torch.tensor(lvl) for lvl in levels]
     parent_slots = [torch.tensor([slot[parents[j]] for j in lvl] if d else []) for d, lvl in enumerate(levels)]
