@@ -127,3 +127,22 @@ def test_penetrating_keypoints_give_a_hand_within_the_tolerance(models):
         [HandObservation("right", kp, torch.full((21,), 2.0, dtype=F64))], K, [inverse_kinematics(model, out.joints)]
     )[0]
     assert res_u.self_penetration is None
+
+
+def test_two_hands_fitted_inside_each_other_come_apart(models):
+    from handrecon.priors.penetration import two_hand_penetration_depth
+
+    go = torch.tensor([[math.pi, 0.2, 0.1]], dtype=F64)
+    right = models["right"](global_orient=go, transl=torch.tensor([[0.0, 0.05, 0.5]], dtype=F64))
+    left = models["left"](global_orient=go, transl=torch.tensor([[0.03, 0.05, 0.51]], dtype=F64))
+    assert float(two_hand_penetration_depth(right.vertices, left.vertices, models["right"], models["left"])) > 0.01
+    K = intrinsics_from_fov(640, 480, 60.0, dtype=F64)
+    hands = (("right", right), ("left", left))
+    obs = [HandObservation(s, project_points(o.joints, K)[0], torch.full((21,), 2.0, dtype=F64)) for s, o in hands]
+    init = [inverse_kinematics(models[s], o.joints) for s, o in hands]
+    settings = FitSettings()
+    res = HandFitter(models, FitWeights(), settings).fit(obs, K, init)
+    assert all(r.other_hand_penetration is not None for r in res)
+    fitted = [models[s](**r.params.model_inputs()).vertices for (s, _), r in zip(hands, res, strict=True)]
+    depth = float(two_hand_penetration_depth(*fitted, models["right"], models["left"]))
+    assert depth <= settings.penetration_trigger and abs(depth - res[0].other_hand_penetration) < 1e-6
