@@ -2,8 +2,8 @@
 
 E = w_2d * NLL(2D keypoints | per-joint sigma)          (eq. 7, pixels)
   + w_pose * L_pose(anatomical angles, functional ranges)  (eq. 1-3, radians^2; stiffer beyond a tolerance)
-  + w_pen * sum_v max(d(v) - d_tol, 0)^2                   (eq. 4's summands squared, m^2; only for the
-                                                           vertices found inside, see `fit.refine`)
+  + w_pen * sum_v max(d(v) - d_tol, 0)^2                   (eq. 4's summands squared, m^2, `penetration_excess`;
+                                                           only for the vertices found inside, see `fit.refine`)
   + w_shape * ||beta||^2                                   (sec. 3.2, squared: smooth at the mean shape)
   + sum_j (log s_j / sigma_s)^2 / 2                        (segment-length scales, `HandModel` bone_scales)
   + w_world * sum_j ||(J_j - J_0) - c (W_j - W_0)||^2      (weak pull to the detector's 3D landmarks at the
@@ -81,12 +81,6 @@ def pose_residuals(
     (N, 45) the part of each violation beyond `tolerance_rad`."""
     v = range_violation(angles, functional_ranges(angles, rom)).reshape(angles.shape[0], -1)
     return v, (v - tolerance_rad).clamp_min(0)
-
-
-def penetration_residuals(inner: torch.Tensor, nearest: torch.Tensor, d_tol: float) -> torch.Tensor:
-    """(N, k) eq. 4's summands max(d(v) - d_tol, 0), d(v) = |v - u| for inside vertices v (N, k, 3) and
-    their nearest non-neighbour vertices u (N, k, 3) (`priors.penetration.self_penetration`)."""
-    return (torch.linalg.vector_norm(inner - nearest, dim=-1) - d_tol).clamp_min(0)
 
 
 def sqrt2_weight(w: float) -> float:

@@ -22,7 +22,6 @@ import torch
 from handrecon.fit.energy import (
     FitWeights,
     keypoint_residuals,
-    penetration_residuals,
     pose_residuals,
     sqrt2_weight,
     world_residuals,
@@ -33,7 +32,12 @@ from handrecon.geometry.camera import project_points
 from handrecon.hand.anatomy import Anatomy
 from handrecon.hand.rom import range_of_motion
 from handrecon.priors.knowledge import functional_ranges
-from handrecon.priors.penetration import self_penetration, two_hand_penetration_depth, two_hand_penetration_loss
+from handrecon.priors.penetration import (
+    penetration_excess,
+    self_penetration,
+    two_hand_penetration_depth,
+    two_hand_penetration_loss,
+)
 
 
 @dataclass
@@ -360,7 +364,7 @@ class SurfaceTerm:
         return cls(torch.tensor(ids), inner, nearest, scale, tolerance)
 
     def residuals(self, vertices: torch.Tensor) -> torch.Tensor:
-        return self.scale * penetration_residuals(vertices[:, self.inner], vertices[:, self.nearest], self.tolerance)
+        return self.scale * penetration_excess(vertices[:, self.inner], vertices[:, self.nearest], self.tolerance)
 
 
 def _double_copy(model):

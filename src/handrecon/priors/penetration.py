@@ -207,13 +207,21 @@ def self_penetration(vertices: torch.Tensor, model) -> SelfPenetration:
     return SelfPenetration(inside, distance, nearest)
 
 
+def penetration_excess(inner: torch.Tensor, nearest: torch.Tensor, d_tol: float = D_TOL) -> torch.Tensor:
+    """Eq. 4's summand max(d(v) - d_tol, 0), d(v) = |v - u|, for inside vertices v (..., 3) and their nearest
+    non-neighbour vertices u (..., 3) (as `self_penetration` finds them); a least-squares fit squares it."""
+    return (torch.linalg.vector_norm(inner - nearest, dim=-1) - d_tol).clamp_min(0)
+
+
 def non_penetration_loss(
     vertices: torch.Tensor, model, d_tol: float = D_TOL, reduction: Reduction = "mean"
 ) -> torch.Tensor:
     """Eq. 4: sum over inside vertices of max(d(v) - d_tol, 0) per hand (metres), then `reduction`."""
     pen = self_penetration(vertices, model)
-    per_vertex = torch.relu(pen.distance - d_tol) * pen.inside
-    return reduce_batch(per_vertex.sum(1), reduction)
+    b, v = torch.nonzero(pen.inside, as_tuple=True)
+    excess = penetration_excess(vertices[b, v], vertices[b, pen.nearest[b, v]], d_tol)
+    per_hand = vertices.new_zeros(vertices.shape[0]).index_add(0, b, excess)
+    return reduce_batch(per_hand, reduction)
 
 
 @torch.no_grad()
