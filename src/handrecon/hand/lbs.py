@@ -30,11 +30,17 @@ def _level_indices(parents: tuple[int, ...]) -> tuple[list[torch.Tensor], list[t
     return joints, parent_slots, order
 
 
+@lru_cache(maxsize=8)
+def _parent_tables(parents: tuple[int, ...]) -> tuple[torch.Tensor, torch.Tensor]:
+    """Each joint's parent (a root's own index 0) and which joints are roots."""
+    return torch.tensor([max(p, 0) for p in parents]), torch.tensor([p < 0 for p in parents])
+
+
 def rest_offsets(joints: torch.Tensor, parents: list[int], stretch: torch.Tensor | None = None) -> torch.Tensor:
     """(B, J, 3) each joint's rest offset from its parent (a root's from the origin), optionally after
     stretching each parent's segment by S_p (B, J, 3, 3): J'_c - J'_p = S_p (J_c - J_p)."""
-    par = torch.as_tensor([max(p, 0) for p in parents], device=joints.device)
-    is_root = torch.as_tensor([p < 0 for p in parents], device=joints.device)
+    par, is_root = _parent_tables(tuple(parents))
+    par, is_root = par.to(joints.device), is_root.to(joints.device)
     rel = joints - joints[:, par]
     if stretch is not None:
         rel = (stretch[:, par] @ rel[..., None])[..., 0]

@@ -48,13 +48,18 @@ _SEGMENT_END = (4, 2, 3, None, 5, 6, None, 8, 9, None, 11, 12, None, 14, 15, Non
 _TIP_OF = {3: 1, 6: 2, 9: 4, 12: 3, 15: 0}  # last joint of a finger -> index in tip_vertex_ids
 
 
+# Index of each segment's end among the 16 rest joints followed by the 5 rest fingertips.
+_SEGMENT_END_INDEX = tuple(e if e is not None else 16 + _TIP_OF[j] for j, e in enumerate(_SEGMENT_END))
+
+
 def segment_stretch(j_rest: torch.Tensor, tips_rest: torch.Tensor, scales: torch.Tensor) -> torch.Tensor:
     """(B, 16, 3, 3) stretch S_j = I + (s_j - 1) u_j u_j^T along each segment's rest axis u_j.
 
     j_rest (B, 16, 3) shaped rest joints, tips_rest (B, 5, 3) shaped rest fingertips, scales (B, 16).
     """
-    ends = [j_rest[:, e] if e is not None else tips_rest[:, _TIP_OF[j]] for j, e in enumerate(_SEGMENT_END)]
-    u = torch.nn.functional.normalize(torch.stack(ends, 1) - j_rest, dim=-1)  # (B, 16, 3)
+    end = torch.as_tensor(_SEGMENT_END_INDEX, device=j_rest.device)
+    ends = torch.cat([j_rest, tips_rest], 1)[:, end]
+    u = torch.nn.functional.normalize(ends - j_rest, dim=-1)  # (B, 16, 3)
     eye = torch.eye(3, dtype=j_rest.dtype, device=j_rest.device)
     return eye + (scales - 1)[..., None, None] * (u[..., :, None] * u[..., None, :])
 

@@ -12,6 +12,8 @@ prior in `handrecon.priors.penetration`.
 
 from __future__ import annotations
 
+import functools
+
 import torch
 
 from handrecon.priors.reduction import Reduction, check_same_shape, expand_weight, reduce_batch
@@ -104,28 +106,34 @@ def functional_ranges(angles: torch.Tensor, rom: torch.Tensor) -> torch.Tensor:
     DIP-PIP coupling (eq. 3): a flexed DIP lifts the PIP's lower bend bound to 0.
     The refined ranges keep their gradient: the pose is pulled back towards the coupled feasible set.
     """
-    from handrecon.hand.rom import DIP_JOINTS, MCP_JOINTS, PIP_JOINTS
-
-    rng = rom.to(dtype=angles.dtype, device=angles.device).expand(*angles.shape, 2).clone()
-    mcp = list(MCP_JOINTS)
-    bend, splay = angles[:, mcp, 0], angles[:, mcp, 1]
-    b_lo, b_hi = rng[:, mcp, 0, 0], rng[:, mcp, 0, 1]
-    s_lo, s_hi = rng[:, mcp, 1, 0], rng[:, mcp, 1, 1]
+    rom = rom.to(dtype=angles.dtype, device=angles.device)
+    is_mcp, pip_dip, is_pip = _coupling_tables(angles.device)
+    lo, hi = rom[..., 0], rom[..., 1]  # (15, 3)
 
     def shrink(x: torch.Tensor, lo: torch.Tensor, hi: torch.Tensor) -> torch.Tensor:
         extreme = torch.where(x >= 0, hi, lo)
-        ratio = torch.where(extreme != 0, x / torch.where(extreme != 0, extreme, torch.ones_like(extreme)), 0.0)
-        return (1 - ratio).clamp(0, 1)
+        safe = torch.where(extreme != 0, extreme, torch.ones_like(extreme))
+        return torch.where(extreme != 0, 1 - x / safe, 1.0).clamp(0, 1)
 
-    f_splay = shrink(bend, b_lo, b_hi)
-    f_bend = shrink(splay, s_lo, s_hi)
-    rng[:, mcp, 1] = rng[:, mcp, 1] * f_splay[..., None]
-    rng[:, mcp, 0] = rng[:, mcp, 0] * f_bend[..., None]
+    bend, splay = angles[..., 0], angles[..., 1]  # (B, 15)
+    f_splay = torch.where(is_mcp, shrink(bend, lo[:, 0], hi[:, 0]), 1.0)
+    f_bend = torch.where(is_mcp, shrink(splay, lo[:, 1], hi[:, 1]), 1.0)
+    rng = rom * torch.stack([f_bend, f_splay, torch.ones_like(f_bend)], -1)[..., None]  # (B, 15, 3, 2)
+    lifted = is_pip & (angles[:, pip_dip, 0] > 0)  # (B, 15)
+    bend_lo = torch.where(lifted, rng[..., 0, 0].clamp_min(0), rng[..., 0, 0])
+    return torch.cat([torch.stack([bend_lo, rng[..., 0, 1]], -1)[:, :, None], rng[:, :, 1:]], 2)
 
-    pip, dip = list(PIP_JOINTS), list(DIP_JOINTS)
-    lo = rng[:, pip, 0, 0]
-    rng[:, pip, 0, 0] = torch.where(angles[:, dip, 0] > 0, lo.clamp_min(0), lo)
-    return rng
+
+@functools.lru_cache(maxsize=4)
+def _coupling_tables(device: torch.device) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Masks of the MCP and PIP joints (15,) and, per joint, the DIP of its finger (its own index if none)."""
+    from handrecon.hand.rom import DIP_JOINTS, MCP_JOINTS, PIP_JOINTS
+
+    is_mcp = torch.tensor([j in MCP_JOINTS for j in range(15)], device=device)
+    is_pip = torch.tensor([j in PIP_JOINTS for j in range(15)], device=device)
+    dip_of = dict(zip(PIP_JOINTS, DIP_JOINTS, strict=True))
+    pip_dip = torch.tensor([dip_of.get(j, j) for j in range(15)], device=device)
+    return is_mcp, pip_dip, is_pip
 
 
 def range_violation(angles: torch.Tensor, ranges: torch.Tensor) -> torch.Tensor:
