@@ -90,6 +90,23 @@ def test_refinement_respects_the_ranges_when_keypoints_ask_for_the_impossible(mo
     assert prior.violations(res.params.hand_pose).max() < math.radians(3.5)
 
 
+def test_trial_projection_lands_where_the_stiff_penalty_is_zero(models):
+    """The fit's projection of trial points must match the beyond-tolerance penalty (functional ranges of the
+    projected angles, widened by the tolerance); a mismatch lets trial points meet the stiff term and stalls
+    Levenberg-Marquardt."""
+    from handrecon.fit.energy import pose_residuals
+
+    fitter = HandFitter(models, FitWeights(), FitSettings())
+    g = torch.Generator().manual_seed(3)
+    X = torch.zeros(200, 77, dtype=F64)
+    X[:, 3:48] = (torch.rand(200, 45, generator=g, dtype=F64) - 0.5) * 4.0  # far outside the ranges
+    ang = fitter._project(X)[:, 3:48].reshape(-1, 15, 3)
+    tol = math.radians(fitter.weights.pose_tolerance_deg)
+    viol, beyond = pose_residuals(ang, fitter.rom, tol)
+    assert beyond.max() < 1e-9
+    assert viol.max() > 0.5 * tol  # the margin is used: the projection is not simply into the ranges
+
+
 def _fist_angles(model, mcp: float, pip: float, dip: float) -> torch.Tensor:
     """Anatomical angles (1, 15, 3) of a fist: bends in degrees added to the rest angles of the four fingers."""
     prior = AnatomicalPosePrior.from_hand_model(model)

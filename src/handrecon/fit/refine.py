@@ -230,18 +230,15 @@ class HandFitter:
             results.append(FitResult(params, self._split(x[i : i + 1])[1][0], terms[i], *depths[i]))
         return results
 
-    def _widened_rom(self) -> torch.Tensor:
-        """The ranges of motion widened by the pose tolerance: the fit may trade that much range for the
-        keypoints, never more."""
-        tol = math.radians(self.weights.pose_tolerance_deg)
-        return self.rom + torch.tensor([-tol, tol], dtype=self.rom.dtype)
-
     def _project(self, X: torch.Tensor) -> torch.Tensor:
-        """Parameter rows with the anatomical angles moved into the widened functional ranges."""
+        """Parameter rows with the anatomical angles moved to within the pose tolerance of their functional
+        ranges: the fit may trade that much range for the keypoints, never more. This is the set where the
+        stiff beyond-tolerance penalty is zero, so trial points never meet it."""
         out = X.clone()
-        out[:, 3:48] = _clamp_to_functional_ranges(
-            X[:, 3:48].reshape(-1, 15, 3), self._widened_rom(), rounds=1
-        ).reshape(-1, 45)
+        margin = math.radians(self.weights.pose_tolerance_deg)
+        out[:, 3:48] = _clamp_to_functional_ranges(X[:, 3:48].reshape(-1, 15, 3), self.rom, margin=margin).reshape(
+            -1, 45
+        )
         return out
 
     # -------------------------------------------------------------------------------------------
@@ -334,13 +331,16 @@ class HandFitter:
         return out
 
 
-def _clamp_to_functional_ranges(angles: torch.Tensor, rom: torch.Tensor, rounds: int = 3) -> torch.Tensor:
-    """Angles (N, 15, 3) moved into the ranges of `functional_ranges`; the ranges depend on the angles
-    (eq. 2-3), so clamping repeats a few times (each round only shrinks the coupled angles)."""
-    a = torch.maximum(torch.minimum(angles, rom[..., 1]), rom[..., 0])
+def _clamp_to_functional_ranges(
+    angles: torch.Tensor, rom: torch.Tensor, rounds: int = 3, margin: float = 0.0
+) -> torch.Tensor:
+    """Angles (N, 15, 3) moved to within `margin` (radians) of the ranges of `functional_ranges`; the ranges
+    depend on the angles (eq. 2-3), so clamping repeats a few times (each round only shrinks the coupled
+    angles)."""
+    a = torch.maximum(torch.minimum(angles, rom[..., 1] + margin), rom[..., 0] - margin)
     for _ in range(rounds):
         r = functional_ranges(a, rom)
-        a = torch.maximum(torch.minimum(a, r[..., 1]), r[..., 0])
+        a = torch.maximum(torch.minimum(a, r[..., 1] + margin), r[..., 0] - margin)
     return a
 
 
