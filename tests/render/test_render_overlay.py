@@ -15,6 +15,7 @@ from handrecon.render.overlay import (
     draw_uncertainty,
     hstack_images,
     overlay_mesh,
+    render_mesh_image,
     save_png,
     side_view,
 )
@@ -49,6 +50,20 @@ def test_mesh_overlay_changes_only_the_mesh_pixels():
     np.testing.assert_array_equal(out[:5], photo[:5])  # rows far from the mesh are untouched
     with pytest.raises(ValueError, match="camera"):
         overlay_mesh(photo[:50], v, f, _camera())
+
+
+def test_mesh_overlay_renders_only_the_mesh_rectangle_with_the_full_render_pixels():
+    """The overlay renders the rectangle the mesh covers; the composite equals one over the full-image render."""
+    photo = _photo()
+    v, f = _ellipsoid((0.03, 0.02, 0.02))
+    v = v + torch.tensor([0.04, -0.02, 0.0])  # small and off centre: the rectangle is a corner of the image
+    alpha = 0.7
+    out = overlay_mesh(photo, v, f, _camera(), alpha=alpha)
+    rgb, mask = render_mesh_image(v, f, _camera())
+    assert 0 < mask.sum() < 0.2 * H * W
+    expected = photo.astype(np.float64)
+    expected[mask] = alpha * rgb[mask] + (1 - alpha) * expected[mask]
+    np.testing.assert_array_equal(out, np.clip(np.rint(expected), 0, 255).astype(np.uint8))
 
 
 def _fan_keypoints() -> np.ndarray:

@@ -63,11 +63,14 @@ class ImageReconstructor:
         return dets
 
     def observations(
-        self, dets: list[HandDetection], K: torch.Tensor
+        self, dets: list[HandDetection], K: torch.Tensor, init: list[HandParams | None] | None = None
     ) -> tuple[list[HandObservation], list[HandParams]]:
-        obs, init = [], []
+        """What the fit matches per hand, and its starting point: `init` where given (a video's previous
+        frame), else inverse kinematics onto the detector's landmarks placed in the camera."""
+        given = init if init is not None else [None] * len(dets)
+        obs, starts = [], []
         dtype = next(iter(self.models.values())).dtype
-        for d in dets:
+        for d, start in zip(dets, given, strict=True):
             # The detector's landmarks at the size of the model's mean hand: their own size varies too much
             # to set the depth; the shape prior then adapts the size.
             rest = self._rest_keypoints[d.handedness]
@@ -75,7 +78,7 @@ class ImageReconstructor:
             scale = np.linalg.norm(rest - rest[0]) / max(np.linalg.norm(w), 1e-9)
             world_cam = place_landmarks(d.world * scale, d.keypoints, K.detach().cpu().numpy())
             target = torch.as_tensor(world_cam, dtype=dtype)[None]
-            init.append(inverse_kinematics(self.models[d.handedness], target))
+            starts.append(start if start is not None else inverse_kinematics(self.models[d.handedness], target))
             obs.append(
                 HandObservation(
                     side=d.handedness,
@@ -84,7 +87,7 @@ class ImageReconstructor:
                     world=target[0],
                 )
             )
-        return obs, init
+        return obs, starts
 
     def __call__(self, rgb: np.ndarray, K: torch.Tensor, previous: list[HandParams | None] | None = None) -> list[Hand]:
         dets = self.detect(rgb)
@@ -102,9 +105,7 @@ class ImageReconstructor:
     ) -> list[Hand]:
         if not dets:
             return []
-        obs, ik = self.observations(dets, K)
-        if init is not None:
-            ik = [i if i is not None else k for i, k in zip(init, ik, strict=True)]
+        obs, ik = self.observations(dets, K, init)
         fits = self.fitter.fit(obs, K, ik, previous)
         return self.package(rgb, dets, fits, K, self.config.texture if texture is None else texture, check_penetration)
 

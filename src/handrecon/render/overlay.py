@@ -59,6 +59,20 @@ def render_mesh_image(
     vertex_colors: torch.Tensor | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Shaded render of one mesh -> (H, W, 3) uint8 colour and (H, W) bool mask."""
+    rgb, mask, _ = _render(vertices, faces, camera, color, lighting, vertex_colors, crop=False)
+    return rgb, mask
+
+
+def _render(
+    vertices: torch.Tensor,
+    faces: torch.Tensor,
+    camera: Camera,
+    color: Sequence[float],
+    lighting: torch.Tensor | None,
+    vertex_colors: torch.Tensor | None,
+    crop: bool,
+) -> tuple[np.ndarray, np.ndarray, tuple[int, int]]:
+    """Colour (h, w, 3) uint8 and mask (h, w) of the render, and the image pixel (x, y) of its corner."""
     v = _single(vertices)
     with torch.no_grad():
         if lighting is None:
@@ -66,9 +80,9 @@ def render_mesh_image(
         colors = vertex_colors
         if colors is None:
             colors = torch.tensor(color, dtype=v.dtype, device=v.device).expand(v.shape[1], 3)
-        out = render_mesh(v, faces, camera, vertex_colors=colors, lighting=lighting, shading="pixel")
+        out = render_mesh(v, faces, camera, vertex_colors=colors, lighting=lighting, shading="pixel", crop=crop)
     rgb = (out.image[0].clamp(0, 1) * 255).round().to(torch.uint8).cpu().numpy()
-    return rgb, out.mask[0].cpu().numpy()
+    return rgb, out.mask[0].cpu().numpy(), out.fragments.origin
 
 
 def overlay_mesh(
@@ -80,14 +94,18 @@ def overlay_mesh(
     color: Sequence[float] = DEFAULT_ALBEDO,
     lighting: torch.Tensor | None = None,
 ) -> np.ndarray:
-    """Composite the shaded mesh over the photo with opacity `alpha`; pixels off the mesh are left untouched."""
+    """Composite the shaded mesh over the photo with opacity `alpha`; pixels off the mesh are left untouched.
+    Only the rectangle the mesh can cover is rendered (a hand is small in a large photo)."""
     photo = as_uint8_image(image)
     if photo.shape[:2] != (camera.height, camera.width):
         raise ValueError(f"image is {photo.shape[1]}x{photo.shape[0]} but the camera is {camera.width}x{camera.height}")
-    rgb, mask = render_mesh_image(vertices, faces, camera, color=color, lighting=lighting)
-    out = photo.astype(np.float32)
-    out[mask] = alpha * rgb[mask] + (1.0 - alpha) * out[mask]
-    return np.clip(np.rint(out), 0, 255).astype(np.uint8)
+    rgb, mask, (ox, oy) = _render(vertices, faces, camera, color, lighting, None, crop=True)
+    h, w = mask.shape
+    out = photo.copy()
+    region = out[oy : oy + h, ox : ox + w]
+    blend = alpha * rgb[mask].astype(np.float64) + (1.0 - alpha) * region[mask]
+    region[mask] = np.clip(np.rint(blend), 0, 255).astype(np.uint8)
+    return out
 
 
 def side_view(

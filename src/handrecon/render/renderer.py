@@ -74,8 +74,11 @@ def render_mesh(
     background: float | torch.Tensor = 0.0,
     znear: float = DEFAULT_ZNEAR,
     cull_backfaces: bool = False,
+    crop: bool = False,
 ) -> RenderOutput:
     """Render camera-frame meshes (B, V, 3) with faces (F, 3); colours are in the albedo's range (e.g. [0, 1]).
+    With `crop`, the output covers only the rectangle of the image the meshes can cover, at image pixel
+    `fragments.origin` (the same pixels as the full render there; overlays of small hands in large photos).
 
     lighting: (B, 11) or (11,) S2HAND lighting vector (see `render.shading`); None renders the albedo unlit.
     shading: 'pixel' interpolates vertex normals and shades each pixel, 'vertex' shades vertices and
@@ -83,7 +86,7 @@ def render_mesh(
     """
     B = vertices.shape[0]
     faces = faces.to(device=vertices.device, dtype=torch.long)
-    frags = rasterize(vertices, faces, camera, znear=znear, cull_backfaces=cull_backfaces)
+    frags = rasterize(vertices, faces, camera, znear=znear, cull_backfaces=cull_backfaces, crop=crop)
     albedo = pixel_albedo(frags, faces, vertices, vertex_colors, texture, corner_uvs)
     if lighting is not None and shading != "none":
         lighting = _batched(lighting.reshape(-1, lighting.shape[-1]), B, "lighting")
