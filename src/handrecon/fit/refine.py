@@ -72,7 +72,7 @@ class FitSettings:
     # reported tolerance so that results end clearly inside it).
     test_penetration: bool = True
     penetration_rounds: int = 3
-    penetration_iterations: int = 5
+    penetration_iterations: int = 3
     penetration_trigger: float = 0.006
     penetration_fit_tolerance: float = 0.0024
     # L-BFGS iterations for two hands penetrating each other
