@@ -97,6 +97,9 @@ def test_json_with_numpy_torch_and_nan(tmp_path):
         "missing": float("nan"),
         "nested": [{"inf": np.array([1.0, np.inf])}],
         "path": tmp_path / "x.png",
+        "mask": np.array([True, False]),
+        "ids": np.arange(3, dtype=np.uint8),
+        "nan_tensor": torch.tensor([[float("nan"), 2.0]]),
     }
     path = write_json_atomic(tmp_path / "out.json", obj)
     text = path.read_text()
@@ -106,6 +109,7 @@ def test_json_with_numpy_torch_and_nan(tmp_path):
     assert back["score"] == 0.5 and back["count"] == 3 and back["flag"] is True
     assert back["missing"] is None and back["nested"][0]["inf"] == [1.0, None]
     assert back["path"] == str(tmp_path / "x.png")
+    assert back["mask"] == [True, False] and back["ids"] == [0, 1, 2] and back["nan_tensor"] == [[None, 2.0]]
 
 
 def test_json_with_unsupported_object_writes_nothing(tmp_path):

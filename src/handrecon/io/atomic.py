@@ -136,6 +136,8 @@ def to_jsonable(obj: Any) -> Any:
     if isinstance(obj, torch.Tensor):
         obj = obj.detach().cpu().numpy()
     if isinstance(obj, np.ndarray):
+        if obj.dtype.kind in "biu" or (obj.dtype.kind == "f" and np.isfinite(obj).all()):
+            return obj.tolist()  # already plain ints / finite floats: no per-element pass
         return to_jsonable(obj.tolist())
     if isinstance(obj, np.generic):
         obj = obj.item()
