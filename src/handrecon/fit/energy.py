@@ -69,7 +69,9 @@ def world_residuals(joints: torch.Tensor, world: torch.Tensor, has_world: torch.
     rel_w = world - world[:, :1]
     size_j = rel_j.flatten(1).norm(dim=1).clamp_min(1e-9)[:, None, None]
     size_w = rel_w.flatten(1).norm(dim=1).clamp_min(1e-9)[:, None, None]
-    # Unit-size shapes compared, in metres of the model's current size (held fixed: no pull on the size).
+    # Unit-size shapes compared, in metres of the model's current size. `detach` holds that size fixed for
+    # gradients; the fit's numerical Jacobian sees it, which makes the term favour a slightly smaller hand
+    # (the shape prior balances it); a constant metre scale placed synthetic hands no better.
     r = (rel_j / size_j - rel_w / size_w) * size_j.detach()
     return (r * has_world[:, None, None].to(joints.dtype)).reshape(joints.shape[0], -1)
 
