@@ -191,3 +191,11 @@ def test_shape_mismatch_is_rejected():
         similarity_procrustes(torch.zeros(1, 5, 3), torch.zeros(1, 6, 3))
     with pytest.raises(ValueError, match="weights"):
         similarity_procrustes(torch.zeros(1, 5, 3), torch.zeros(1, 5, 3), torch.ones(1, 4))
+
+
+def test_default_reference_bone_is_the_wrist_to_middle_mcp():
+    """geometry cannot import the keypoint tables, so its default bone is a number that hand/ must agree with."""
+    from handrecon.geometry.procrustes import DEFAULT_REF_BONE
+    from handrecon.hand.keypoints import WRIST_TO_MIDDLE_MCP
+
+    assert DEFAULT_REF_BONE == WRIST_TO_MIDDLE_MCP

@@ -20,12 +20,12 @@ import torch
 
 from handrecon.eval._common import MM_PER_M, as_mask, check_same_shape, masked_mean, point_distances
 from handrecon.geometry.procrustes import (
-    WRIST_TO_MIDDLE_MCP,
     root_bone_scale_align,
     scale_translation_align,
     similarity_procrustes,
     translation_align,
 )
+from handrecon.hand.keypoints import WRIST_TO_MIDDLE_MCP
 
 Alignment = Literal["none", "root", "centroid", "rigid", "similarity", "scale_translation", "root_bone_scale"]
 ALIGNMENTS: tuple[str, ...] = get_args(Alignment)

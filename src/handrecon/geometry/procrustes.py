@@ -24,10 +24,9 @@ from typing import NamedTuple
 
 import torch
 
-from handrecon.hand.keypoints import OPENPOSE_NAMES
-
-# The HO3D scale reference bone, wrist -> middle-finger MCP, in OpenPose-21 order (0, 9).
-WRIST_TO_MIDDLE_MCP: tuple[int, int] = (OPENPOSE_NAMES.index("wrist"), OPENPOSE_NAMES.index("middle_mcp"))
+# The default reference bone of `root_bone_scale_align`: points 0 -> 9, which is HO3D's wrist -> middle-finger
+# MCP in OpenPose-21 order (`handrecon.hand.keypoints.WRIST_TO_MIDDLE_MCP` names it; geometry knows no hands).
+DEFAULT_REF_BONE: tuple[int, int] = (0, 9)
 
 # Guards divisions by a total weight or a variance that is zero for degenerate inputs.
 _TINY = 1e-12
@@ -149,7 +148,7 @@ def scale_translation_align(
 
 
 def root_bone_scale_align(
-    pred: torch.Tensor, gt: torch.Tensor, root_index: int = 0, ref_bone: tuple[int, int] = WRIST_TO_MIDDLE_MCP
+    pred: torch.Tensor, gt: torch.Tensor, root_index: int = 0, ref_bone: tuple[int, int] = DEFAULT_REF_BONE
 ) -> AlignmentResult:
     """Scale + translation as the HO3D evaluation script's `align_sc_tr` defines it.
 

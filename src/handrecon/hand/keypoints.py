@@ -55,6 +55,9 @@ OPENPOSE_NAMES: tuple[str, ...] = (
 )  # fmt: skip
 OPENPOSE_PARENTS: tuple[int, ...] = (-1, 0, 1, 2, 3, 0, 5, 6, 7, 0, 9, 10, 11, 0, 13, 14, 15, 0, 17, 18, 19)
 
+# The HO3D scale reference bone, wrist -> middle-finger MCP, in OpenPose-21 order (0, 9).
+WRIST_TO_MIDDLE_MCP: tuple[int, int] = (OPENPOSE_NAMES.index("wrist"), OPENPOSE_NAMES.index("middle_mcp"))
+
 # openpose[i] = mano21[MANO21_TO_OPENPOSE[i]]
 MANO21_TO_OPENPOSE: tuple[int, ...] = (0, 13, 14, 15, 16, 1, 2, 3, 17, 4, 5, 6, 18, 10, 11, 12, 19, 7, 8, 9, 20)
 # mano21[i] = openpose[OPENPOSE_TO_MANO21[i]]

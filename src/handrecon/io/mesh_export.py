@@ -22,6 +22,7 @@ import torch
 
 from handrecon.geometry.mesh import vertex_normals as _vertex_normals
 from handrecon.io.atomic import atomic_open, atomic_paths, png_bytes
+from handrecon.io.colour import srgb_to_linear
 
 GLTF_FROM_CAMERA = np.diag([1.0, -1.0, -1.0])  # OpenCV camera frame -> glTF frame used by write_glb
 
@@ -211,11 +212,6 @@ def split_uv_seams(
     src_v = np.concatenate([np.arange(n_vertices), uniq[~first, 0]])
     src_uv = np.concatenate([src_uv, uniq[~first, 1]])
     return src_v, src_uv, new_index[inverse.reshape(-1)].reshape(-1, 3)
-
-
-def srgb_to_linear(c: np.ndarray) -> np.ndarray:
-    """sRGB values in [0, 1] -> linear light; glTF vertex colours are linear, textures sRGB."""
-    return np.where(c <= 0.04045, c / 12.92, ((c + 0.055) / 1.055) ** 2.4)
 
 
 class _GlbBuffer:

@@ -16,10 +16,10 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from handrecon.eval.image_quality import ssim
 from handrecon.hand.keypoints import OPENPOSE_NAMES, bone_vectors, bones
 from handrecon.priors.masks import broadcast_mask
 from handrecon.priors.reduction import Reduction, check_same_shape, reduce_batch
+from handrecon.render.image_similarity import ssim
 
 # E_s: the reference bone whose length fixes the hand's size (OpenPose indices) and its length in metres.
 SCALE_REFERENCE_BONE: tuple[int, int] = (OPENPOSE_NAMES.index("middle_mcp"), OPENPOSE_NAMES.index("middle_pip"))
@@ -131,7 +131,7 @@ def ssim_loss(
     image: torch.Tensor, rendered: torch.Tensor, silhouette: torch.Tensor, reduction: Reduction = "mean"
 ) -> torch.Tensor:
     """Eq. 7: E_SSIM = 1 - SSIM(I * S^re, I^re): the input restricted to the rendered silhouette against the
-    rendering, SSIM over the whole image (`handrecon.eval.image_quality.ssim`: Gaussian window 11, sigma 1.5;
+    rendering, SSIM over the whole image (`handrecon.render.image_similarity.ssim`: Gaussian window 11, sigma 1.5;
     images of at least 11x11 pixels)."""
     check_same_shape(image=image, rendered=rendered)
     masked = image * broadcast_mask(silhouette, image)

@@ -22,7 +22,7 @@ import torch
 import torch.nn.functional as Fnn
 from PIL import Image
 
-from handrecon.synth.filters import gaussian_blur
+from handrecon.render.filters import gaussian_blur
 
 PHOTO_SOURCES: dict[str, str] = {
     "grace_hopper.jpg": "matplotlib sample data; U.S. Navy photograph, public domain (work of the U.S. government)",

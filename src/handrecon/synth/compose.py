@@ -16,11 +16,11 @@ import torch.nn.functional as Fnn
 
 from handrecon.geometry.camera import PerspectiveCamera
 from handrecon.geometry.mesh import vertex_normals
+from handrecon.io.colour import linear_to_srgb, srgb_to_linear
+from handrecon.render.filters import filter_taps
 from handrecon.render.interpolate import face_corner_attributes
 from handrecon.render.rasterize import rasterize
 from handrecon.render.sampling import sample_texture
-from handrecon.synth.colour import linear_to_srgb, srgb_to_linear
-from handrecon.synth.filters import filter_taps
 from handrecon.synth.forearm import ForearmTopology
 from handrecon.synth.occluders import VERTICES, fan_faces, fan_uv
 from handrecon.synth.scene import Scene

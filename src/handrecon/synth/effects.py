@@ -15,7 +15,7 @@ import numpy as np
 import torch
 from PIL import Image
 
-from handrecon.synth.filters import filter_taps, gaussian_blur
+from handrecon.render.filters import filter_taps, gaussian_blur
 
 
 @dataclass(frozen=True)

@@ -24,9 +24,9 @@ from scipy.ndimage import distance_transform_edt
 from handrecon.geometry.mesh import vertex_normals
 from handrecon.hand.anatomy import anatomical_frames
 from handrecon.hand.keypoints import MANO16_PARENTS
+from handrecon.io.colour import linear_to_srgb, srgb_to_linear
 from handrecon.render.interpolate import face_corner_attributes
 from handrecon.synth.backgrounds import value_noise
-from handrecon.synth.colour import linear_to_srgb, srgb_to_linear
 from handrecon.synth.rng import fixed_generator
 from handrecon.texture.bake import rasterize_uv
 
