@@ -7,8 +7,9 @@ import numpy as np
 import pytest
 import torch
 
+from handrecon.geometry.closed_parts import ClosedParts
 from handrecon.geometry.mesh import uv_sphere
-from handrecon.geometry.winding import ClosedParts, inside, solid_angles, winding_numbers
+from handrecon.geometry.winding import inside, solid_angles, winding_numbers
 
 DEVICES = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
 

@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 import torch
 
-from handrecon.geometry.mesh import boundary_loops, is_watertight
 from handrecon.geometry.rotations import axis_angle_to_matrix
+from handrecon.geometry.topology import boundary_loops, is_watertight
 from handrecon.hand import HandModel
 from handrecon.hand.keypoints import MANO21_TIPS, convert_keypoints
 from handrecon.hand.mirror import mirror_hand_params, mirror_points

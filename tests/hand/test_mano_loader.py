@@ -149,7 +149,7 @@ def test_convert_once_to_npz_gives_the_same_model(mano_dir, tmp_path):
 
 
 def test_mano_mesh_is_capped_watertight(mano_dir):
-    from handrecon.geometry.mesh import is_watertight
+    from handrecon.geometry.topology import is_watertight
 
     d, _ = mano_dir
     assert is_watertight(load_mano(d, "right").faces_closed)

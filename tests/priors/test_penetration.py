@@ -13,7 +13,8 @@ import torch
 from handrecon.eval import penetration_rate
 from handrecon.geometry.mesh import closest_points_on_triangles
 from handrecon.geometry.rotations import matrix_to_axis_angle
-from handrecon.geometry.winding import _one_rings, _part_boundary_loops, solid_angles, winding_numbers
+from handrecon.geometry.topology import ordered_one_rings, part_boundary_loops
+from handrecon.geometry.winding import solid_angles, winding_numbers
 from handrecon.hand import HandModel
 from handrecon.hand.anatomy import Anatomy
 from handrecon.priors import penetration as pn
@@ -168,7 +169,7 @@ def _reference_enclosed(model: HandModel, x: torch.Tensor) -> torch.Tensor:
     V = x.shape[0]
     enclosed = torch.zeros(V, dtype=torch.bool)
     for k in range(int(labels.max()) + 1):
-        loops = _part_boundary_loops(faces, labels == k)
+        loops = part_boundary_loops(faces, labels == k)
         apexes = torch.stack([x[torch.as_tensor(lp)].mean(0) for lp in loops])
         caps = [np.stack([np.full(len(lp), V + j), np.roll(lp, -1), lp], 1) for j, lp in enumerate(loops)]
         tri = torch.as_tensor(np.concatenate([faces[labels == k], *caps]))
@@ -183,7 +184,7 @@ def _reference_layers(model: HandModel, x: torch.Tensor, idx: torch.Tensor) -> t
     triangle) less the interior solid-angle fraction of the vertex's own one-ring cone."""
     faces = pn.collider_for(model).faces_closed
     w = winding_numbers(x[None, idx], x[None], faces)[0]
-    rings = torch.as_tensor(_one_rings(faces.numpy(), x.shape[0]))[idx]
+    rings = torch.as_tensor(ordered_one_rings(faces.numpy(), x.shape[0]))[idx]
     valid = rings >= 0
     u = torch.nn.functional.normalize(x[rings.clamp(min=0)] - x[idx, None], dim=-1)
     un = torch.where(valid.roll(-1, 1)[..., None], u.roll(-1, 1), u[:, :1])

@@ -9,7 +9,8 @@ import torch
 import torch.nn.functional as Fnn
 
 from handrecon.geometry.camera import PerspectiveCamera, WeakPerspectiveCamera, intrinsics
-from handrecon.geometry.mesh import face_normals, uniform_laplacian, uv_sphere
+from handrecon.geometry.mesh import face_normals, uv_sphere
+from handrecon.geometry.topology import uniform_laplacian
 from handrecon.render.rasterize import rasterize, submesh_fragments
 from handrecon.render.sampling import sample_image
 from handrecon.texture import bake_uv_texture, dilate_texture, harmonic_fill, rasterize_uv

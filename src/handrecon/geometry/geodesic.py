@@ -14,7 +14,7 @@ import torch
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import dijkstra
 
-from handrecon.geometry.mesh import edges
+from handrecon.geometry.topology import edges
 
 
 def _as_numpy(x: np.ndarray | torch.Tensor) -> np.ndarray:

@@ -41,9 +41,10 @@ import torch
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
+from handrecon.geometry.closed_parts import ClosedParts
 from handrecon.geometry.geodesic import geodesic_neighbors
 from handrecon.geometry.mesh import closest_points_on_triangles
-from handrecon.geometry.winding import ClosedParts
+from handrecon.geometry.topology import face_adjacency
 from handrecon.priors.reduction import Reduction, reduce_batch
 
 # Sec. 3.2 of paper 000: tolerance of eq. 4 and the geodesic radius of a vertex's neighbourhood (the
@@ -54,16 +55,6 @@ GEODESIC_RADIUS: float = 0.02
 _ROWS_PER_CHUNK = 256
 
 
-def _face_adjacency(faces: np.ndarray) -> np.ndarray:
-    """(P, 2) pairs of faces sharing an edge."""
-    e = np.sort(np.concatenate([faces[:, [0, 1]], faces[:, [1, 2]], faces[:, [2, 0]]]), 1)
-    fid = np.tile(np.arange(len(faces)), 3)
-    order = np.lexsort((e[:, 1], e[:, 0]))
-    e, fid = e[order], fid[order]
-    same = (e[1:] == e[:-1]).all(1)
-    return np.stack([fid[:-1][same], fid[1:][same]], 1)
-
-
 def hand_part_labels(faces: np.ndarray, weights: np.ndarray) -> np.ndarray:
     """Part (bone) of each face (F,): the bone with the largest skinning weight summed over its corners.
 
@@ -71,7 +62,7 @@ def hand_part_labels(faces: np.ndarray, weights: np.ndarray) -> np.ndarray:
     so that every part is a solid piece of the hand once closed.
     """
     labels = weights[faces].sum(1).argmax(1)
-    adj = _face_adjacency(faces)
+    adj = face_adjacency(faces)
     for _ in range(10):
         same = labels[adj[:, 0]] == labels[adj[:, 1]]
         g = coo_matrix((np.ones(same.sum()), (adj[same, 0], adj[same, 1])), shape=(len(faces),) * 2)

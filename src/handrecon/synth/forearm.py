@@ -18,7 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from handrecon.geometry.mesh import boundary_loops
+from handrecon.geometry.topology import boundary_loops
 
 # Distances of the rings from the wrist (metres); rings 3 and 4 share the cuff position (drawn per arm), the
 # step between them is the sleeve's cuff (zero-area for a bare arm).

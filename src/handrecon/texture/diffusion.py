@@ -21,7 +21,7 @@ import torch
 from scipy.sparse.csgraph import connected_components, reverse_cuthill_mckee
 from scipy.sparse.linalg import splu
 
-from handrecon.geometry.mesh import uniform_laplacian
+from handrecon.geometry.topology import uniform_laplacian
 from handrecon.texture.cache import ContentCache
 
 _MESHES = ContentCache(maxsize=8)
