@@ -15,7 +15,7 @@ import numpy as np
 import torch
 
 from handrecon.geometry.rotations import matrix_to_axis_angle
-from handrecon.hand.keypoints import MANO16_PARENTS, convert_keypoints
+from handrecon.hand.keypoints import MANO16_CHILD_POINT, MANO16_PARENTS, convert_keypoints
 from handrecon.hand.lbs import tree_levels
 
 # MANO-21 indices of the palm points used for the global rigid fit: wrist and the five finger bases.
@@ -110,9 +110,7 @@ def inverse_kinematics(
     palm = list(PALM_MANO21)
     R0, t0 = _kabsch(rest[:, palm], tgt[:, palm])
 
-    # child MANO-21 point of each articulated joint (next joint, or the fingertip for the last one)
-    tips = {3: 17, 6: 18, 9: 20, 12: 19, 15: 16}
-    child = [next((c for c, p in enumerate(MANO16_PARENTS) if p == j), tips.get(j)) for j in range(16)]
+    child = MANO16_CHILD_POINT  # MANO-21 point each joint's distal bone ends at (next joint or fingertip)
     # one batched step per tree level: the joints of a level only need their parents' world rotations
     G = torch.eye(3, dtype=model.dtype, device=model.device).repeat(B, 16, 1, 1)
     G[:, 0] = R0

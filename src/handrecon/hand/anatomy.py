@@ -30,7 +30,7 @@ import numpy as np
 import torch
 
 from handrecon.geometry.rotations import euler_to_matrix, matrix_to_euler
-from handrecon.hand.keypoints import MANO16_PARENTS, MANO21_TIPS
+from handrecon.hand.keypoints import MANO16_CHILD_POINT, MANO16_PARENTS
 
 EULER_ORDER = "XYZ"  # in anatomical coordinates (b, s, t)
 _M = np.diag([-1.0, 1.0, 1.0])
@@ -42,15 +42,6 @@ HINGE_PLANE_MIN_DEG = 5.0
 
 def _unit(v: np.ndarray) -> np.ndarray:
     return v / np.linalg.norm(v)
-
-
-def _child_point(joint: int) -> int:
-    """MANO-21 index of the point a joint's distal bone ends at (next joint, or the fingertip)."""
-    children = [c for c, p in enumerate(MANO16_PARENTS) if p == joint]
-    if children:
-        return children[0]
-    finger = {3: "index", 6: "middle", 9: "pinky", 12: "ring", 15: "thumb"}[joint]
-    return MANO21_TIPS[finger]
 
 
 def _chain_plane_normal(points: np.ndarray, hint: np.ndarray) -> np.ndarray:
@@ -110,17 +101,17 @@ def right_hand_frames(p: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         if j in (14, 15):
             b = thumb_axis
         if parent != 0 and j != 13:  # hinge joint: bend axis normal to the plane its bones span at rest
-            d = _unit(p[_child_point(j)] - p[j])
+            d = _unit(p[MANO16_CHILD_POINT[j]] - p[j])
             if np.degrees(np.arccos(np.clip(np.dot(t, d), -1, 1))) > HINGE_PLANE_MIN_DEG:
                 b = _unit(np.cross(t, d)) * np.sign(np.dot(np.cross(t, d), b))
             else:  # nearly straight at rest: use the plane of the whole finger chain
                 base = parent if MANO16_PARENTS[parent] == 0 else MANO16_PARENTS[parent]
-                chain = [base, base + 1, base + 2, _child_point(base + 2)]
+                chain = [base, base + 1, base + 2, MANO16_CHILD_POINT[base + 2]]
                 b = _chain_plane_normal(p[chain], b)
             b = _unit(b - np.dot(b, t) * t)
         s = np.cross(t, b)
         A[j - 1] = np.stack([b, s, t], 1)
-        Q[j - 1] = _zero_twist_offset(A[j - 1], _unit(p[_child_point(j)] - p[j]))
+        Q[j - 1] = _zero_twist_offset(A[j - 1], _unit(p[MANO16_CHILD_POINT[j]] - p[j]))
     return A, Q
 
 
@@ -198,7 +189,7 @@ def keypoint_angles(keypoints: torch.Tensor, side: str = "right", order: str = "
         f = unit(flex - (flex * t).sum(-1, keepdim=True) * t, dim=-1)
         b = torch.cross(t, f, dim=-1)
         s = torch.cross(t, b, dim=-1)
-        d = unit(p[:, _child_point(j)] - p[:, j], dim=-1)
+        d = unit(p[:, MANO16_CHILD_POINT[j]] - p[:, j], dim=-1)
         if parent != 0 and j != 13:
             # hinge: its own plane sets the axis (fingers need not flex towards the palm normal), so only
             # the signed angle between the bones is read; positive when it turns towards the flexion side

@@ -40,8 +40,17 @@ MANO16_FINGER_JOINTS: dict[str, tuple[int, int, int]] = {
     "ring": (10, 11, 12),
     "pinky": (7, 8, 9),
 }
-# Fingertip keypoint of each finger in MANO-21.
+# Fingertip keypoint of each finger in MANO-21 (the tips' order, also that of a model's tip vertices).
 MANO21_TIPS: dict[str, int] = {"thumb": 16, "index": 17, "middle": 18, "ring": 19, "pinky": 20}
+# MANO-21 point at which each MANO-16 joint's distal bone ends: its first child joint, or the finger's tip
+# for the last joint of a finger (the wrist's first child is the index MCP).
+MANO16_CHILD_POINT: tuple[int, ...] = tuple(
+    next(
+        (c for c, p in enumerate(MANO16_PARENTS) if p == j),
+        next((MANO21_TIPS[f] for f, js in MANO16_FINGER_JOINTS.items() if js[-1] == j), -1),
+    )
+    for j in range(16)
+)
 
 # ---------------------------------------------------------------------------------------------
 # OpenPose-21

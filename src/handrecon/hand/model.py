@@ -19,7 +19,7 @@ from torch import nn
 
 from handrecon.geometry.rotations import axis_angle_to_matrix
 from handrecon.hand.asset import HandAsset, load_openhand
-from handrecon.hand.keypoints import convert_keypoints
+from handrecon.hand.keypoints import MANO16_CHILD_POINT, MANO21_NAMES, convert_keypoints
 from handrecon.hand.lbs import forward_kinematics, rest_offsets, skin, transforms_matrix
 from handrecon.hand.mano_io import load_mano
 
@@ -42,14 +42,10 @@ def _as_tensor(x, dtype, device) -> torch.Tensor:
     return torch.as_tensor(np.asarray(x), dtype=dtype, device=device)
 
 
-# MANO joint whose rest position gives each segment's axis: the middle-finger MCP for the palm (its long
-# axis), the next joint along the finger for the phalanges; the last phalanges end at the fingertips.
-_SEGMENT_END = (4, 2, 3, None, 5, 6, None, 8, 9, None, 11, 12, None, 14, 15, None)
-_TIP_OF = {3: 1, 6: 2, 9: 4, 12: 3, 15: 0}  # last joint of a finger -> index in tip_vertex_ids
-
-
-# Index of each segment's end among the 16 rest joints followed by the 5 rest fingertips.
-_SEGMENT_END_INDEX = tuple(e if e is not None else 16 + _TIP_OF[j] for j, e in enumerate(_SEGMENT_END))
+# Index of each segment's end among the 16 rest joints followed by the 5 rest fingertips (MANO-21), whose rest
+# positions give the segment's axis: the middle-finger MCP for the palm (its long axis), the next joint
+# along the finger for the phalanges; the last phalanges end at the fingertips.
+_SEGMENT_END_INDEX = (MANO21_NAMES.index("middle1"), *MANO16_CHILD_POINT[1:])
 
 
 def segment_stretch(j_rest: torch.Tensor, tips_rest: torch.Tensor, scales: torch.Tensor) -> torch.Tensor:
