@@ -27,6 +27,7 @@ from handrecon.fit.energy import (
     world_residuals,
 )
 from handrecon.fit.initialize import HandParams
+from handrecon.fit.layout import ParameterLayout, ResidualLayout
 from handrecon.fit.lm import levenberg_marquardt
 from handrecon.geometry.camera import project_points
 from handrecon.hand.anatomy import Anatomy
@@ -83,6 +84,48 @@ class FitSettings:
 ResidualFn = Callable[..., torch.Tensor]
 
 
+@dataclass(frozen=True)
+class _Targets:
+    """The observations of a batch of hands as float64 tensors, one row per hand."""
+
+    keypoints: torch.Tensor  # (n, 21, 2) pixels
+    sigma: torch.Tensor  # (n, 21) pixels, at least `FitSettings.min_sigma_px`
+    valid: torch.Tensor  # (n, 21) bool
+    world: torch.Tensor  # (n, 21, 3) metres (zeros where absent)
+    has_world: torch.Tensor  # (n,) bool
+    previous: torch.Tensor | None  # (n, P) the previous frame's rows in temporal units, or None
+    has_previous: torch.Tensor  # (n,) bool
+
+
+@dataclass(frozen=True)
+class _TermScales:
+    """Each energy term's weight as the factor on its residuals (`sqrt2_weight`), and the pose tolerance."""
+
+    keypoints_2d: float
+    pose: float
+    world: float
+    shape: float
+    temporal: float
+    pose_beyond_tolerance: float
+    pose_tolerance_rad: float
+    log_scale_sigma: torch.Tensor  # (16,)
+
+    @classmethod
+    def from_weights(cls, w: FitWeights) -> _TermScales:
+        scale_sigma = torch.full((ParameterLayout.SCALES,), w.bone_scale_sigma, dtype=torch.float64)
+        scale_sigma[0] = w.palm_scale_sigma
+        return cls(
+            keypoints_2d=sqrt2_weight(w.keypoints_2d) / 2**0.5,
+            pose=sqrt2_weight(w.pose),
+            world=sqrt2_weight(w.world),
+            shape=sqrt2_weight(w.shape),
+            temporal=sqrt2_weight(w.temporal),
+            pose_beyond_tolerance=sqrt2_weight(w.pose_beyond_tolerance),
+            pose_tolerance_rad=math.radians(w.pose_tolerance_deg),
+            log_scale_sigma=scale_sigma,
+        )
+
+
 class HandFitter:
     """Fits hand-model parameters to per-hand observations in one image (see module docstring)."""
 
@@ -100,17 +143,20 @@ class HandFitter:
         self.settings = settings or FitSettings()
 
     # -------------------------------------------------------------------------------------------
-    # Parameter vector per hand: global orient (3), anatomical angles (45), betas (S), transl (3),
-    # log segment scales (16).
-    def _split(self, x: torch.Tensor):
-        S = x.shape[1] - 67
-        b = 48 + S
-        return x[:, :3], x[:, 3:48].reshape(-1, 15, 3), x[:, 48:b], x[:, b : b + 3], x[:, b + 3 :]
-
+    # Parameter rows (`fit.layout.ParameterLayout`) <-> hand-model inputs.
     def _inputs(self, side: str, x: torch.Tensor) -> dict:
-        go, ang, betas, transl, log_s = self._split(x)
+        go, ang, betas, transl, log_s = ParameterLayout.of_rows(x).split(x)
         R = self.anatomy[side].euler_to_rotations(ang)
         return {"global_orient": go, "hand_pose": R, "betas": betas, "transl": transl, "bone_scales": log_s.exp()}
+
+    def _row(self, side: str, p: HandParams) -> torch.Tensor:
+        """The parameter row (1, P) of hand parameters p (batch of one)."""
+        f64 = torch.float64
+        no_scales = p.bone_scales is None
+        log_s = torch.zeros(1, ParameterLayout.SCALES, dtype=f64) if no_scales else p.bone_scales.to(f64).log()
+        layout = ParameterLayout(p.betas.shape[1])
+        angles = self.anatomy[side].rotations_to_euler(p.hand_pose.to(f64))
+        return layout.join(p.global_orient.to(f64), angles, p.betas.to(f64), p.transl.to(f64), log_s)
 
     def _joints(self, side: str, x: torch.Tensor) -> torch.Tensor:
         return self.models[side](**self._inputs(side, x), skin_mesh=False).joints
@@ -122,113 +168,72 @@ class HandFitter:
         init: list[HandParams],
         previous: list[HandParams | None] | None = None,
     ) -> list[FitResult]:
+        """Fitted parameters of each observed hand: Levenberg-Marquardt from `init`, then the penetration
+        stage; `previous` (video) adds the temporal term towards the previous frame's parameters."""
         if not observations:
             return []
-        f64 = torch.float64
-        K = K.to(f64)
-        n = len(observations)
         sides = [o.side for o in observations]
-        x0 = torch.cat(
-            [
-                torch.cat(
-                    [
-                        p.global_orient.to(f64),
-                        self.anatomy[o.side].rotations_to_euler(p.hand_pose.to(f64)).reshape(1, -1),
-                        p.betas.to(f64),
-                        p.transl.to(f64),
-                        torch.zeros(1, 16, dtype=f64) if p.bone_scales is None else p.bone_scales.to(f64).log(),
-                    ],
-                    1,
-                )
-                for o, p in zip(observations, init, strict=True)
-            ]
-        )
-        # Start inside the functional ranges (the initial pose comes from unconstrained inverse kinematics):
-        # the stiff penalty beyond them then starts at zero instead of dominating the first steps.
-        x0[:, 3:48] = _clamp_to_functional_ranges(x0[:, 3:48].reshape(-1, 15, 3), self.rom).reshape(-1, 45)
-        kp = torch.stack([o.keypoints for o in observations]).to(f64)
-        sig = torch.stack([o.sigma for o in observations]).to(f64).clamp_min(self.settings.min_sigma_px)
-        valid = torch.stack(
-            [o.valid if o.valid is not None else torch.ones(21, dtype=torch.bool) for o in observations]
-        )
-        has_world = torch.tensor([o.world is not None for o in observations])
-        world = torch.stack([o.world if o.world is not None else torch.zeros(21, 3) for o in observations]).to(f64)
-        x_prev, has_prev = None, torch.zeros(n, dtype=torch.bool)
-        if previous is not None and self.weights.temporal > 0:
-            rows = []
-            for i, p in enumerate(previous):
-                if p is None:
-                    rows.append(x0[i])
-                    continue
-                has_prev[i] = True
-                rows.append(
-                    torch.cat(
-                        [
-                            p.global_orient.to(f64)[0],
-                            self.anatomy[sides[i]].rotations_to_euler(p.hand_pose.to(f64))[0].reshape(-1),
-                            p.betas.to(f64)[0],
-                            p.transl.to(f64)[0] * 10,  # decimetres: comparable to radians for the step size
-                            torch.zeros(16, dtype=f64) if p.bone_scales is None else p.bone_scales.to(f64)[0].log(),
-                        ]
-                    )
-                )
-            x_prev = torch.stack(rows)
-        w = self.weights
-        s2d, spose, sworld = sqrt2_weight(w.keypoints_2d) / 2**0.5, sqrt2_weight(w.pose), sqrt2_weight(w.world)
-        sshape, stemp = sqrt2_weight(w.shape), sqrt2_weight(w.temporal)
-        shard, tol = sqrt2_weight(w.pose_beyond_tolerance), math.radians(w.pose_tolerance_deg)
-        scale_sigma = torch.full((16,), w.bone_scale_sigma, dtype=f64)
-        scale_sigma[0] = w.palm_scale_sigma
-
-        side_names = sorted(set(sides))
-        side_index = torch.tensor([side_names.index(s) for s in sides])
-
-        def residuals(X: torch.Tensor, ids: torch.Tensor, surface: SurfaceTerm | None = None) -> torch.Tensor:
-            """Residuals (N, R) of parameter rows X (N, P) of hands `ids` (N,); `surface` adds residuals on
-            a few skinned vertices (all rows then belong to hands of one side)."""
-            out_rows = []
-            for k, side in enumerate(side_names):
-                rows = torch.nonzero(side_index[ids] == k).flatten()
-                if rows.numel() == 0:
-                    continue
-                Xs, hs = X[rows], ids[rows]
-                vids = None if surface is None else surface.vertex_ids
-                out = self.models[side](**self._inputs(side, Xs), skin_mesh=False, vertex_ids=vids)
-                J = out.joints
-                _, ang, betas, transl, log_s = self._split(Xs)
-                viol, beyond = pose_residuals(ang, self.rom, tol)
-                r = [
-                    s2d * keypoint_residuals(project_points(J, K), kp[hs], sig[hs], valid[hs]),
-                    spose * viol,
-                    sworld * world_residuals(J, world[hs], has_world[hs]),
-                    sshape * betas,
-                    log_s / scale_sigma,
-                    shard * beyond,
-                ]
-                if x_prev is not None:
-                    t0 = Xs.shape[1] - 19
-                    xs = torch.cat([Xs[:, :t0], Xs[:, t0 : t0 + 3] * 10, Xs[:, t0 + 3 :]], 1)
-                    r.append(stemp * (xs - x_prev[hs]) * has_prev[hs, None].to(f64))
-                if surface is not None:
-                    r.append(surface.residuals(out.vertices))
-                out_rows.append((rows, torch.cat(r, 1)))
-            R = torch.zeros(X.shape[0], out_rows[0][1].shape[1], dtype=f64)
-            for rows, r in out_rows:
-                R[rows] = r
-            return R
-
+        x0 = self._initial_rows(sides, init)
+        targets = self._targets(observations, self._previous_rows(sides, previous, x0))
+        residuals = _Residuals(self, sides, K.to(torch.float64), targets, _TermScales.from_weights(self.weights))
         x, _ = levenberg_marquardt(residuals, x0, iterations=self.settings.iterations, project=self._project)
-        depths: list[tuple[float | None, float | None]] = [(None, None)] * n
+        depths: list[tuple[float | None, float | None]] = [(None, None)] * len(sides)
         if self.settings.test_penetration:
             x, depths = self._penetration_stage(x, sides, residuals)
         with torch.no_grad():
             terms = self._terms(x, sides, residuals)
-        results = []
-        for i, o in enumerate(observations):
-            inp = self._inputs(o.side, x[i : i + 1])
-            params = HandParams(inp["global_orient"], inp["hand_pose"], inp["betas"], inp["transl"], inp["bone_scales"])
-            results.append(FitResult(params, self._split(x[i : i + 1])[1][0], terms[i], *depths[i]))
-        return results
+        return [self._result(o.side, x[i : i + 1], terms[i], depths[i]) for i, o in enumerate(observations)]
+
+    def _initial_rows(self, sides: list[str], init: list[HandParams]) -> torch.Tensor:
+        """Rows (n, P) of the initial parameters, the angles moved into the functional ranges (the initial
+        pose comes from unconstrained inverse kinematics): the stiff penalty beyond them then starts at zero
+        instead of dominating the first steps."""
+        x0 = torch.cat([self._row(side, p) for side, p in zip(sides, init, strict=True)])
+        angles = ParameterLayout.of_rows(x0).angles
+        x0[:, angles] = _clamp_to_functional_ranges(x0[:, angles].reshape(-1, 15, 3), self.rom).reshape(-1, 45)
+        return x0
+
+    def _previous_rows(
+        self, sides: list[str], previous: list[HandParams | None] | None, x0: torch.Tensor
+    ) -> tuple[torch.Tensor | None, torch.Tensor]:
+        """The previous frame's rows in temporal units (n, P) (None without a temporal term) and which hands
+        have one (n,); a hand without one keeps its initial row, which the term then ignores."""
+        has_prev = torch.zeros(len(sides), dtype=torch.bool)
+        if previous is None or self.weights.temporal <= 0:
+            return None, has_prev
+        layout = ParameterLayout.of_rows(x0)
+        rows = []
+        for i, p in enumerate(previous):
+            if p is None:
+                rows.append(x0[i])
+                continue
+            has_prev[i] = True
+            rows.append(layout.temporal_units(self._row(sides[i], p))[0])
+        return torch.stack(rows), has_prev
+
+    def _targets(
+        self, observations: list[HandObservation], previous: tuple[torch.Tensor | None, torch.Tensor]
+    ) -> _Targets:
+        f64 = torch.float64
+        return _Targets(
+            keypoints=torch.stack([o.keypoints for o in observations]).to(f64),
+            sigma=torch.stack([o.sigma for o in observations]).to(f64).clamp_min(self.settings.min_sigma_px),
+            valid=torch.stack(
+                [o.valid if o.valid is not None else torch.ones(21, dtype=torch.bool) for o in observations]
+            ),
+            world=torch.stack([o.world if o.world is not None else torch.zeros(21, 3) for o in observations]).to(f64),
+            has_world=torch.tensor([o.world is not None for o in observations]),
+            previous=previous[0],
+            has_previous=previous[1],
+        )
+
+    def _result(
+        self, side: str, x: torch.Tensor, terms: dict[str, float], depths: tuple[float | None, float | None]
+    ) -> FitResult:
+        """The fit result of one hand's row x (1, P)."""
+        inp = self._inputs(side, x)
+        params = HandParams(inp["global_orient"], inp["hand_pose"], inp["betas"], inp["transl"], inp["bone_scales"])
+        return FitResult(params, ParameterLayout.of_rows(x).split(x).angles[0], terms, *depths)
 
     def _project(self, X: torch.Tensor) -> torch.Tensor:
         """Parameter rows with the anatomical angles moved to within the pose tolerance of their functional
@@ -236,7 +241,8 @@ class HandFitter:
         stiff beyond-tolerance penalty is zero, so trial points never meet it."""
         out = X.clone()
         margin = math.radians(self.weights.pose_tolerance_deg)
-        out[:, 3:48] = _clamp_to_functional_ranges(X[:, 3:48].reshape(-1, 15, 3), self.rom, margin=margin).reshape(
+        angles = ParameterLayout.of_rows(X).angles
+        out[:, angles] = _clamp_to_functional_ranges(X[:, angles].reshape(-1, 15, 3), self.rom, margin=margin).reshape(
             -1, 45
         )
         return out
@@ -318,17 +324,8 @@ class HandFitter:
     def _terms(self, x: torch.Tensor, sides: list[str], residuals) -> list[dict[str, float]]:
         """Energy per term and hand at the solution (for the result files)."""
         R = residuals(x, torch.arange(len(sides)))
-        S = x.shape[1] - 67
-        cuts = {"keypoints_2d": 42, "pose": 45, "world": 63, "shape": S, "bone_scales": 16, "pose_beyond_tolerance": 45}
-        out = []
-        for i in range(len(sides)):
-            k, d = 0, {}
-            for name, size in cuts.items():
-                d[name] = float(0.5 * R[i, k : k + size].square().sum())
-                k += size
-            d["total"] = float(0.5 * R[i].square().sum())
-            out.append(d)
-        return out
+        layout = ResidualLayout(ParameterLayout.of_rows(x).num_betas)
+        return [layout.energies(R[i]) for i in range(len(sides))]
 
 
 def _clamp_to_functional_ranges(
@@ -365,6 +362,53 @@ class SurfaceTerm:
 
     def residuals(self, vertices: torch.Tensor) -> torch.Tensor:
         return self.scale * penetration_excess(vertices[:, self.inner], vertices[:, self.nearest], self.tolerance)
+
+
+class _Residuals:
+    """The residual rows of the fit's energy (`fit.energy`, blocks in `fit.layout.ResidualLayout` order):
+    `(X (N, P), ids (N,), surface=None) -> (N, R)` for parameter rows X of the hands `ids`. Rows of each
+    side go through that side's model in one batch; `surface` adds residuals on a few skinned vertices
+    (all rows then belong to hands of one side)."""
+
+    def __init__(self, fitter: HandFitter, sides: list[str], K: torch.Tensor, targets: _Targets, scales: _TermScales):
+        self.fitter, self.K, self.targets, self.scales = fitter, K, targets, scales
+        self.side_names = sorted(set(sides))
+        self.side_index = torch.tensor([self.side_names.index(s) for s in sides])
+
+    def __call__(self, X: torch.Tensor, ids: torch.Tensor, surface: SurfaceTerm | None = None) -> torch.Tensor:
+        out_rows = []
+        for k, side in enumerate(self.side_names):
+            rows = torch.nonzero(self.side_index[ids] == k).flatten()
+            if rows.numel() == 0:
+                continue
+            out_rows.append((rows, self._side_rows(side, X[rows], ids[rows], surface)))
+        R = torch.zeros(X.shape[0], out_rows[0][1].shape[1], dtype=torch.float64)
+        for rows, r in out_rows:
+            R[rows] = r
+        return R
+
+    def _side_rows(self, side: str, Xs: torch.Tensor, hs: torch.Tensor, surface: SurfaceTerm | None) -> torch.Tensor:
+        """Residual rows of hands hs of one side, parameter rows Xs."""
+        t, c, f = self.targets, self.scales, self.fitter
+        vids = None if surface is None else surface.vertex_ids
+        out = f.models[side](**f._inputs(side, Xs), skin_mesh=False, vertex_ids=vids)
+        J = out.joints
+        layout = ParameterLayout.of_rows(Xs)
+        _, ang, betas, _, log_s = layout.split(Xs)
+        viol, beyond = pose_residuals(ang, f.rom, c.pose_tolerance_rad)
+        r = [
+            c.keypoints_2d * keypoint_residuals(project_points(J, self.K), t.keypoints[hs], t.sigma[hs], t.valid[hs]),
+            c.pose * viol,
+            c.world * world_residuals(J, t.world[hs], t.has_world[hs]),
+            c.shape * betas,
+            log_s / c.log_scale_sigma,
+            c.pose_beyond_tolerance * beyond,
+        ]
+        if t.previous is not None:
+            r.append(c.temporal * (layout.temporal_units(Xs) - t.previous[hs]) * t.has_previous[hs, None].to(Xs.dtype))
+        if surface is not None:
+            r.append(surface.residuals(out.vertices))
+        return torch.cat(r, 1)
 
 
 def _double_copy(model):
