@@ -1,4 +1,4 @@
-"""Penetration priors: the non-penetration loss (eq. 4 of paper 000) and the two-hand penetration term.
+"""Penetration priors: the non-penetration loss (eq. 4 of the knowledge-prior paper) and the two-hand penetration term.
 
 Poses are built from anatomical angles (bend, splay, twist in degrees, added to the rest pose), so that
 "a loose fist" or "the index pushed through the palm" mean what they say.

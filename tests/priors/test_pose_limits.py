@@ -1,4 +1,4 @@
-"""Pose-limit (eq. 1) and functional-anatomy (eq. 2-3) losses of paper 000."""
+"""Pose-limit (eq. 1) and functional-anatomy (eq. 2-3) losses of the knowledge-prior paper."""
 
 import math
 

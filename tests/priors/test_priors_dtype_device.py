@@ -34,19 +34,19 @@ def _losses(dtype: torch.dtype, device: str):
     gen = torch.Generator(device=device).manual_seed(1)
     j3 = rnd(B, 21, 3, scale=0.1)
     return {
-        "nll_data_term": kn.nll_data_term(det, kp, rnd(B, 21, offset=0.5)),
-        "mse_data_term": kn.mse_data_term(det, kp),
+        "nll_data_term": kn.nll_data_term(kp, det, rnd(B, 21, offset=0.5)),
+        "mse_data_term": kn.mse_data_term(kp, det),
         "shape_regularizer": kn.shape_regularizer(rnd(B, 10)),
         "geometric_alignment": ss.geometric_alignment_loss(kp, det, conf, 0.5),
-        "photometric": ss.photometric_loss(img, ren, sil, conf, 0.5),
+        "photometric": ss.photometric_loss(ren, img, sil, conf, 0.5),
         "texture_regularizer": ss.texture_regularizer(rnd(B, V, 3)),
         "scale_regularizer": ss.scale_regularizer(j3),
         "consistency": ss.consistency_loss(kp, det),
-        "vertex": pr.vertex_loss(prior, verts, var, prior),
-        "joint": pr.joint_loss(rnd(B, 21, 3), reg, verts, var, prior),
-        "joint2d_weak": pr.joint2d_loss(kp, reg, verts, var, prior, weak, rotation=rnd(B, 3)),
-        "joint2d_perspective": pr.joint2d_loss(kp, reg, verts, var, verts.detach(), PerspectiveCamera(K, 16, 16)),
-        "weakly_supervised": pr.weakly_supervised_loss(kp, reg, verts, var, prior, cam, cam_var, cam, generator=gen),
+        "vertex": pr.vertex_loss(verts, prior, var, prior),
+        "joint": pr.joint_loss(verts, rnd(B, 21, 3), var, prior, reg),
+        "joint2d_weak": pr.joint2d_loss(verts, kp, var, prior, reg, weak, rotation=rnd(B, 3)),
+        "joint2d_perspective": pr.joint2d_loss(verts, kp, var, verts.detach(), reg, PerspectiveCamera(K, 16, 16)),
+        "weakly_supervised": pr.weakly_supervised_loss(verts, kp, var, prior, reg, cam, cam_var, cam, generator=gen),
         "texture": pr.texture_loss(ren, img, sil),
         "egocentric_kp2d": eg.keypoint_2d_loss(
             eg.keypoints_2d_from_weak_camera(j3, rnd(B, offset=1.0), rnd(B, 2), K), det
@@ -96,10 +96,10 @@ def _collect_leaves(t: torch.Tensor):
 @pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
 def test_reduction_conventions(reduction):
     kp, det = torch.rand(3, 21, 2), torch.rand(3, 21, 2)
-    per = kn.mse_data_term(det, kp, reduction="none")
-    got = kn.mse_data_term(det, kp, reduction=reduction)
+    per = kn.mse_data_term(kp, det, reduction="none")
+    got = kn.mse_data_term(kp, det, reduction=reduction)
     expected = {"mean": per.mean(), "sum": per.sum(), "none": per}[reduction]
     assert per.shape == (3,)
     assert torch.allclose(got, expected)
     with pytest.raises(ValueError):
-        kn.mse_data_term(det, kp, reduction="max")
+        kn.mse_data_term(kp, det, reduction="max")

@@ -68,9 +68,12 @@ def test_grasp_loss_cross_entropy():
 
 
 def test_weight_tables_and_total():
-    assert eg.ARCTIC_WEIGHTS == {"pose": 10.0, "shape": 0.001, "camera": 1.0, "keypoints_3d": 5.0, "keypoints_2d": 5.0}
-    assert eg.IN_THE_WILD_WEIGHTS == {"mask": 10.0, "grasp": 0.1}
+    arctic = {"pose": 10.0, "shape": 0.001, "camera": 1.0, "keypoints_3d": 5.0, "keypoints_2d": 5.0}
+    assert eg.WildHandsWeights.arctic().as_dict() == arctic
+    assert eg.WildHandsWeights.assembly_hands().as_dict() == {"keypoints_3d": 5.0, "keypoints_2d": 5.0}
+    assert eg.WildHandsWeights.in_the_wild().as_dict() == {"mask": 10.0, "grasp": 0.1}
     terms = {"mask": torch.tensor(0.5), "grasp": torch.tensor(2.0)}
-    assert weighted_sum(terms, eg.IN_THE_WILD_WEIGHTS).item() == pytest.approx(5.2)
+    assert weighted_sum(terms, eg.WildHandsWeights.in_the_wild()).item() == pytest.approx(5.2)
+    assert weighted_sum(terms, eg.WildHandsWeights.in_the_wild().as_dict()).item() == pytest.approx(5.2)
     with pytest.raises(KeyError):
-        weighted_sum(terms, eg.ARCTIC_WEIGHTS)
+        weighted_sum(terms, eg.WildHandsWeights.arctic())

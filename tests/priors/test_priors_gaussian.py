@@ -8,7 +8,7 @@ from handrecon.priors.gaussian import gaussian_nll, kl_diag_gaussians, kl_standa
 
 def test_nll_hand_value():
     # -log N(1; 0, 4) = 0.5 * (1/4 + log 4 + log 2 pi)
-    got = gaussian_nll(torch.tensor(1.0), torch.tensor(0.0), torch.tensor(4.0))
+    got = gaussian_nll(torch.tensor(0.0), torch.tensor(1.0), torch.tensor(4.0))
     assert got.item() == pytest.approx(0.5 * (0.25 + math.log(4.0) + math.log(2 * math.pi)), rel=1e-6)
 
 
@@ -21,11 +21,11 @@ def test_nll_at_mean_is_log_normaliser_only():
 def test_nll_gradient_signs_and_variance_optimum():
     mean = torch.tensor([2.0], requires_grad=True)
     var = torch.tensor([9.0], requires_grad=True)  # = (target - mean)^2: the optimal variance
-    gaussian_nll(torch.tensor([5.0]), mean, var).sum().backward()
+    gaussian_nll(mean, torch.tensor([5.0]), var).sum().backward()
     assert mean.grad.item() < 0  # mean below target: increasing it lowers the loss
     assert var.grad.item() == pytest.approx(0.0, abs=1e-7)
     small = torch.tensor([1.0], requires_grad=True)
-    gaussian_nll(torch.tensor([5.0]), torch.tensor([2.0]), small).sum().backward()
+    gaussian_nll(torch.tensor([2.0]), torch.tensor([5.0]), small).sum().backward()
     assert small.grad.item() < 0  # too confident: the loss wants a larger variance
 
 

@@ -28,7 +28,7 @@ def test_vertex_loss_hand_value_with_kl():
     prior_mean = torch.zeros(1, 1, 3, dtype=torch.float64)
     nll = 3 * 0.5 * math.log(2 * math.pi * 2.0) + 0.5 * 1.0 / 2.0
     kl = 3 * 0.5 * (math.log(1 / 2.0) - 1 + 2.0) + 0.5 * 1.0
-    assert pr.vertex_loss(target, mean, var, prior_mean).item() == pytest.approx(nll + kl)
+    assert pr.vertex_loss(mean, target, var, prior_mean).item() == pytest.approx(nll + kl)
 
 
 def test_vertex_loss_gradient_sign():
@@ -36,7 +36,7 @@ def test_vertex_loss_gradient_sign():
     mean = torch.zeros(1, 2, 3)
     mean[0, 1, 2] = 0.5
     mean.requires_grad_(True)
-    pr.vertex_loss(target, mean, torch.ones(1, 2, 3), torch.zeros(1, 2, 3)).backward()
+    pr.vertex_loss(mean, target, torch.ones(1, 2, 3), torch.zeros(1, 2, 3)).backward()
     assert mean.grad[0, 1, 2] > 0
     assert mean.grad[0, 0].abs().sum() == 0
 
@@ -57,9 +57,9 @@ def test_joint_loss_hand_value():
     mean = torch.zeros(1, 3, 3, dtype=torch.float64)
     var = torch.ones(1, 3, 3, dtype=torch.float64)
     # Q == P (KL = 0); joints N(0, 1): NLL = 6 * 0.5 log 2pi + 0.5 * 1^2
-    got = pr.joint_loss(target, _regressor(), mean, var, mean.clone())
+    got = pr.joint_loss(mean, target, var, mean.clone(), _regressor())
     assert got.item() == pytest.approx(6 * HALF_LOG_2PI + 0.5)
-    masked = pr.joint_loss(target, _regressor(), mean, var, mean.clone(), weight=torch.tensor([[0.0, 1.0]]))
+    masked = pr.joint_loss(mean, target, var, mean.clone(), _regressor(), valid=torch.tensor([[0.0, 1.0]]))
     assert masked.item() == pytest.approx(3 * HALF_LOG_2PI)
 
 
@@ -70,7 +70,7 @@ def test_joint2d_loss_weak_perspective_hand_value():
     target = torch.tensor([[[10.0, 20.0], [12.0, 20.0]]], dtype=torch.float64)
     # projected mean (10, 20), variance s^2 * 1 = 4; the second joint is off by 2 in u: 0.5 * 4 / 4
     expected = 4 * 0.5 * math.log(2 * math.pi * 4.0) + 0.5
-    assert pr.joint2d_loss(target, _regressor(), mean, var, mean.clone(), cam).item() == pytest.approx(expected)
+    assert pr.joint2d_loss(mean, target, var, mean.clone(), _regressor(), cam).item() == pytest.approx(expected)
 
 
 def test_project_gaussian_perspective_matches_jacobian():
@@ -118,7 +118,7 @@ def test_weakly_supervised_reproducible_with_generator():
 
     def run(seed):
         g = torch.Generator().manual_seed(seed)
-        return pr.weakly_supervised_loss(target, _regressor(), mean, var, mean, cam, cam_var, cam, generator=g)
+        return pr.weakly_supervised_loss(mean, target, var, mean, _regressor(), cam, cam_var, cam, generator=g)
 
     assert torch.equal(run(1), run(1))
     assert not torch.equal(run(1), run(2))
@@ -130,7 +130,7 @@ def test_weakly_supervised_matches_manual_composition():
     cam_var = torch.full_like(cam, 0.5)
     prior_cam = cam + 1.0
     got = pr.weakly_supervised_loss(
-        target, _regressor(), mean, var, prior_mean, cam, cam_var, prior_cam,
+        mean, target, var, prior_mean, _regressor(), cam, cam_var, prior_cam,
         generator=torch.Generator().manual_seed(3), num_samples=2, reduction="none",
     )  # fmt: skip
     # the same quantities assembled by hand: joints are drawn first, then the camera
@@ -168,11 +168,11 @@ def test_weakly_supervised_gradients_flow_and_prefer_aligned_means():
     cam_mean = cam.clone().requires_grad_(True)
     cam_var = torch.full_like(cam, 0.01).requires_grad_(True)
     loss = pr.weakly_supervised_loss(
-        target,
-        _regressor(),
         mean,
+        target,
         var,
         mean.detach(),
+        _regressor(),
         cam_mean,
         cam_var,
         cam,
@@ -188,7 +188,7 @@ def test_weakly_supervised_gradients_flow_and_prefer_aligned_means():
 
     def score(t):
         g = torch.Generator().manual_seed(0)
-        return pr.weakly_supervised_loss(t, _regressor(), m, var.detach(), m, cam, cam_var.detach(), cam, generator=g)
+        return pr.weakly_supervised_loss(m, t, var.detach(), m, _regressor(), cam, cam_var.detach(), cam, generator=g)
 
     assert score(aligned) < score(aligned + 5.0)
 

@@ -72,14 +72,14 @@ def test_pixel_loss_hand_value_masked_and_confidence_scaled():
     ren[0, :, 1, 1] = torch.tensor([0.3, 0.4, 0.0])  # per-pixel L2 distance 0.5
     ren[0, :, 0, 0] = 1.0  # outside the silhouette: ignored
     conf = torch.full((1, 21), 2.0 / 21)  # con_sum = 2
-    assert ss.pixel_loss(img, ren, sil, conf).item() == pytest.approx(2.0 * 0.5 / 2)
+    assert ss.pixel_loss(ren, img, sil, conf).item() == pytest.approx(2.0 * 0.5 / 2)
     assert ss.pixel_loss(img, img, sil, conf).item() == 0.0
-    assert ss.pixel_loss(img, ren, sil, torch.zeros(1, 21)).item() == 0.0
+    assert ss.pixel_loss(ren, img, sil, torch.zeros(1, 21)).item() == 0.0
 
 
 def test_pixel_loss_empty_silhouette_is_zero_with_finite_gradient():
     ren = torch.rand(1, 3, 4, 4, requires_grad=True)
-    loss = ss.pixel_loss(torch.rand(1, 3, 4, 4), ren, torch.zeros(1, 4, 4), torch.ones(1, 21))
+    loss = ss.pixel_loss(ren, torch.rand(1, 3, 4, 4), torch.zeros(1, 4, 4), torch.ones(1, 21))
     loss.backward()
     assert loss.item() == 0.0 and torch.isfinite(ren.grad).all()
 
@@ -90,23 +90,23 @@ def test_ssim_loss_hand_value_for_constant_images():
     ren = torch.full((1, 3, 12, 12), b, dtype=torch.float64)
     c1 = 0.01**2  # constant images: no variance, SSIM = luminance term only
     expected = 1 - (2 * a * b + c1) / (a * a + b * b + c1)
-    assert ss.ssim_loss(img, ren, torch.ones(1, 12, 12)).item() == pytest.approx(expected, rel=1e-9)
+    assert ss.ssim_loss(ren, img, torch.ones(1, 12, 12)).item() == pytest.approx(expected, rel=1e-9)
 
 
 def test_ssim_loss_zero_on_silhouette_match_and_positive_otherwise():
     g = torch.Generator().manual_seed(3)
     img = torch.rand(2, 3, 16, 16, generator=g)
     sil = (torch.rand(2, 16, 16, generator=g) > 0.5).float()
-    assert ss.ssim_loss(img, img * sil[:, None], sil).item() == pytest.approx(0.0, abs=1e-6)
-    assert ss.ssim_loss(img, torch.rand(2, 3, 16, 16, generator=g), sil).item() > 0.1
+    assert ss.ssim_loss(img * sil[:, None], img, sil).item() == pytest.approx(0.0, abs=1e-6)
+    assert ss.ssim_loss(torch.rand(2, 3, 16, 16, generator=g), img, sil).item() > 0.1
 
 
 def test_photometric_combines_eq6_and_eq7():
     g = torch.Generator().manual_seed(4)
     img, ren = torch.rand(2, 3, 16, 16, generator=g), torch.rand(2, 3, 16, 16, generator=g)
     sil, conf = torch.ones(2, 1, 16, 16), torch.rand(2, 21, generator=g)
-    expected = ss.pixel_loss(img, ren, sil, conf) + 2.0 * ss.ssim_loss(img, ren, sil)
-    assert torch.allclose(ss.photometric_loss(img, ren, sil, conf, ssim_weight=2.0), expected)
+    expected = ss.pixel_loss(ren, img, sil, conf) + 2.0 * ss.ssim_loss(ren, img, sil)
+    assert torch.allclose(ss.photometric_loss(ren, img, sil, conf, ssim_weight=2.0), expected)
 
 
 def test_texture_regularizer_penalises_only_outliers():

@@ -16,7 +16,7 @@ from handrecon.eval._common import MM_PER_M
 
 def penetration_flags(depths: torch.Tensor, d_tol_mm: float = 6.0) -> torch.Tensor:
     """(B,) bool: whether each reconstruction's penetration depth (B,) in metres exceeds `d_tol_mm`
-    (strictly; 6 mm is the tolerance of the knowledge-prior paper 000_71a16eafa488d6c2)."""
+    (strictly; 6 mm is the tolerance of the knowledge-prior paper (Zhang et al.))."""
     if depths.dim() != 1:
         raise ValueError(f"expected one penetration depth per reconstruction (B,), got {tuple(depths.shape)}")
     return depths > d_tol_mm / MM_PER_M

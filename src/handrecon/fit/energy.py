@@ -1,4 +1,4 @@
-"""The fitting energy of the knowledge-prior method (paper 000), assembled from `handrecon.priors` terms.
+"""The fitting energy of the knowledge-prior method (Zhang et al.), assembled from `handrecon.priors` terms.
 
 E = w_2d * NLL(2D keypoints | per-joint sigma)          (eq. 7, pixels)
   + w_pose * L_pose(anatomical angles, functional ranges)  (eq. 1-3, radians^2; stiffer beyond a tolerance)

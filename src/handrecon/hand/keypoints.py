@@ -83,7 +83,7 @@ OPENPOSE_FINGER_JOINTS: dict[str, tuple[int, int, int, int]] = {
 OPENPOSE_BONES: tuple[tuple[int, int], ...] = tuple((OPENPOSE_PARENTS[c], c) for c in range(1, 21))
 
 # One RGB colour per finger (thumb, index, middle, ring, pinky) for overlays, as in the
-# 000_71a16eafa488d6c2 paper's figures: black, yellow, green, blue, magenta.
+# knowledge-prior paper's figures: black, yellow, green, blue, magenta.
 FINGER_COLORS: tuple[tuple[int, int, int], ...] = (
     (20, 20, 20),
     (235, 200, 0),

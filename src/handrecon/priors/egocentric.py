@@ -1,4 +1,5 @@
-"""Training losses of WildHands (paper 003_f2ca610c698c2e76, sec. 3.2, eq. 1-4).
+"""Training losses of WildHands (Prakash et al., 3D hand pose estimation in everyday egocentric images;
+sec. 3.2, eq. 1-4).
 
 Lab data supervise the hand-model parameters, the weak-perspective camera and 3D/2D keypoints; in-the-wild
 data supervise a rendered hand mask and a grasp class. The squared L2 norms of eq. 1-2 are averaged over
@@ -7,40 +8,58 @@ elements per sample (the scale at which the weights of sec. 3.2 were set), then 
 element contributes zero but still counts in the per-sample mean, so a sample's weight does not depend on
 how many of its labels exist.
 
-Eq. 4 is `handrecon.priors.reduction.weighted_sum(terms, weights)` with one of the weight tables below.
+Eq. 4 is `handrecon.priors.reduction.weighted_sum(terms, weights)` with `WildHandsWeights` for the kind of
+training data.
 """
 
 from __future__ import annotations
+
+from dataclasses import asdict, dataclass
 
 import torch
 import torch.nn.functional as F
 
 from handrecon.geometry.camera import project_points
-from handrecon.priors.reduction import Reduction, check_same_shape, expand_weight, mean_per_sample, reduce_batch
+from handrecon.priors.reduction import (
+    Reduction,
+    check_same_shape,
+    expand_weight,
+    mean_per_sample,
+    reduce_batch,
+    squared_error,
+)
 
 NUM_GRASP_CLASSES: int = 8
 
-# Loss weights of sec. 3.2 (eq. 4), per kind of training data; absent terms have weight 0.
-ARCTIC_WEIGHTS: dict[str, float] = {
-    "pose": 10.0,
-    "shape": 0.001,
-    "camera": 1.0,
-    "keypoints_3d": 5.0,
-    "keypoints_2d": 5.0,
-}
-ASSEMBLYHANDS_WEIGHTS: dict[str, float] = {"keypoints_3d": 5.0, "keypoints_2d": 5.0}
-IN_THE_WILD_WEIGHTS: dict[str, float] = {"mask": 10.0, "grasp": 0.1}
 
+@dataclass
+class WildHandsWeights:
+    """Loss weights of eq. 4 (sec. 3.2) by term name; a term with weight 0 is left out. The defaults are the
+    lab-data (ARCTIC) table; `assembly_hands()` and `in_the_wild()` give the paper's other two."""
 
-def _masked_mean_squared(
-    pred: torch.Tensor, target: torch.Tensor, valid: torch.Tensor | None, reduction: Reduction
-) -> torch.Tensor:
-    check_same_shape(pred=pred, target=target)
-    err = (pred - target) ** 2
-    w = expand_weight(valid, err, "valid")
-    if w is not None:
-        err = err * w
-    return reduce_batch(mean_per_sample(err), reduction)
+    pose: float = 10.0
+    shape: float = 0.001
+    camera: float = 1.0
+    keypoints_3d: float = 5.0
+    keypoints_2d: float = 5.0
+    mask: float = 0.0
+    grasp: float = 0.0
+
+    @classmethod
+    def arctic(cls) -> WildHandsWeights:
+        return cls()
+
+    @classmethod
+    def assembly_hands(cls) -> WildHandsWeights:
+        return cls(pose=0.0, shape=0.0, camera=0.0)
+
+    @classmethod
+    def in_the_wild(cls) -> WildHandsWeights:
+        return cls(pose=0.0, shape=0.0, camera=0.0, keypoints_3d=0.0, keypoints_2d=0.0, mask=10.0, grasp=0.1)
+
+    def as_dict(self) -> dict[str, float]:
+        """The terms with a non-zero weight, for `weighted_sum`."""
+        return {k: v for k, v in asdict(self).items() if v != 0}
 
 
 def parameter_loss(
@@ -51,14 +70,15 @@ def parameter_loss(
     Used for the articulation and the global orientation (predicted as rotation matrices, (B, 15, 3, 3)
     and (B, 3, 3)) and for the shape (B, 10). valid: (B,) for samples that carry parameter labels.
     """
-    return _masked_mean_squared(pred, target, valid, reduction)
+    return squared_error(pred, target, valid, "mean", reduction)
 
 
 def camera_loss(
     pred: torch.Tensor, target: torch.Tensor, valid: torch.Tensor | None = None, reduction: Reduction = "mean"
 ) -> torch.Tensor:
-    """Eq. 1, L_cam = ||(s, T) - (s, T)^gt||^2 over the weak-perspective camera (B, 3) = (s, tx, ty)."""
-    return _masked_mean_squared(pred, target, valid, reduction)
+    """Eq. 1, L_cam = ||(s, T) - (s, T)^gt||^2 over the weak-perspective camera (B, 3) = (s, tx, ty), averaged
+    over the parameters (`squared_error`; AMVUR's camera loss sums them, `probabilistic.camera_loss`)."""
+    return squared_error(pred, target, valid, "mean", reduction)
 
 
 def keypoint_3d_loss(
@@ -75,14 +95,14 @@ def keypoint_3d_loss(
     if root_index is not None:
         pred = pred - pred[:, root_index : root_index + 1]
         target = target - target[:, root_index : root_index + 1]
-    return _masked_mean_squared(pred, target, valid, reduction)
+    return squared_error(pred, target, valid, "mean", reduction)
 
 
 def keypoint_2d_loss(
     pred: torch.Tensor, target: torch.Tensor, valid: torch.Tensor | None = None, reduction: Reduction = "mean"
 ) -> torch.Tensor:
     """Eq. 2, L_kp2d = ||J_2D - J_2D^gt||^2 for image keypoints (B, J, 2) (see `keypoints_2d_from_weak_camera`)."""
-    return _masked_mean_squared(pred, target, valid, reduction)
+    return squared_error(pred, target, valid, "mean", reduction)
 
 
 def keypoints_2d_from_weak_camera(

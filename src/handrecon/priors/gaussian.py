@@ -16,8 +16,10 @@ import torch
 LOG_2PI = math.log(2.0 * math.pi)
 
 
-def gaussian_nll(target: torch.Tensor, mean: torch.Tensor, var: torch.Tensor) -> torch.Tensor:
+def gaussian_nll(mean: torch.Tensor, target: torch.Tensor, var: torch.Tensor) -> torch.Tensor:
     """-log N(target; mean, var) per element: 0.5 * ((target - mean)^2 / var + log var + log 2 pi).
+
+    Arguments in the order of `torch.nn.functional.gaussian_nll_loss`: prediction, target, variance.
 
     Minimised over `mean` at mean = target, and over `var` at var = (target - mean)^2.
     """

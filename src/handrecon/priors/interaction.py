@@ -1,4 +1,5 @@
-"""Two-hand losses of the interaction-prior method (paper 002_b813c855de3425da): interaction adjacency
+"""Two-hand losses of the interaction-prior method (Zuo et al., reconstructing interacting hands with an
+interaction prior from monocular images): interaction adjacency
 heatmap (IAH) targets (eq. 1), the 2D feature loss (eq. 2), the interaction-prior VAE loss (eq. 4) and the
 normal-consistency loss on meshes (sec. 3.3).
 
@@ -7,6 +8,7 @@ The two-hand penetration loss is not part of this module (see the penetration pr
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Literal
 
 import torch
@@ -17,15 +19,22 @@ from handrecon.priors.gaussian import kl_standard_normal
 from handrecon.priors.reduction import Reduction, check_same_shape, reduce_batch, sum_per_sample
 
 # Sec. 3.1, implementation details: Laplacian scale of the identity joint, zoom factor of the adjacent
-# joints' kernels, side of the square adjacency window (heatmap pixels), loss weights of eq. 2.
+# joints' kernels, side of the square adjacency window (heatmap pixels).
 IAH_SIGMA: float = 2.0
 IAH_ALPHA: float = 2.0
 IAH_ADJACENCY: float = 2.5
-LAMBDA_SALIENCY: float = 1.0
-LAMBDA_TRANSLATION: float = 2000.0
-# Sec. 3.2: weight of the VAE reconstruction term of eq. 4 and the latent size.
-LAMBDA_RECONSTRUCTION: float = 100.0
+# Sec. 3.2: the latent size of the interaction-prior VAE.
 LATENT_DIM: int = 128
+
+
+@dataclass
+class InteractionLossWeights:
+    """Loss weights inside the paper's equations: lambda1 (saliency) and lambda2 (relative translation) of
+    eq. 2 (sec. 3.1), lambda3 (VAE reconstruction) of eq. 4 (sec. 3.2)."""
+
+    saliency: float = 1.0
+    translation: float = 2000.0
+    reconstruction: float = 100.0
 
 
 def adjacency(joints_2d: torch.Tensor, size: float = IAH_ADJACENCY, valid: torch.Tensor | None = None) -> torch.Tensor:
@@ -93,8 +102,8 @@ def feature_2d_loss(
     target_saliency: torch.Tensor,
     pred_translation: torch.Tensor,
     target_translation: torch.Tensor,
-    saliency_weight: float = LAMBDA_SALIENCY,
-    translation_weight: float = LAMBDA_TRANSLATION,
+    saliency_weight: float = InteractionLossWeights.saliency,
+    translation_weight: float = InteractionLossWeights.translation,
     reduction: Reduction = "mean",
 ) -> torch.Tensor:
     """Eq. 2: L_2D = sum_j ||H_j - H*_j||^2 + lambda1 ||M - M*||^2 + lambda2 ||tau - tau*||^2.
@@ -118,7 +127,7 @@ def vae_prior_loss(
     target: torch.Tensor,
     latent_mean: torch.Tensor,
     latent_var: torch.Tensor,
-    reconstruction_weight: float = LAMBDA_RECONSTRUCTION,
+    reconstruction_weight: float = InteractionLossWeights.reconstruction,
     reconstruction_reduction: Literal["mean", "sum"] = "mean",
     reduction: Reduction = "mean",
 ) -> torch.Tensor:

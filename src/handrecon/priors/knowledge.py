@@ -1,4 +1,5 @@
-"""Knowledge-encoded prior and uncertainty-aware data term (paper 000_71a16eafa488d6c2).
+"""Knowledge-encoded prior and uncertainty-aware data term of the knowledge-prior method (weakly supervised
+hand reconstruction with an anatomical "knowledge prior" and per-joint uncertainty).
 
 The overall training loss of that method (eq. 8) is L = L_prior + L_data with the prior of eq. 5,
 
@@ -13,62 +14,68 @@ prior in `handrecon.priors.penetration`.
 from __future__ import annotations
 
 import functools
+from dataclasses import dataclass
 
 import torch
 
 from handrecon.priors.reduction import Reduction, check_same_shape, expand_weight, reduce_batch
 
-# Loss weights of sec. 4.1 for eq. 5.
-LAMBDA_POSE: float = 20000.0
-LAMBDA_NON_PENETRATION: float = 20000.0
-LAMBDA_SHAPE: float = 10.0
+
+@dataclass
+class KnowledgePriorWeights:
+    """Loss weights of eq. 5 (sec. 4.1 of the knowledge-prior paper): L_prior = pose * L_pose
+    + non_penetration * L_non-penetration + shape * L_shape."""
+
+    pose: float = 20000.0
+    non_penetration: float = 20000.0
+    shape: float = 10.0
 
 
-def _check_keypoints(target: torch.Tensor, mean: torch.Tensor) -> None:
-    check_same_shape(target=target, mean=mean)
+def _check_keypoints(mean: torch.Tensor, target: torch.Tensor) -> None:
+    check_same_shape(mean=mean, target=target)
     if target.dim() != 3:
         raise ValueError(f"expected keypoints of shape (B, J, D), got {tuple(target.shape)}")
 
 
 def nll_data_term(
-    target: torch.Tensor,
     mean: torch.Tensor,
+    target: torch.Tensor,
     var: torch.Tensor,
-    weight: torch.Tensor | None = None,
+    valid: torch.Tensor | None = None,
     reduction: Reduction = "mean",
 ) -> torch.Tensor:
     """Eq. 7: sum_i [ log sigma_i + ||p_i - mu_i||^2 / (2 sigma_i^2) ], one variance sigma_i^2 per joint.
 
-    target: labelled 2D landmarks (B, J, 2); mean: projected model joints mu (B, J, 2); var: predicted
-    per-joint variance sigma^2 (B, J), positive; weight: optional (B, J) (e.g. 0 for unlabelled joints).
+    mean: projected model joints mu (B, J, 2); target: labelled 2D landmarks p (B, J, 2); var: predicted
+    per-joint variance sigma^2 (B, J), positive; valid: optional (B, J) (e.g. 0 for unlabelled joints).
     Sum over joints, then `reduction` over the batch.
 
     The formula is eq. 7 as printed: log sigma_i appears once per joint although p_i has two coordinates
     (the exact isotropic 2D Gaussian NLL has 2 log sigma_i + log 2 pi). Both share the minimiser in mu; the
     printed form makes the optimal variance ||p_i - mu_i||^2 instead of half of it.
     """
-    _check_keypoints(target, mean)
+    _check_keypoints(mean, target)
     if var.shape != target.shape[:2]:
         raise ValueError(f"var must be one value per joint {tuple(target.shape[:2])}, got {tuple(var.shape)}")
     sq = ((target - mean) ** 2).sum(-1)
     per_joint = 0.5 * torch.log(var) + sq / (2.0 * var)
-    w = expand_weight(weight, per_joint)
+    w = expand_weight(valid, per_joint, "valid")
     if w is not None:
         per_joint = per_joint * w
     return reduce_batch(per_joint.sum(1), reduction)
 
 
 def mse_data_term(
-    target: torch.Tensor, mean: torch.Tensor, weight: torch.Tensor | None = None, reduction: Reduction = "mean"
+    mean: torch.Tensor, target: torch.Tensor, valid: torch.Tensor | None = None, reduction: Reduction = "mean"
 ) -> torch.Tensor:
     """Eq. 7 with every sigma_i = 1: sum_i ||p_i - mu_i||^2 / 2.
 
     The data term used before switching to the NLL (sec. 4.1); it equals `nll_data_term` with unit variance,
     so the switch changes only the per-joint weighting.
     """
-    _check_keypoints(target, mean)
+    _check_keypoints(mean, target)
     per_joint = 0.5 * ((target - mean) ** 2).sum(-1)
-    w = expand_weight(weight, per_joint)
+    w = expand_weight(valid, per_joint, "valid")
     if w is not None:
         per_joint = per_joint * w
     return reduce_batch(per_joint.sum(1), reduction)
@@ -79,7 +86,7 @@ def shape_regularizer(
 ) -> torch.Tensor:
     """L_shape = ||beta - beta_mean||_2 (the L2 norm, not squared) per sample, beta (B, S).
 
-    Sec. 3.2 of paper 000 (beta_mean = 0); the same term is E_beta of S2HAND (paper 001, sec. 3.4.1).
+    Sec. 3.2 of the knowledge-prior paper (beta_mean = 0); the same term is E_beta of S2HAND (sec. 3.4.1).
     `squared` gives ||.||^2 instead, the least-squares form used by the test-time fit (same minimiser,
     smooth at the mean shape).
     """

@@ -1,5 +1,5 @@
-"""Penetration priors: the non-penetration loss of one hand (eq. 4 of paper 000_71a16eafa488d6c2) and the
-two-hand penetration term used to resolve colliding hands (paper 002_b813c855de3425da, sec. 3.4).
+"""Penetration priors: the non-penetration loss of one hand (eq. 4 of the knowledge-prior paper, Zhang et al.) and the
+two-hand penetration term used to resolve colliding hands (the interaction-prior paper, Zuo et al., sec. 3.4).
 
 Single hand (eq. 4): L = sum over vertices v inside the hand of max(d(v) - d_tol, 0), where d(v) is the
 distance from v to the nearest vertex that is not its geodesic neighbour (farther than ~one phalanx, 2 cm,
@@ -47,7 +47,7 @@ from handrecon.geometry.mesh import closest_points_on_triangles
 from handrecon.geometry.topology import face_adjacency
 from handrecon.priors.reduction import Reduction, reduce_batch
 
-# Sec. 3.2 of paper 000: tolerance of eq. 4 and the geodesic radius of a vertex's neighbourhood (the
+# Sec. 3.2 of the knowledge-prior paper: tolerance of eq. 4 and the geodesic radius of a vertex's neighbourhood (the
 # average length of a phalanx).
 D_TOL: float = 0.006
 GEODESIC_RADIUS: float = 0.02

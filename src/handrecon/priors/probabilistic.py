@@ -1,4 +1,5 @@
-"""Losses of the probabilistic attention model AMVUR (paper 004_81683e24204eee29, sec. 3.1-3.2, 3.4).
+"""Losses of the probabilistic attention model AMVUR (Jiang et al., a probabilistic attention model with
+occlusion-aware texture regression; sec. 3.1-3.2, 3.4).
 
 The attention regressor predicts a diagonal Gaussian Q = N(mu_phi, diag(sigma_phi)) over mesh vertices;
 the prior-net (the parametric hand model) gives P = N(mu_v, diag(sigma_v)) with sigma_v = 1 by default.
@@ -30,7 +31,14 @@ from handrecon.geometry.camera import (
 from handrecon.geometry.rotations import as_rotation_matrix
 from handrecon.priors.gaussian import gaussian_nll, kl_diag_gaussians, reparameterize
 from handrecon.priors.masks import broadcast_mask
-from handrecon.priors.reduction import Reduction, check_same_shape, expand_weight, reduce_batch, sum_per_sample
+from handrecon.priors.reduction import (
+    Reduction,
+    check_same_shape,
+    expand_weight,
+    reduce_batch,
+    squared_error,
+    sum_per_sample,
+)
 
 Propagation = Literal["linear", "independent"]
 Camera = PerspectiveCamera | WeakPerspectiveCamera
@@ -106,25 +114,25 @@ def project_gaussian(mean: torch.Tensor, var: torch.Tensor, camera: Camera) -> t
 
 
 def _nll_plus_kl(
-    target: torch.Tensor,
     mean_q: torch.Tensor,
+    target: torch.Tensor,
     var_q: torch.Tensor,
     mean_p: torch.Tensor,
     var_p: torch.Tensor,
-    weight: torch.Tensor | None,
+    valid: torch.Tensor | None,
 ) -> torch.Tensor:
-    """(B,) sum_m NLL(target | Q) + KL(Q || P); `weight` (B, N) masks the NLL of unlabelled items only."""
-    check_same_shape(target=target, mean_q=mean_q)
-    nll = gaussian_nll(target, mean_q, var_q)
-    w = expand_weight(weight, nll)
+    """(B,) sum_m NLL(target | Q) + KL(Q || P); `valid` (B, N) masks the NLL of unlabelled items only."""
+    check_same_shape(mean_q=mean_q, target=target)
+    nll = gaussian_nll(mean_q, target, var_q)
+    w = expand_weight(valid, nll, "valid")
     if w is not None:
         nll = nll * w
     return sum_per_sample(nll) + sum_per_sample(kl_diag_gaussians(mean_q, var_q, mean_p, var_p))
 
 
 def vertex_loss(
-    target: torch.Tensor,
     mean: torch.Tensor,
+    target: torch.Tensor,
     var: torch.Tensor,
     prior_mean: torch.Tensor,
     prior_var: torch.Tensor | None = None,
@@ -132,45 +140,45 @@ def vertex_loss(
 ) -> torch.Tensor:
     """Eq. 3: L_V3D = sum_m NLL(V^m | mu_phi, sigma_phi) + KL(N(mu_phi, sigma_phi) || N(mu_v, sigma_v)).
 
-    target: ground-truth vertices (B, V, 3); mean, var: the attention model's Q; prior_mean (and optional
-    prior_var, default 1): the prior-net's P.
+    mean, var: the attention model's Q over vertices (B, V, 3); target: ground-truth vertices (B, V, 3);
+    prior_mean (and optional prior_var, default 1): the prior-net's P.
     """
     pv = _prior_var(prior_var, mean)
-    return reduce_batch(_nll_plus_kl(target, mean, var, prior_mean, pv, None), reduction)
+    return reduce_batch(_nll_plus_kl(mean, target, var, prior_mean, pv, None), reduction)
 
 
 def joint_loss(
-    target: torch.Tensor,
-    regressor: torch.Tensor,
     mean: torch.Tensor,
+    target: torch.Tensor,
     var: torch.Tensor,
     prior_mean: torch.Tensor,
+    regressor: torch.Tensor,
     prior_var: torch.Tensor | None = None,
     propagation: Propagation = "linear",
-    weight: torch.Tensor | None = None,
+    valid: torch.Tensor | None = None,
     reduction: Reduction = "mean",
 ) -> torch.Tensor:
-    """Eq. 5: L_J3D, the NLL of ground-truth joints (B, J, 3) under N(B mu_phi, B sigma_phi) plus
-    KL(N(B mu_phi, B sigma_phi) || N(B mu_v, B sigma_v)); vertex Gaussians (B, V, 3), regressor B (J, V).
+    """Eq. 5: L_J3D, the NLL of ground-truth joints target (B, J, 3) under N(B mu_phi, B sigma_phi) plus
+    KL(N(B mu_phi, B sigma_phi) || N(B mu_v, B sigma_v)); vertex Gaussians mean, var (B, V, 3), regressor B (J, V).
 
-    weight: optional (B, J) for joints without a label (masks the NLL; the KL is label-free).
+    valid: optional (B, J), 0 for joints without a label (masks the NLL; the KL is label-free).
     """
     jm, jv = regress_gaussian(mean, var, regressor, propagation)
     pm, pv = regress_gaussian(prior_mean, _prior_var(prior_var, prior_mean), regressor, propagation)
-    return reduce_batch(_nll_plus_kl(target, jm, jv, pm, pv, weight), reduction)
+    return reduce_batch(_nll_plus_kl(jm, target, jv, pm, pv, valid), reduction)
 
 
 def joint2d_loss(
-    target: torch.Tensor,
-    regressor: torch.Tensor,
     mean: torch.Tensor,
+    target: torch.Tensor,
     var: torch.Tensor,
     prior_mean: torch.Tensor,
+    regressor: torch.Tensor,
     camera: Camera,
     prior_var: torch.Tensor | None = None,
     rotation: torch.Tensor | None = None,
     propagation: Propagation = "linear",
-    weight: torch.Tensor | None = None,
+    valid: torch.Tensor | None = None,
     reduction: Reduction = "mean",
 ) -> torch.Tensor:
     """Eq. 6: L_J2D, the NLL of ground-truth 2D joints (B, J, 2) under S(Q) plus KL(S(Q) || S(P)).
@@ -178,7 +186,7 @@ def joint2d_loss(
     S(x) = project(R (B x)): joints regressed from the vertex Gaussians (`regress_gaussian`), optionally
     rotated by `rotation` (the camera rotation R of C, (B, 3) axis-angle or (B, 3, 3)), then projected by
     `camera` (`project_gaussian`; the paper uses weak perspective, full perspective is supported).
-    weight: optional (B, J) visibility of the 2D labels.
+    valid: optional (B, J) visibility of the 2D labels.
     """
     jm, jv = regress_gaussian(mean, var, regressor, propagation)
     pm, pv = regress_gaussian(prior_mean, _prior_var(prior_var, prior_mean), regressor, propagation)
@@ -187,16 +195,16 @@ def joint2d_loss(
         pm, pv = rotate_gaussian(pm, pv, rotation)
     qm2, qv2 = project_gaussian(jm, jv, camera)
     pm2, pv2 = project_gaussian(pm, pv, camera)
-    return reduce_batch(_nll_plus_kl(target, qm2, qv2, pm2, pv2, weight), reduction)
+    return reduce_batch(_nll_plus_kl(qm2, target, qv2, pm2, pv2, valid), reduction)
 
 
 def camera_loss(pred: torch.Tensor, target: torch.Tensor, reduction: Reduction = "mean") -> torch.Tensor:
-    """Eq. 4: L_C = sum_m (C^m - mu_gamma^m)^2 over the camera parameters (B, P).
+    """Eq. 4: L_C = sum_m (C^m - mu_gamma^m)^2 over the camera parameters (B, P): `squared_error` summed
+    over the parameters (WildHands' camera loss is the same error averaged, `egocentric.camera_loss`).
 
     With Q = N(mu_gamma, 1) and P = N(C, 1) this is twice KL(Q || P); eq. 4 drops the factor 1/2.
     """
-    check_same_shape(pred=pred, target=target)
-    return reduce_batch(sum_per_sample((pred - target) ** 2), reduction)
+    return squared_error(pred, target, within="sum", reduction=reduction)
 
 
 def weak_camera_from_params(params: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
@@ -209,11 +217,11 @@ def weak_camera_from_params(params: torch.Tensor) -> tuple[torch.Tensor, torch.T
 
 
 def weakly_supervised_loss(
-    target: torch.Tensor,
-    regressor: torch.Tensor,
     mean: torch.Tensor,
+    target: torch.Tensor,
     var: torch.Tensor,
     prior_mean: torch.Tensor,
+    regressor: torch.Tensor,
     camera_mean: torch.Tensor,
     camera_var: torch.Tensor,
     prior_camera_mean: torch.Tensor,
@@ -221,10 +229,10 @@ def weakly_supervised_loss(
     generator: torch.Generator | None = None,
     num_samples: int = 1,
     propagation: Propagation = "linear",
-    weight: torch.Tensor | None = None,
+    valid: torch.Tensor | None = None,
     reduction: Reduction = "mean",
 ) -> torch.Tensor:
-    """Eq. 8: the weakly-supervised objective, with 2D joint labels only (B, J, 2):
+    """Eq. 8: the weakly-supervised objective, with 2D joint labels only, target (B, J, 2):
 
         E_{J ~ N_B, C ~ N_gamma}[-ln P(J2D | J, C)] + KL_V + KL_J + KL_C
 
@@ -236,7 +244,7 @@ def weakly_supervised_loss(
       J ~ N(B mu_phi, B sigma_phi) and the camera C ~ N(mu_gamma, sigma_gamma) (`generator` for
       reproducibility); each draw is scored with the NLL term of eq. 6, i.e. J2D ~ N(S_C(J), S_C(B sigma_phi))
       (variance s^2 (R*R) B sigma_phi under the sampled camera).
-    weight: optional (B, J) visibility of the 2D labels.
+    valid: optional (B, J) visibility of the 2D labels.
     """
     if num_samples < 1:
         raise ValueError(f"num_samples must be >= 1, got {num_samples}")
@@ -261,8 +269,8 @@ def weakly_supervised_loss(
     s = scale[..., None, None]
     mean2d = s * joints[..., :2] + trans[..., None, :]
     var2d = (s * s * jv_s[..., :2]).clamp_min(MIN_VARIANCE)
-    nll = gaussian_nll(target.expand_as(mean2d), mean2d, var2d)  # (S, B, J, 2)
-    w = expand_weight(weight, nll[0])
+    nll = gaussian_nll(mean2d, target.expand_as(mean2d), var2d)  # (S, B, J, 2)
+    w = expand_weight(valid, nll[0], "valid")
     if w is not None:
         nll = nll * w
     expected_nll = nll.flatten(2).sum(-1).mean(0)

@@ -8,12 +8,14 @@ per-sample weighting or logging).
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping
-from typing import Literal
+from typing import Any, Literal
 
 import torch
 
 Reduction = Literal["mean", "sum", "none"]
+Within = Literal["mean", "sum"]
 
 
 def reduce_batch(per_sample: torch.Tensor, reduction: Reduction = "mean") -> torch.Tensor:
@@ -37,9 +39,36 @@ def mean_per_sample(x: torch.Tensor) -> torch.Tensor:
     return x.reshape(x.shape[0], -1).mean(1)
 
 
-def weighted_sum(terms: Mapping[str, torch.Tensor], weights: Mapping[str, float]) -> torch.Tensor:
+def squared_error(
+    pred: torch.Tensor,
+    target: torch.Tensor,
+    valid: torch.Tensor | None = None,
+    within: Within = "mean",
+    reduction: Reduction = "mean",
+) -> torch.Tensor:
+    """||pred - target||^2 per sample, its elements averaged (`within="mean"`) or summed ("sum") over every
+    non-batch dimension, then `reduction` over the batch. `valid` (B,) or (B, N, ...) zeroes elements without
+    a label; they still count in a per-sample mean, so a sample's weight does not depend on how many of its
+    labels exist. The one squared-error loss behind the parameter, camera and keypoint losses of the papers,
+    which differ only in `within`."""
+    check_same_shape(pred=pred, target=target)
+    err = (pred - target) ** 2
+    w = expand_weight(valid, err, "valid")
+    if w is not None:
+        err = err * w
+    if within == "mean":
+        return reduce_batch(mean_per_sample(err), reduction)
+    if within == "sum":
+        return reduce_batch(sum_per_sample(err), reduction)
+    raise ValueError(f"unknown within {within!r}; expected 'mean' or 'sum'")
+
+
+def weighted_sum(terms: Mapping[str, torch.Tensor], weights: Mapping[str, float] | Any) -> torch.Tensor:
     """sum_k weights[k] * terms[k] over the terms that have a weight; a missing term with a non-zero weight
-    is an error, so that a typo in a weight table never silently drops a loss."""
+    is an error, so that a typo in a weight table never silently drops a loss. `weights` is a mapping or a
+    weights dataclass (e.g. `egocentric.WildHandsWeights`, `knowledge.KnowledgePriorWeights`)."""
+    if dataclasses.is_dataclass(weights):
+        weights = dataclasses.asdict(weights)
     missing = [k for k, w in weights.items() if w != 0 and k not in terms]
     if missing:
         raise KeyError(f"weighted loss terms missing: {missing}; available: {sorted(terms)}")

@@ -1,4 +1,5 @@
-"""Self-supervised losses of S2HAND (paper 001_866b01af85d37b44, sec. 3.4).
+"""Self-supervised losses of S2HAND (Chen et al., model-based 3D hand reconstruction via self-supervised
+learning; sec. 3.4).
 
 Training signals come from noisy detected 2D keypoints J^de with per-keypoint confidences con_i in [0, 1]
 and from the input image itself. Keypoints are 21 per hand in OpenPose order (pixels); images are
@@ -106,8 +107,8 @@ def geometric_alignment_loss(
 
 
 def pixel_loss(
-    image: torch.Tensor,
     rendered: torch.Tensor,
+    image: torch.Tensor,
     silhouette: torch.Tensor,
     confidence: torch.Tensor,
     reduction: Reduction = "mean",
@@ -116,9 +117,10 @@ def pixel_loss(
 
     The per-pixel distance is the Euclidean norm over the colour channels, averaged over the rendered
     silhouette S^re (a soft silhouette weights each pixel; |S^re| is then its sum), and scaled by con_sum,
-    the sum of the K detection confidences of the sample (B, K). An empty silhouette gives 0.
+    the sum of the K detection confidences of the sample (B, K). An empty silhouette gives 0. rendered: the
+    rendering I^re, image: the input I, both (B, C, H, W).
     """
-    check_same_shape(image=image, rendered=rendered)
+    check_same_shape(rendered=rendered, image=image)
     s = broadcast_mask(silhouette, image)[:, 0]
     con_sum = confidence.to(dtype=image.dtype, device=image.device).reshape(image.shape[0], -1).sum(1)
     dist = torch.linalg.vector_norm(image - rendered, dim=1)
@@ -128,27 +130,27 @@ def pixel_loss(
 
 
 def ssim_loss(
-    image: torch.Tensor, rendered: torch.Tensor, silhouette: torch.Tensor, reduction: Reduction = "mean"
+    rendered: torch.Tensor, image: torch.Tensor, silhouette: torch.Tensor, reduction: Reduction = "mean"
 ) -> torch.Tensor:
     """Eq. 7: E_SSIM = 1 - SSIM(I * S^re, I^re): the input restricted to the rendered silhouette against the
     rendering, SSIM over the whole image (`handrecon.render.image_similarity.ssim`: Gaussian window 11, sigma 1.5;
     images of at least 11x11 pixels)."""
-    check_same_shape(image=image, rendered=rendered)
+    check_same_shape(rendered=rendered, image=image)
     masked = image * broadcast_mask(silhouette, image)
     return reduce_batch(1.0 - ssim(masked, rendered), reduction)
 
 
 def photometric_loss(
-    image: torch.Tensor,
     rendered: torch.Tensor,
+    image: torch.Tensor,
     silhouette: torch.Tensor,
     confidence: torch.Tensor,
     ssim_weight: float,
     reduction: Reduction = "mean",
 ) -> torch.Tensor:
     """Eq. 8: E_photo = E_pixel + w_SSIM * E_SSIM."""
-    per_sample = pixel_loss(image, rendered, silhouette, confidence, "none") + ssim_weight * ssim_loss(
-        image, rendered, silhouette, "none"
+    per_sample = pixel_loss(rendered, image, silhouette, confidence, "none") + ssim_weight * ssim_loss(
+        rendered, image, silhouette, "none"
     )
     return reduce_batch(per_sample, reduction)
 

@@ -2,8 +2,8 @@
 
 Exocentric (third-person) samples imitate hand crops taken from a larger photo: a 30-60 degree camera
 sees the hand somewhere off its axis, and the crop re-centres it by moving the principal point, as
-cropping does; the hand spans most of the crop. Egocentric samples imitate head-mounted cameras (paper
-003): a 90-120 degree field of view, the hand off-centre (mostly in the lower part of the view), 5-60 cm
+cropping does; the hand spans most of the crop. Egocentric samples imitate head-mounted cameras
+(WildHands): a 90-120 degree field of view, the hand off-centre (mostly in the lower part of the view), 5-60 cm
 from the camera, seen from behind the wrist with the forearm coming from the bottom of the view.
 Both keep full pinhole intrinsics K, so crops stay geometrically exact.
 """

@@ -1,6 +1,6 @@
 """Simulated 2D keypoint detections with confidences, as an off-the-shelf detector would give them.
 
-The self-supervised setting (paper 001) trains from noisy detected keypoints and their confidences. The
+The self-supervised setting (S2HAND) trains from noisy detected keypoints and their confidences. The
 simulation follows what such detectors do:
 - Gaussian localisation error whose sigma is a fraction of the hand's size and grows with occlusion (own
   hand < other hand or object < outside the image), with image blur and sensor noise, and with a floor of

@@ -1,5 +1,6 @@
-"""Two interacting hands, built the way paper 002 (sec. 3.4) builds its two-hand data: single-hand poses
-are spliced into a close relative placement, and the penetration this creates is resolved by optimisation.
+"""Two interacting hands, built the way the interaction-prior paper (sec. 3.4) builds its two-hand data:
+single-hand poses are spliced into a close relative placement, and the penetration this creates is resolved by
+optimisation.
 
 Splicing: the left hand gets a pose of its own (drawn like any single hand) and a placement relative to
 the right hand from an interaction template (palms facing, fingers interlaced, one hand on the back of
