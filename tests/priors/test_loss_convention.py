@@ -6,7 +6,6 @@ import inspect
 
 import pytest
 import torch
-from omegaconf import OmegaConf
 
 from handrecon.priors import (
     LOSSES,
@@ -66,6 +65,7 @@ def test_the_two_camera_losses_differ_only_in_the_reduction_within_a_sample():
 @pytest.mark.parametrize("cls", [KnowledgePriorWeights, WildHandsWeights, InteractionLossWeights])
 def test_weight_dataclasses_load_from_yaml(cls):
     """A recipe overrides one weight in YAML; the others keep the paper's values."""
+    OmegaConf = pytest.importorskip("omegaconf").OmegaConf
     name = dataclasses.fields(cls)[0].name
     merged = OmegaConf.merge(OmegaConf.structured(cls), OmegaConf.create(f"{name}: 0.5"))
     weights = OmegaConf.to_object(merged)
