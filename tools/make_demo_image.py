@@ -17,8 +17,8 @@ from PIL import Image
 
 from handrecon.detect.mediapipe_hands import MediaPipeHands
 from handrecon.synth import SynthConfig, SynthEngine
-from handrecon.synth.cameras import CameraRanges
-from handrecon.synth.poses import PoseMixture
+from handrecon.synth.scene.cameras import CameraRanges
+from handrecon.synth.scene.poses import PoseMixture
 
 ASSETS = Path(__file__).resolve().parents[1] / "src" / "handrecon" / "assets"
 

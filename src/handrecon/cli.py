@@ -10,7 +10,7 @@ import sys
 COMMANDS: dict[str, tuple[str, str]] = {
     "demo": ("handrecon.commands.demo", "reconstruct the bundled sample image and print where the outputs are"),
     "reconstruct": ("handrecon.commands.reconstruct", "3D hands from photos and videos"),
-    "synth": ("handrecon.synth.command", "generate labelled synthetic hand images"),
+    "synth": ("handrecon.commands.synth", "generate labelled synthetic hand images"),
 }
 
 

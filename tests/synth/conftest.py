@@ -4,7 +4,7 @@ import pytest
 from handrecon.synth.compose import OCCLUDER, PRIMARY, PRIMARY_ARM, SECOND_ARM
 from handrecon.synth.config import SynthConfig
 from handrecon.synth.engine import SynthEngine
-from handrecon.synth.occluders import fan_faces
+from handrecon.synth.scene.occluders import fan_faces
 
 SIZE = 96  # small images keep the tests fast; every code path is the same as at 224
 

@@ -3,7 +3,7 @@
 import numpy as np
 
 from handrecon.synth.detections import DetectorNoise, simulate_detection
-from handrecon.synth.visibility import Occlusion
+from handrecon.synth.joint_occlusion import Occlusion
 
 SIZE = 224
 

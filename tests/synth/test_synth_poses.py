@@ -8,9 +8,9 @@ from handrecon.hand.model import HandModel
 from handrecon.hand.rom import range_of_motion
 from handrecon.priors.knowledge import functional_ranges, range_violation
 from handrecon.priors.penetration import self_penetration_depth
-from handrecon.synth.hand_shapes import POSE_CATEGORIES
-from handrecon.synth.poses import MAX_PENETRATION_M, PoseSampler, project_to_ranges
 from handrecon.synth.rng import sample_streams
+from handrecon.synth.scene.hand_shapes import POSE_CATEGORIES
+from handrecon.synth.scene.poses import MAX_PENETRATION_M, PoseSampler, project_to_ranges
 
 TOLERANCE_RAD = 1e-3
 

@@ -5,7 +5,7 @@ import torch
 
 from handrecon.priors.penetration import two_hand_penetration_depth
 from handrecon.synth.compose import PRIMARY, SECOND
-from handrecon.synth.two_hands import TEMPLATES
+from handrecon.synth.scene.two_hands import TEMPLATES
 
 
 def test_two_hand_samples_do_not_interpenetrate(two_hand_engine, two_hand_samples):

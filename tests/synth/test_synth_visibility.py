@@ -8,8 +8,8 @@ import pytest
 import torch
 
 from handrecon.synth.compose import PRIMARY, PRIMARY_ARM, SECOND_ARM
-from handrecon.synth.occluders import VERTICES, Occluder, fan_faces
-from handrecon.synth.visibility import Occlusion
+from handrecon.synth.joint_occlusion import Occlusion
+from handrecon.synth.scene.occluders import VERTICES, Occluder, fan_faces
 
 
 def _ray_triangle_distances(dirs: np.ndarray, tri: np.ndarray) -> np.ndarray:

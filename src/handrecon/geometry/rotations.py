@@ -1,11 +1,13 @@
 """Rotation representations: axis-angle, matrices, quaternions (w, x, y, z), Euler angles, 6D.
 
 All functions are batched over leading dimensions, differentiable (including at the identity, where
-axis-angle conversions use Taylor expansions), and dtype/device agnostic.
+axis-angle conversions use Taylor expansions), and dtype/device agnostic; a few NumPy helpers at the end
+build single rotations for scene construction (random, about an axis, from two axes).
 """
 
 from __future__ import annotations
 
+import numpy as np
 import torch
 
 _AXES = {"X": 0, "Y": 1, "Z": 2}
@@ -169,3 +171,28 @@ def as_rotation_matrix(x: torch.Tensor) -> torch.Tensor:
 def geodesic_angle(R1: torch.Tensor, R2: torch.Tensor) -> torch.Tensor:
     """Angle (radians) of R1^T R2, (..., 3, 3) x2 -> (...)."""
     return matrix_to_axis_angle(R1.transpose(-1, -2) @ R2).norm(dim=-1)
+
+
+# ---------------------------------------------------------------------------------------------------
+# NumPy helpers for scene construction (float64, one rotation at a time).
+
+
+def random_rotation(rng: np.random.Generator) -> np.ndarray:
+    """Uniformly distributed rotation matrix (3, 3): a normalised Gaussian quaternion."""
+    return quaternion_to_matrix(torch.from_numpy(rng.standard_normal(4))).numpy()
+
+
+def axis_rotation(axis: np.ndarray, angle: float) -> np.ndarray:
+    """Rotation (3, 3) by `angle` radians about `axis` (any length)."""
+    a = np.asarray(axis, dtype=np.float64)
+    return axis_angle_to_matrix(torch.from_numpy(a / np.linalg.norm(a) * angle)).numpy()
+
+
+def frame_from_axes(distal: np.ndarray, palmar_hint: np.ndarray) -> np.ndarray:
+    """Rotation (3, 3) taking +y to the direction `distal` and +z to (the part orthogonal to it of)
+    `palmar_hint`: for a hand model, its canonical distal (+y) and palmar (+z) axes. Left and right models
+    share these two axes (the left model mirrors x only), so the same rotation serves both."""
+    y = distal / np.linalg.norm(distal)
+    z = palmar_hint - palmar_hint.dot(y) * y
+    z /= np.linalg.norm(z)
+    return np.stack([np.cross(y, z), y, z], 1)

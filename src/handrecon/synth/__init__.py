@@ -17,8 +17,8 @@ from handrecon.synth.dataset import SyntheticHandDataset, sample_to_tensors
 from handrecon.synth.engine import SynthEngine, SynthSample
 from handrecon.synth.freihand import FreiHANDDataset, FreiHANDWriter, encode_sample
 from handrecon.synth.generate import generate_set
-from handrecon.synth.hand_shapes import POSE_CATEGORIES
-from handrecon.synth.visibility import Occlusion
+from handrecon.synth.joint_occlusion import Occlusion
+from handrecon.synth.scene.hand_shapes import POSE_CATEGORIES
 
 __all__ = [
     "POSE_CATEGORIES",

@@ -21,10 +21,10 @@ from handrecon.render.filters import filter_taps
 from handrecon.render.interpolate import face_corner_attributes
 from handrecon.render.rasterize import rasterize
 from handrecon.render.sampling import sample_texture
-from handrecon.synth.forearm import ForearmTopology
-from handrecon.synth.occluders import VERTICES, fan_faces, fan_uv
-from handrecon.synth.scene import Scene
-from handrecon.synth.shading import WRAP_RGB, screen_space_ao, shade_pixels
+from handrecon.synth.appearance.skin_shading import WRAP_RGB, screen_space_ao, shade_pixels
+from handrecon.synth.scene.forearm import ForearmTopology
+from handrecon.synth.scene.occluders import VERTICES, fan_faces, fan_uv
+from handrecon.synth.scene.sampler import Scene
 
 MAX_OCCLUDERS = 2
 # Object ids of the label map.

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 
-from handrecon.synth.cameras import CameraRanges
 from handrecon.synth.detections import DetectorNoise
-from handrecon.synth.poses import MAX_PENETRATION_M, PoseMixture
+from handrecon.synth.scene.cameras import CameraRanges
+from handrecon.synth.scene.poses import MAX_PENETRATION_M, PoseMixture
 
 
 @dataclass(frozen=True)

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from handrecon.hand.keypoints import OPENPOSE_FINGER_JOINTS
-from handrecon.synth.visibility import Occlusion
+from handrecon.synth.joint_occlusion import Occlusion
 
 
 @dataclass(frozen=True)

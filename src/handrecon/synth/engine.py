@@ -15,13 +15,13 @@ import numpy as np
 import torch
 
 from handrecon.geometry.camera import project_points
+from handrecon.synth.appearance.effects import apply_effects
 from handrecon.synth.compose import OCCLUDER, PRIMARY, PRIMARY_ARM, SECOND_ARM, SceneRenderer
 from handrecon.synth.config import SynthConfig
 from handrecon.synth.detections import simulate_detection
-from handrecon.synth.effects import apply_effects
-from handrecon.synth.hand_shapes import POSE_CATEGORIES
-from handrecon.synth.scene import Scene, SceneSampler
-from handrecon.synth.visibility import Occlusion, joint_depth_tolerance, joint_occlusion
+from handrecon.synth.joint_occlusion import Occlusion, joint_depth_tolerance, joint_occlusion
+from handrecon.synth.scene.hand_shapes import POSE_CATEGORIES
+from handrecon.synth.scene.sampler import Scene, SceneSampler
 
 SIDES = ("right", "left")
 MAX_HANDS = 2

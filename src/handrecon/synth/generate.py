@@ -18,13 +18,13 @@ from pathlib import Path
 
 import torch
 
-from handrecon.synth.backgrounds import PHOTO_SOURCES, available_photos
+from handrecon.synth.appearance.backgrounds import PHOTO_SOURCES, available_photos
 from handrecon.synth.compose import BACKGROUND, OCCLUDER, PRIMARY, PRIMARY_ARM, SECOND, SECOND_ARM
 from handrecon.synth.config import SynthConfig
 from handrecon.synth.engine import SynthEngine
 from handrecon.synth.freihand import EncodedSample, FreiHANDWriter, encode_sample
-from handrecon.synth.hand_shapes import POSE_CATEGORIES
-from handrecon.synth.visibility import Occlusion
+from handrecon.synth.joint_occlusion import Occlusion
+from handrecon.synth.scene.hand_shapes import POSE_CATEGORIES
 
 CHUNK = 8
 # What each array of synth_annotations.npz holds (first axis: sample; hand slot 0 = primary, 1 = second).

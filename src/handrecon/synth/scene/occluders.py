@@ -14,8 +14,8 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from handrecon.synth.backgrounds import GENERATORS
-from handrecon.synth.cameras import axis_rotation
+from handrecon.geometry.rotations import axis_rotation
+from handrecon.synth.appearance.backgrounds import GENERATORS
 
 RIM = 32
 VERTICES = RIM + 1

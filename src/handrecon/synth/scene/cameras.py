@@ -17,7 +17,7 @@ import numpy as np
 import torch
 
 from handrecon.geometry.camera import intrinsics_from_fov
-from handrecon.geometry.rotations import axis_angle_to_matrix, quaternion_to_matrix
+from handrecon.geometry.rotations import axis_rotation, frame_from_axes, random_rotation
 
 EXO_FOV_DEG = (30.0, 60.0)
 EGO_FOV_DEG = (90.0, 120.0)
@@ -34,27 +34,6 @@ class CameraRanges:
     exo_centre_jitter: float = 0.06  # of the image side
     ego_fov_deg: tuple[float, float] = EGO_FOV_DEG
     ego_distance_m: tuple[float, float] = EGO_DISTANCE_M
-
-
-def random_rotation(rng: np.random.Generator) -> np.ndarray:
-    """Uniformly distributed rotation matrix (3, 3): a normalised Gaussian quaternion."""
-    return quaternion_to_matrix(torch.from_numpy(rng.standard_normal(4))).numpy()
-
-
-def axis_rotation(axis: np.ndarray, angle: float) -> np.ndarray:
-    """Rotation (3, 3) by `angle` radians about `axis` (any length)."""
-    a = np.asarray(axis, dtype=np.float64)
-    return axis_angle_to_matrix(torch.from_numpy(a / np.linalg.norm(a) * angle)).numpy()
-
-
-def frame_from_axes(distal: np.ndarray, palmar_hint: np.ndarray) -> np.ndarray:
-    """Rotation taking the hand's canonical distal (+y) and palmar (+z) axes to the camera directions
-    `distal` and (the part orthogonal to it of) `palmar_hint`. Left and right models share these two axes
-    (the left model mirrors x only), so the same rotation serves both."""
-    y = distal / np.linalg.norm(distal)
-    z = palmar_hint - palmar_hint.dot(y) * y
-    z /= np.linalg.norm(z)
-    return np.stack([np.cross(y, z), y, z], 1)
 
 
 def exocentric_orientation(rng: np.random.Generator) -> np.ndarray:

@@ -26,7 +26,7 @@ from handrecon.hand.anatomy import anatomical_frames
 from handrecon.hand.keypoints import MANO16_PARENTS
 from handrecon.io.colour import linear_to_srgb, srgb_to_linear
 from handrecon.render.interpolate import face_corner_attributes
-from handrecon.synth.backgrounds import value_noise
+from handrecon.synth.appearance.backgrounds import value_noise
 from handrecon.synth.rng import fixed_generator
 from handrecon.texture.bake import rasterize_uv
 

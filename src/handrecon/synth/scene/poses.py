@@ -22,7 +22,7 @@ from handrecon.hand.anatomy import Anatomy
 from handrecon.hand.keypoints import MANO16_FINGER_JOINTS
 from handrecon.hand.rom import range_of_motion
 from handrecon.priors.knowledge import functional_ranges
-from handrecon.synth.hand_shapes import FINGERS4, GESTURES, GRASPS, SPREAD, HandShape
+from handrecon.synth.scene.hand_shapes import FINGERS4, GESTURES, GRASPS, SPREAD, HandShape
 
 # (B, V, 3) posed vertices -> (B,) deepest self-penetration in metres.
 PenetrationDepth = Callable[[torch.Tensor], torch.Tensor]

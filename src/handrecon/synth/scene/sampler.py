@@ -11,8 +11,13 @@ import torch
 from handrecon.geometry.rotations import axis_angle_to_matrix, matrix_to_axis_angle
 from handrecon.hand.model import HandModel
 from handrecon.priors.penetration import self_penetration_depth
-from handrecon.synth.backgrounds import random_background
-from handrecon.synth.cameras import (
+from handrecon.synth.appearance.backgrounds import random_background
+from handrecon.synth.appearance.effects import Effects, random_effects
+from handrecon.synth.appearance.lighting import random_lighting
+from handrecon.synth.appearance.skin import SkinTextureBank
+from handrecon.synth.config import SynthConfig
+from handrecon.synth.rng import sample_streams
+from handrecon.synth.scene.cameras import (
     egocentric_intrinsics,
     egocentric_orientation,
     egocentric_orientation_ok,
@@ -20,15 +25,10 @@ from handrecon.synth.cameras import (
     exocentric_orientation,
     push_beyond,
 )
-from handrecon.synth.config import SynthConfig
-from handrecon.synth.effects import Effects, random_effects
-from handrecon.synth.forearm import ArmGeometry, ForearmTopology
-from handrecon.synth.lighting import random_lighting
-from handrecon.synth.occluders import Occluder, covered_fraction, random_occluder
-from handrecon.synth.poses import PoseSampler
-from handrecon.synth.rng import sample_streams
-from handrecon.synth.skin import SkinTextureBank
-from handrecon.synth.two_hands import TwoHandResolver
+from handrecon.synth.scene.forearm import ArmGeometry, ForearmTopology
+from handrecon.synth.scene.occluders import Occluder, covered_fraction, random_occluder
+from handrecon.synth.scene.poses import PoseSampler
+from handrecon.synth.scene.two_hands import TwoHandResolver
 
 EGO_MIN_DEPTH_M = 0.05  # nearest hand surface of an egocentric view
 ARM_MIN_DEPTH_M = 0.03  # forearms stay in front of the camera (faces behind it cannot be drawn)

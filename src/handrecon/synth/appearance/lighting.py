@@ -2,7 +2,7 @@
 
 The stored vector (ambient intensity and colour, directional intensity and colour, direction towards the
 light in the camera frame) describes the key light exactly; the skin shader adds effects the vector
-cannot hold (sky/ground ambient gradient, wrapped diffuse, specular sheen), see `synth.shading`.
+cannot hold (sky/ground ambient gradient, wrapped diffuse, specular sheen), see `synth.appearance.skin_shading`.
 """
 
 from __future__ import annotations

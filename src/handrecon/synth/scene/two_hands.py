@@ -22,9 +22,14 @@ from collections.abc import Callable
 import numpy as np
 import torch
 
-from handrecon.geometry.rotations import axis_angle_to_matrix, matrix_to_axis_angle
+from handrecon.geometry.rotations import (
+    axis_angle_to_matrix,
+    axis_rotation,
+    frame_from_axes,
+    matrix_to_axis_angle,
+    random_rotation,
+)
 from handrecon.priors.penetration import two_hand_penetration
-from handrecon.synth.cameras import axis_rotation, frame_from_axes, random_rotation
 
 # name: (weight, relative orientation of the left hand in the right hand's frame, direction of the left hand)
 # in the right hand's canonical frame (x radial, y distal, z palmar).
