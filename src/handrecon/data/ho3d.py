@@ -26,6 +26,7 @@ from typing import ClassVar
 
 import numpy as np
 
+from handrecon.data.conventions import OPENGL_TO_OPENCV
 from handrecon.data.mano_labels import RawMANO
 from handrecon.data.release import (
     ReleaseDataset,
@@ -37,8 +38,6 @@ from handrecon.data.release import (
 )
 from handrecon.hand.keypoints import MANO21_TO_OPENPOSE
 from handrecon.io.errors import InputError
-
-OPENGL_TO_OPENCV = np.diag([1.0, -1.0, -1.0])
 
 
 @dataclass

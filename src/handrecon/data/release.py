@@ -76,9 +76,10 @@ def require_dir(path: Path, what: str) -> Path:
 
 def shift_K(K: np.ndarray) -> np.ndarray:
     """Intrinsics calibrated in the pixel-index convention -> handrecon's continuous convention."""
+    from handrecon.data.conventions import pixel_index_to_continuous
+
     K = np.array(K, dtype=np.float64).reshape(3, 3)
-    K[0, 2] += 0.5
-    K[1, 2] += 0.5
+    K[:2, 2] = pixel_index_to_continuous(K[:2, 2])
     return K
 
 
