@@ -95,12 +95,14 @@ def write_ho3d(root: Path) -> dict:
         p.write_bytes(pickle.dumps(d, protocol=2))
         write_image(root / split / seq / "rgb" / f"{fid}.jpg", 640, 480)
 
-    meta("train", "ABF10", "0000", {"handJoints3D": mano21_gl, "handPose": pose, "handBeta": np.full(10, 0.2),
-                                     "handTrans": np.array([0.01, -0.02, -0.5]), "camMat": K, "objName": "021_bleach"})  # fmt: skip
+    annotated = {"handJoints3D": mano21_gl, "handPose": pose, "handBeta": np.full(10, 0.2),
+                 "handTrans": np.array([0.01, -0.02, -0.5]), "camMat": K, "objName": "021_bleach"}  # fmt: skip
+    meta("train", "ABF10", "0000", annotated)
     meta("train", "ABF10", "0001", {"handJoints3D": None, "handPose": None, "handBeta": None, "handTrans": None,
                                      "camMat": K, "objName": "021_bleach"})  # fmt: skip
     root_gl = mano21_gl[0]
-    meta("evaluation", "SM1", "0000", {"handJoints3D": root_gl, "handBoundingBox": np.array([100.0, 120.0, 220.0, 260.0]),
+    box = np.array([100.0, 120.0, 220.0, 260.0])
+    meta("evaluation", "SM1", "0000", {"handJoints3D": root_gl, "handBoundingBox": box,
                                         "camMat": K, "objName": "006_mustard"})  # fmt: skip
     (root / "train.txt").write_text("ABF10/0000\nABF10/0001\n")
     (root / "evaluation.txt").write_text("SM1/0000\n")
@@ -121,7 +123,11 @@ def write_dexycb(root: Path) -> dict:
     for s in DEX_SERIALS:
         p = root / "calibration" / "intrinsics" / f"{s}_640x480.yml"
         p.parent.mkdir(parents=True, exist_ok=True)
-        p.write_text(yaml.safe_dump({"color": {k: float(v) for k, v in zip(("fx", "fy", "ppx", "ppy"), (K[0, 0], K[1, 1], K[0, 2], K[1, 2]))}}))
+        p.write_text(
+            yaml.safe_dump(
+                {"color": {"fx": float(K[0, 0]), "fy": float(K[1, 1]), "ppx": float(K[0, 2]), "ppy": float(K[1, 2])}}
+            )
+        )
     calib = root / "calibration" / "mano_20200709-subject-01_left" / "mano.yml"
     calib.parent.mkdir(parents=True, exist_ok=True)
     betas = [float(b) for b in np.linspace(-1, 1, 10)]
@@ -140,7 +146,8 @@ def write_dexycb(root: Path) -> dict:
     seg[300:310, 10:20] = 2  # an object
     d = root / DEX_SUBJECT / names[4] / DEX_SERIALS[0]
     d.mkdir(parents=True, exist_ok=True)
-    np.savez(d / "labels_000000.npz", seg=seg, joint_3d=xyz[None].astype(np.float32), joint_2d=uv[None].astype(np.float32),
+    np.savez(d / "labels_000000.npz", seg=seg, joint_3d=xyz[None].astype(np.float32),
+             joint_2d=uv[None].astype(np.float32),
              pose_m=pose_m.astype(np.float32), pose_y=np.zeros((1, 3, 4), np.float32))  # fmt: skip
     np.savez(d / "labels_000001.npz", seg=np.zeros((480, 640), np.uint8), joint_3d=-np.ones((1, 21, 3), np.float32),
              joint_2d=-np.ones((1, 21, 2), np.float32), pose_m=np.zeros((1, 51), np.float32),
@@ -178,10 +185,13 @@ def write_arctic(root: Path) -> dict:
     (data / "processed_seqs" / "s01").mkdir(parents=True)
     np.save(data / "processed_seqs" / "s01" / "box_grab_01.npy", seq, allow_pickle=True)
     (data / "splits_json").mkdir()
-    (data / "splits_json" / "protocol_p2.json").write_text(json.dumps({"train": [], "val": ["s01/box_grab_01"], "test": []}))
+    (data / "splits_json" / "protocol_p2.json").write_text(
+        json.dumps({"train": [], "val": ["s01/box_grab_01"], "test": []})
+    )
     (data / "meta").mkdir()
-    misc = {"s01": {"ioi_offset": ioi, "intris_mat": [K_index(900.0 + v, 900.0, 1000.0, 1000.0).tolist() for v in range(8)],
-                    "world2cam": [np.eye(4).tolist()] * 8, "image_size": [[2800, 2000]] * 9, "gender": "female"}}  # fmt: skip
+    intris = [K_index(900.0 + v, 900.0, 1000.0, 1000.0).tolist() for v in range(8)]
+    misc = {"s01": {"ioi_offset": ioi, "intris_mat": intris, "world2cam": [np.eye(4).tolist()] * 8,
+                    "image_size": [[2800, 2000]] * 9, "gender": "female"}}  # fmt: skip
     (data / "meta" / "misc.json").write_text(json.dumps(misc))
     for f in (10, 11):
         write_image(data / "images" / "s01" / "box_grab_01" / "0" / f"{f:05d}.jpg", 280, 200)
@@ -209,7 +219,9 @@ def write_assemblyhands(root: Path, split: str = "val") -> dict:
         extr[f"{frame:06d}"] = {f"{cam}_mono10bit": np.concatenate([R, t[:, None]], 1).tolist()}
     ann_dir = root / "annotations" / split
     ann_dir.mkdir(parents=True, exist_ok=True)
-    (ann_dir / f"assemblyhands_{split}_ego_data_v1-1.json").write_text(json.dumps({"images": images, "annotations": anns}))
+    (ann_dir / f"assemblyhands_{split}_ego_data_v1-1.json").write_text(
+        json.dumps({"images": images, "annotations": anns})
+    )
     calib = {"calibration": {seq: {"intrinsics": {f"{cam}_mono10bit": K.tolist()}, "extrinsics": extr}}}
     (ann_dir / f"assemblyhands_{split}_ego_calib_v1-1.json").write_text(json.dumps(calib))
     (ann_dir / f"assemblyhands_{split}_joint_3d_v1-1.json").write_text(json.dumps({"annotations": {seq: joints}}))

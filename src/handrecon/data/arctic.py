@@ -166,6 +166,12 @@ class ARCTICDataset(ReleaseDataset):
             "path": str(self.image_path(rec)),
         }
         if rec.view == 0 and "dist" in seq["params"]:
-            extras["dist8"] = np.asarray(seq["params"]["dist"])[vidx] if np.ndim(seq["params"]["dist"]) == 2 else np.asarray(seq["params"]["dist"])
+            extras["dist8"] = (
+                np.asarray(seq["params"]["dist"])[vidx]
+                if np.ndim(seq["params"]["dist"]) == 2
+                else np.asarray(seq["params"]["dist"])
+            )
         sid = f"{rec.seq}/{rec.view}/{rec.frame:05d}"
-        return Sample(image=read_rgb(self.image_path(rec)), K=K, hands=hands, source=self.name, sample_id=sid, extras=extras)
+        return Sample(
+            image=read_rgb(self.image_path(rec)), K=K, hands=hands, source=self.name, sample_id=sid, extras=extras
+        )

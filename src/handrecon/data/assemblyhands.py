@@ -60,7 +60,9 @@ class AssemblyHandsDataset(ReleaseDataset):
         s: ["rgb (monochrome)", "K", "side", "keypoints_2d", "joints_3d", "box"] for s in ("train", "val", "test")
     }
 
-    def __init__(self, root: str | os.PathLike, split: str = "val", mano_dir=None, version: str = ANNOT_VERSION) -> None:
+    def __init__(
+        self, root: str | os.PathLike, split: str = "val", mano_dir=None, version: str = ANNOT_VERSION
+    ) -> None:
         super().__init__(root, split, mano_dir)
         ann_dir = require_dir(self.root / "annotations" / split, f"AssemblyHands' annotations/{split} folder")
         prefix = ann_dir / f"assemblyhands_{split}"
@@ -124,4 +126,6 @@ class AssemblyHandsDataset(ReleaseDataset):
                 )
             )
         extras = {"seq": rec.seq, "camera": rec.camera, "frame": rec.frame, "path": str(rec.image)}
-        return Sample(image=read_rgb(rec.image), K=K, hands=hands, source=self.name, sample_id=str(rec.image_id), extras=extras)
+        return Sample(
+            image=read_rgb(rec.image), K=K, hands=hands, source=self.name, sample_id=str(rec.image_id), extras=extras
+        )

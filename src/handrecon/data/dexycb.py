@@ -119,7 +119,12 @@ class DexYCBDataset(ReleaseDataset):
                 meta = _yaml(folder / names[i] / "meta.yml")
                 calib = _yaml(self.root / "calibration" / f"mano_{meta['mano_calib'][0]}" / "mano.yml")
                 self.sequences.append(
-                    _Sequence(folder / names[i], str(meta["mano_sides"][0]), np.asarray(calib["betas"], float), int(meta["num_frames"]))
+                    _Sequence(
+                        folder / names[i],
+                        str(meta["mano_sides"][0]),
+                        np.asarray(calib["betas"], float),
+                        int(meta["num_frames"]),
+                    )
                 )
         # (sequence, camera, frame), frames fastest, as the toolkit's mapping
         for q, seq in enumerate(self.sequences):

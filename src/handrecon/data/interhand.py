@@ -181,4 +181,6 @@ class InterHand26MDataset(ReleaseDataset):
             "mano_raw": raws,
             "path": str(rec.image),
         }
-        return Sample(image=read_rgb(rec.image), K=K, hands=hands, source=self.name, sample_id=str(rec.image_id), extras=extras)
+        return Sample(
+            image=read_rgb(rec.image), K=K, hands=hands, source=self.name, sample_id=str(rec.image_id), extras=extras
+        )

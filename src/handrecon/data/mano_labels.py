@@ -107,7 +107,12 @@ class MANOConverter:
         """global_orient (3,), hand_pose (15, 3), betas (10,), transl (3,) in the OpenCV camera frame."""
         pose = self.relative_pose(raw)
         if np.allclose(raw.R, np.eye(3)):
-            return {"global_orient": raw.global_orient, "hand_pose": pose, "betas": raw.betas, "transl": raw.transl + raw.t}
+            return {
+                "global_orient": raw.global_orient,
+                "hand_pose": pose,
+                "betas": raw.betas,
+                "transl": raw.transl + raw.t,
+            }
         from handrecon.data.conventions import change_camera_frame
         from handrecon.hand.params import HandParams
 
