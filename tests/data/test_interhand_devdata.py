@@ -53,8 +53,6 @@ def test_interhand_release_matches_devdata_camera_joints(release):
             np.testing.assert_allclose(h.joints_3d[valid], np.asarray(ref["xyz_m"])[valid], atol=1e-6)
             assert h.joints_3d_valid[valid].all()
             # 2D: the projection with the release's intrinsics, +0.5 into continuous pixels
-            np.testing.assert_allclose(
-                h.keypoints_2d[valid, :2], np.asarray(ref["uv_px"])[valid] + 0.5, atol=1e-3
-            )
+            np.testing.assert_allclose(h.keypoints_2d[valid, :2], np.asarray(ref["uv_px"])[valid] + 0.5, atol=1e-3)
             checked += 1
     assert checked == 6
