@@ -48,7 +48,8 @@ def run(args: argparse.Namespace) -> int:
     hands = sum(len(it["hands"]) for it in items)
     with_hands = sum(1 for it in items if it["hands"])
     print(
-        f"{len(items)} image(s)/frame(s) labelled, {with_hands} with hands, {hands} hand(s) -> {args.out / LABELS_FILE}",
+        f"{len(items)} image(s)/frame(s) labelled, {with_hands} with hands, {hands} hand(s)"
+        f" -> {args.out / LABELS_FILE}",
         file=sys.stderr,
     )
     return 1 if failures else 0
