@@ -22,6 +22,7 @@ import torch
 from handrecon.fit.energy import (
     FitWeights,
     keypoint_residuals,
+    metric_world_residuals,
     pose_residuals,
     sqrt2_weight,
     world_residuals,
@@ -177,6 +178,7 @@ class HandFitter:
         s2d, spose, sworld = sqrt2_weight(w.keypoints_2d) / 2**0.5, sqrt2_weight(w.pose), sqrt2_weight(w.world)
         sshape, stemp = sqrt2_weight(w.shape), sqrt2_weight(w.temporal)
         shard, tol = sqrt2_weight(w.pose_beyond_tolerance), math.radians(w.pose_tolerance_deg)
+        smetric = sqrt2_weight(w.world_metric)
         scale_sigma = torch.full((16,), w.bone_scale_sigma, dtype=f64)
         scale_sigma[0] = w.palm_scale_sigma
 
@@ -205,6 +207,8 @@ class HandFitter:
                     log_s / scale_sigma,
                     shard * beyond,
                 ]
+                if w.world_metric > 0:
+                    r.append(smetric * metric_world_residuals(J, world[hs], has_world[hs]))
                 if x_prev is not None:
                     t0 = Xs.shape[1] - 19
                     xs = torch.cat([Xs[:, :t0], Xs[:, t0 : t0 + 3] * 10, Xs[:, t0 + 3 :]], 1)
@@ -320,6 +324,8 @@ class HandFitter:
         R = residuals(x, torch.arange(len(sides)))
         S = x.shape[1] - 67
         cuts = {"keypoints_2d": 42, "pose": 45, "world": 63, "shape": S, "bone_scales": 16, "pose_beyond_tolerance": 45}
+        if self.weights.world_metric > 0:
+            cuts["world_metric"] = 63
         out = []
         for i in range(len(sides)):
             k, d = 0, {}
