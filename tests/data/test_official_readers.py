@@ -155,3 +155,16 @@ def test_missing_release_is_a_one_line_error(tmp_path):
         ARCTICDataset(tmp_path, "val")
     with pytest.raises(InputError):
         HO3DDataset(tmp_path, "nosplit")
+
+
+def test_registry_opens_every_release_reader(tmp_path):
+    from handrecon.data import dataset_names, open_dataset
+
+    names = {"freihand", "ho3d", "dexycb", "interhand26m", "arctic", "assemblyhands", "synthetic", "pseudo"}
+    assert names <= set(dataset_names())
+    fx.write_ho3d(tmp_path / "ho3d")
+    assert isinstance(open_dataset("ho3d", tmp_path / "ho3d", "evaluation"), HO3DDataset)
+    fx.write_dexycb(tmp_path / "dex")
+    assert len(open_dataset("dexycb", tmp_path / "dex", "val", setup="s0")) == 16
+    with pytest.raises(InputError, match="needed"):
+        open_dataset("arctic", None, "val")

@@ -175,3 +175,11 @@ class ARCTICDataset(ReleaseDataset):
         return Sample(
             image=read_rgb(self.image_path(rec)), K=K, hands=hands, source=self.name, sample_id=sid, extras=extras
         )
+
+
+def open_arctic(root, split: str = "train", **options) -> ARCTICDataset:
+    """`open_dataset("arctic", root, split)`: split "train", "val" or "test"; options `setup` ("p2" egocentric,
+    "p1" allocentric), `mano_dir`, `openhand_labels`."""
+    from handrecon.data.release import open_release
+
+    return open_release(ARCTICDataset, root, split, **options)

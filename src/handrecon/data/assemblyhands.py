@@ -129,3 +129,10 @@ class AssemblyHandsDataset(ReleaseDataset):
         return Sample(
             image=read_rgb(rec.image), K=K, hands=hands, source=self.name, sample_id=str(rec.image_id), extras=extras
         )
+
+
+def open_assemblyhands(root, split: str = "train", **options) -> AssemblyHandsDataset:
+    """`open_dataset("assemblyhands", root, split)`: split "train", "val" or "test"; options `version`."""
+    from handrecon.data.release import open_release
+
+    return open_release(AssemblyHandsDataset, root, split, **options)

@@ -181,3 +181,11 @@ class DexYCBDataset(ReleaseDataset):
         image = read_rgb(d / f"color_{f:06d}.jpg")
         sid = f"{seq.folder.relative_to(self.root)}/{serial}/{f:06d}"
         return Sample(image=image, K=K, hands=[hand], mask=mask, source=self.name, sample_id=sid, extras=extras)
+
+
+def open_dexycb(root, split: str = "train", **options) -> DexYCBDataset:
+    """`open_dataset("dexycb", root, split)`: split "train", "val" or "test"; options `setup` ("s0"-"s3"), `mano_dir`,
+    `openhand_labels`."""
+    from handrecon.data.release import open_release
+
+    return open_release(DexYCBDataset, root, split, **options)

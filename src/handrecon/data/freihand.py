@@ -38,7 +38,9 @@ class FreiHANDDataset(torch.utils.data.Dataset):
     (`labels` (H, W) uint8 included). Files are read lazily per item; the JSON lists once, at first use.
     """
 
-    def __init__(self, root: str | os.PathLike, split: str = "training", load_vertices: bool = False) -> None:
+    def __init__(
+        self, root: str | os.PathLike, split: str = "training", load_vertices: bool = False, variant: str = "all"
+    ) -> None:
         self.root = Path(root)
         self.split = split
         self.load_vertices = load_vertices
@@ -56,6 +58,21 @@ class FreiHANDDataset(torch.utils.data.Dataset):
                 self.sidecar = {k: z[k] for k in z.files}
         meta = self.root / META
         self.meta: dict = json.loads(meta.read_text()) if meta.is_file() else {}
+        self._first = 0  # index of the first image of the chosen colour variant
+        if variant != "all":
+            self._select_variant(variant)
+
+    def _select_variant(self, variant: str) -> None:
+        """FreiHAND's training images are its 32,560 annotated frames four times over, one block per
+        colour variant, in the order of `VARIANTS` (the toolkit's `sample_version.map_id`): green screen,
+        homogenised ("hom"), colourised with sample points, auto-colourised."""
+        if variant not in VARIANTS:
+            raise ValueError(f"freihand variant must be 'all' or one of {VARIANTS}, got {variant!r}")
+        n, k = self.num_annotations, VARIANTS.index(variant)
+        if len(self.images) < n * len(VARIANTS):
+            raise ValueError(f"{self.root / self.split}: {len(self.images)} images, not 4 colour variants of {n}")
+        self._first = k * n
+        self.images = self.images[k * n : (k + 1) * n]
 
     def _list(self, name: str) -> list | None:
         if name not in self._lists:
@@ -128,7 +145,7 @@ class FreiHANDDataset(torch.utils.data.Dataset):
         path = self.images[i]
         with Image.open(path) as im:
             image = np.asarray(im.convert("RGB"))
-        a = i % self.num_annotations
+        a = (i + self._first) % self.num_annotations
         item: dict[str, Any] = {"index": i, "annotation_index": a, "image": image, "path": str(path)}
         mask_path = self.root / self.split / "mask" / f"{a:08d}.jpg"
         item["mask"] = None
@@ -152,13 +169,15 @@ class FreiHANDDataset(torch.utils.data.Dataset):
         return item
 
 
+VARIANTS = ("gs", "hom", "sample", "auto")
 SPLITS = {"train": "training", "training": "training", "test": "evaluation", "eval": "evaluation",
           "evaluation": "evaluation"}  # fmt: skip
 
 
 def open_freihand(root, split: str = "train", **options) -> FreiHANDDataset:
     """`open_dataset("freihand", root, split)`: "train" / "training" or "test" / "evaluation" (options:
-    `load_vertices`)."""
+    `load_vertices`, `variant`: "all" or one colour variant of `VARIANTS` for the training split). The
+    evaluation split's labels are read when the v2 release's evaluation_*.json files are in the folder."""
     if root is None:
         raise ValueError("freihand: the folder of the release is needed (root)")
     if split not in SPLITS:

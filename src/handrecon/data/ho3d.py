@@ -134,3 +134,10 @@ class HO3DDataset(ReleaseDataset):
         }
         image = read_rgb(self.image_path(rec))
         return Sample(image=image, K=K, hands=[hand], source=self.name, sample_id=f"{rec.seq}/{rec.fid}", extras=extras)
+
+
+def open_ho3d(root, split: str = "train", **options) -> HO3DDataset:
+    """`open_dataset("ho3d", root, split)`: split "train" or "evaluation"; options `mano_dir`, `openhand_labels`."""
+    from handrecon.data.release import open_release
+
+    return open_release(HO3DDataset, root, split, **options)

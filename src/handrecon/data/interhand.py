@@ -184,3 +184,11 @@ class InterHand26MDataset(ReleaseDataset):
         return Sample(
             image=read_rgb(rec.image), K=K, hands=hands, source=self.name, sample_id=str(rec.image_id), extras=extras
         )
+
+
+def open_interhand26m(root, split: str = "train", **options) -> InterHand26MDataset:
+    """`open_dataset("interhand26m", root, split)`: split "train", "val" or "test"; options `mano_dir`,
+    `openhand_labels`."""
+    from handrecon.data.release import open_release
+
+    return open_release(InterHand26MDataset, root, split, **options)

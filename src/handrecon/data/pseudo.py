@@ -178,12 +178,12 @@ class PseudoLabelDataset(ReleaseDataset):
     `extras["side_score"]`, the source of the intrinsics guess in `extras["K_source"]`."""
 
     name: ClassVar[str] = "pseudo"
-    splits: ClassVar[tuple[str, ...]] = ("all", "with_hands")
+    splits: ClassVar[tuple[str, ...]] = ("train", "all")
     split_labels: ClassVar[dict[str, list[str]]] = {
-        s: ["rgb", "K (guess)", "side", "keypoints_2d (detected)", "sigma", "box"] for s in ("all", "with_hands")
+        s: ["rgb", "K (guess)", "side", "keypoints_2d (detected)", "sigma", "box"] for s in ("train", "all")
     }
 
-    def __init__(self, root: str | os.PathLike, split: str = "with_hands", mano_dir=None) -> None:
+    def __init__(self, root: str | os.PathLike, split: str = "train", mano_dir=None) -> None:
         super().__init__(root, split, mano_dir)
         doc = read_json(self.root / LABELS_FILE)
         if not isinstance(doc, dict) or doc.get("format") != FORMAT:
@@ -191,7 +191,7 @@ class PseudoLabelDataset(ReleaseDataset):
         if int(doc.get("version", 0)) > VERSION:
             raise InputError(self.root / LABELS_FILE, f"version {doc.get('version')} is newer than this reader's")
         items = doc.get("items", [])
-        self.records = [it for it in items if it.get("hands")] if split == "with_hands" else list(items)
+        self.records = [it for it in items if it.get("hands")] if split == "train" else list(items)
 
     def image_path(self, item: dict) -> Path:
         p = Path(item["image"])
@@ -224,5 +224,13 @@ class PseudoLabelDataset(ReleaseDataset):
     def describe(cls, root: str | os.PathLike) -> list[SplitInfo]:
         infos = super().describe(root)
         for info in infos:
-            info.note = "photos and video frames" if info.name == "all" else "images where a hand was found"
+            info.note = "every photo and kept video frame" if info.name == "all" else "images where a hand was found"
         return infos
+
+
+def open_pseudo(root, split: str = "train", **options) -> PseudoLabelDataset:
+    """`open_dataset("pseudo", root, split)`: the output folder of `handrecon detect`; split "train" (images with
+    hands) or "all"."""
+    from handrecon.data.release import open_release
+
+    return open_release(PseudoLabelDataset, root, split, **options)

@@ -19,6 +19,12 @@ OPENERS: dict[str, str | Opener] = {
     "freihand": "handrecon.data.freihand:open_freihand",
     "devdata": "handrecon.data.devdata:open_devdata",
     "shards": "handrecon.data.shards:open_shards",
+    "ho3d": "handrecon.data.ho3d:open_ho3d",
+    "dexycb": "handrecon.data.dexycb:open_dexycb",
+    "interhand26m": "handrecon.data.interhand:open_interhand26m",
+    "arctic": "handrecon.data.arctic:open_arctic",
+    "assemblyhands": "handrecon.data.assemblyhands:open_assemblyhands",
+    "pseudo": "handrecon.data.pseudo:open_pseudo",
 }
 
 

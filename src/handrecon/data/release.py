@@ -175,3 +175,17 @@ class ReleaseDataset(torch.utils.data.Dataset):
     def describe(cls, root: str | os.PathLike) -> list[SplitInfo]:
         root = Path(root).expanduser()
         return [SplitInfo(s, cls.count(root, s), list(cls.split_labels.get(s, []))) for s in cls.splits]
+
+
+def open_release(cls: type[ReleaseDataset], root, split: str, openhand_labels=None, **options):
+    """What `open_dataset` calls for the official-release readers: the reader of `cls` at `root`, with
+    the hands' parameters replaced by the cached openhand ones when `openhand_labels` (the cache written
+    by `handrecon data convert-labels`) is given."""
+    if root is None:
+        raise InputError(None, f"{cls.name}: the folder of the release is needed (--data-root)")
+    ds = cls(root, split, **options)
+    if openhand_labels is not None:
+        from handrecon.data.convert_labels import OpenhandLabels, WithOpenhandLabels
+
+        ds = WithOpenhandLabels(ds, OpenhandLabels(openhand_labels))
+    return ds
