@@ -16,9 +16,17 @@ from handrecon.hand.keypoints import OPENPOSE_TO_MANO21
 
 
 def hand_xyz(offset=(0.0, 0.0, 0.5), seed: int = 0) -> np.ndarray:
-    """(21, 3) distinct OpenPose-order joints in front of the camera (metres)."""
-    rng = np.random.default_rng(seed)
-    return np.asarray(offset) + rng.uniform(-0.05, 0.05, size=(21, 3))
+    """(21, 3) OpenPose-order joints of a posed openhand hand in front of the camera (metres)."""
+    import torch
+
+    from handrecon.hand import HandModel
+
+    g = torch.Generator().manual_seed(seed)
+    pose = (torch.rand(1, 15, 3, generator=g, dtype=torch.float64) - 0.5) * 0.6
+    orient = (torch.rand(1, 3, generator=g, dtype=torch.float64) - 0.5) * 2.0
+    with torch.no_grad():
+        J = HandModel(dtype=torch.float64)(global_orient=orient, hand_pose=pose, skin_mesh=False).joints[0].numpy()
+    return J - J[9] + np.asarray(offset)
 
 
 def K_index(fx=600.0, fy=610.0, cx=320.0, cy=240.0) -> np.ndarray:

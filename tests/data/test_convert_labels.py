@@ -105,3 +105,25 @@ def test_convert_dataset_cache_and_resume(tmp_path):
     ds.calls = 0
     convert_dataset(ds, tmp_path, "toy", "train", chunk=2, converter=OpenhandConverter())
     assert ds.calls == 1  # only the second chunk's sample was read
+
+
+def test_convert_labels_command_on_an_interhand_release(tmp_path):
+    import argparse
+
+    from handrecon.commands import convert_labels as cmd
+    from handrecon.data import open_dataset
+
+    from . import official_fixtures as fx
+
+    fx.write_interhand(tmp_path / "ih")
+    p = argparse.ArgumentParser()
+    cmd.add_arguments(p)
+    args = p.parse_args(["interhand26m", str(tmp_path / "ih"), "--split", "test", "--out", str(tmp_path / "c"), "-q"])
+    assert cmd.run(args) == 0
+    cache = tmp_path / "c" / "interhand26m_test_openhand.npz"
+    ds = open_dataset("interhand26m", tmp_path / "ih", "test", openhand_labels=cache)
+    s = ds[0]
+    assert [h.hand_model for h in s.hands] == ["openhand", "openhand"]
+    assert [h.hand_model for h in ds[1].hands] == ["openhand"]
+    err = OpenhandLabels(cache).data["joint_error"]  # metres; the poses are random, not all anatomical
+    assert err.mean() < 0.003 and err.max() < 0.006

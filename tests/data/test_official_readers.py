@@ -168,3 +168,15 @@ def test_registry_opens_every_release_reader(tmp_path):
     assert len(open_dataset("dexycb", tmp_path / "dex", "val", setup="s0")) == 16
     with pytest.raises(InputError, match="needed"):
         open_dataset("arctic", None, "val")
+
+
+def test_release_info_lists_splits_counts_and_labels(tmp_path):
+    from handrecon.data.release_info import describe_release, format_release
+
+    fx.write_ho3d(tmp_path)
+    infos = describe_release("ho3d", tmp_path)
+    assert [(i.name, i.samples) for i in infos] == [("train", 2), ("evaluation", 1)]
+    text = format_release("ho3d", tmp_path, infos)
+    assert "evaluation: 1 samples" in text and "root joint only" in text
+    dex = describe_release("dexycb", tmp_path)  # not a DexYCB release: every split absent
+    assert all(i.samples is None for i in dex)

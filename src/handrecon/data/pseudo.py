@@ -221,8 +221,8 @@ class PseudoLabelDataset(ReleaseDataset):
         return Sample(image=rgb, K=np.asarray(item["K"]), hands=hands, source=self.name, sample_id=sid, extras=extras)
 
     @classmethod
-    def describe(cls, root: str | os.PathLike) -> list[SplitInfo]:
-        infos = super().describe(root)
+    def describe(cls, root: str | os.PathLike, **options) -> list[SplitInfo]:
+        infos = super().describe(root, **options)
         for info in infos:
             info.note = "every photo and kept video frame" if info.name == "all" else "images where a hand was found"
         return infos

@@ -164,17 +164,17 @@ class ReleaseDataset(torch.utils.data.Dataset):
         return {"hand_model": "mano", **self.mano.convert(raw)}
 
     @classmethod
-    def count(cls, root: Path, split: str) -> int | None:
+    def count(cls, root: Path, split: str, **options) -> int | None:
         """Number of samples of a split (None when its files are absent); the default builds the index."""
         try:
-            return len(cls(root, split))
+            return len(cls(root, split, **options))
         except InputError:
             return None
 
     @classmethod
-    def describe(cls, root: str | os.PathLike) -> list[SplitInfo]:
+    def describe(cls, root: str | os.PathLike, **options) -> list[SplitInfo]:
         root = Path(root).expanduser()
-        return [SplitInfo(s, cls.count(root, s), list(cls.split_labels.get(s, []))) for s in cls.splits]
+        return [SplitInfo(s, cls.count(root, s, **options), list(cls.split_labels.get(s, []))) for s in cls.splits]
 
 
 def open_release(cls: type[ReleaseDataset], root, split: str, openhand_labels=None, **options):
