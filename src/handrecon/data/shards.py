@@ -169,6 +169,9 @@ class ShardDataset(torch.utils.data.IterableDataset):
         split_by_node: bool = False,
     ) -> None:
         self.urls = list(urls) if isinstance(urls, list) else shard_urls(urls)
+        index = None if isinstance(urls, list) else Path(urls) / INDEX_FILE
+        # number of samples when the folder's index says (a stream has no len())
+        self.count: int | None = json.loads(index.read_text())["count"] if index and index.is_file() else None
         self.augment = augment if isinstance(augment, Augmenter) or augment is None else Augmenter(augment)
         self.seed = seed
         self.shuffle = shuffle
