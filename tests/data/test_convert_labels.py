@@ -108,18 +108,14 @@ def test_convert_dataset_cache_and_resume(tmp_path):
 
 
 def test_convert_labels_command_on_an_interhand_release(tmp_path):
-    import argparse
-
-    from handrecon.commands import convert_labels as cmd
+    from handrecon.cli import main
     from handrecon.data import open_dataset
 
     from . import official_fixtures as fx
 
     fx.write_interhand(tmp_path / "ih")
-    p = argparse.ArgumentParser()
-    cmd.add_arguments(p)
-    args = p.parse_args(["interhand26m", str(tmp_path / "ih"), "--split", "test", "--out", str(tmp_path / "c"), "-q"])
-    assert cmd.run(args) == 0
+    argv = ["interhand26m", str(tmp_path / "ih"), "--split", "test", "--out", str(tmp_path / "c"), "-q"]
+    assert main(["data", "convert-labels", *argv]) == 0
     cache = tmp_path / "c" / "interhand26m_test_openhand.npz"
     ds = open_dataset("interhand26m", tmp_path / "ih", "test", openhand_labels=cache)
     s = ds[0]

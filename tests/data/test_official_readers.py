@@ -180,3 +180,13 @@ def test_release_info_lists_splits_counts_and_labels(tmp_path):
     assert "evaluation: 1 samples" in text and "root joint only" in text
     dex = describe_release("dexycb", tmp_path)  # not a DexYCB release: every split absent
     assert all(i.samples is None for i in dex)
+
+
+def test_data_info_command_prints_every_split(tmp_path, capsys):
+    from handrecon.cli import main
+
+    fx.write_ho3d(tmp_path)
+    assert main(["data", "info", "ho3d", str(tmp_path), "--samples", "2"]) == 0
+    out = capsys.readouterr().out
+    assert "train: 2 samples" in out and "evaluation: 1 samples" in out
+    assert "mano (OpenGL camera, absolute pose)" in out

@@ -47,6 +47,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     pack.add_argument("--quality", type=int, default=95, help="JPEG quality (default 95)")
     pack.add_argument("--limit", type=int, default=None, help="pack only the first N samples")
     pack.add_argument("--workers", type=int, default=min(2, os.cpu_count() or 1), help="reading processes")
+    from handrecon.commands import convert_labels
+
+    convert = sub.add_parser("convert-labels", help="fit openhand parameters to a dataset's labels, cached",
+                             description=convert_labels.__doc__)  # fmt: skip
+    convert_labels.add_arguments(convert)
 
 
 def _first(x):
@@ -139,11 +144,25 @@ def _pack(args: argparse.Namespace, dataset) -> int:
     return 0
 
 
+def _release(args: argparse.Namespace) -> None:
+    """Every split of a release the readers describe: sample counts and the labels each carries."""
+    from handrecon.data.release_info import OTHER_SPLITS, RELEASE_CLASSES, describe_release, format_release
+
+    if args.root is not None and (args.name in RELEASE_CLASSES or args.name in OTHER_SPLITS):
+        print(format_release(args.name, args.root, describe_release(args.name, args.root, **dict(args.option))))
+
+
 def run(args: argparse.Namespace) -> int:
     from handrecon.data import open_dataset
     from handrecon.io.errors import InputError
 
+    if args.data_command == "convert-labels":
+        from handrecon.commands import convert_labels
+
+        return convert_labels.run(args)
     try:
+        if args.data_command == "info":
+            _release(args)
         dataset = open_dataset(args.name, args.root, args.split, **dict(args.option))
         return _info(args, dataset) if args.data_command == "info" else _pack(args, dataset)
     except (InputError, ValueError, FileNotFoundError, FileExistsError, TypeError) as e:
