@@ -38,10 +38,11 @@ def _t(x):
     return torch.as_tensor(np.asarray(x, dtype=np.float64)[None])
 
 
-def _raw(side, space, frame="camera", R=np.eye(3), t=np.zeros(3), n=45, seed=1):
+def _raw(side, space, frame="camera", R=None, t=None, n=45, seed=1):
     rng = np.random.default_rng(seed)
     return RawMANO(side, rng.normal(size=3) * 0.5, rng.normal(size=n) * 0.3, rng.normal(size=10) * 0.5,
-                   [0.02, -0.01, 0.4], space, frame, R, t)  # fmt: skip
+                   [0.02, -0.01, 0.4], space, frame, np.eye(3) if R is None else R,
+                   np.zeros(3) if t is None else t)  # fmt: skip
 
 
 def test_without_mano_only_camera_relative_labels_convert():
