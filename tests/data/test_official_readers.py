@@ -190,3 +190,19 @@ def test_data_info_command_prints_every_split(tmp_path, capsys):
     out = capsys.readouterr().out
     assert "train: 2 samples" in out and "evaluation: 1 samples" in out
     assert "mano (OpenGL camera, absolute pose)" in out
+
+
+def test_release_folder_from_environment_or_config(tmp_path, monkeypatch):
+    from handrecon.data import open_dataset
+
+    fx.write_ho3d(tmp_path / "releases" / "ho3d")
+    monkeypatch.delenv("HANDRECON_HO3D_ROOT", raising=False)
+    monkeypatch.setenv("HANDRECON_DATASETS", str(tmp_path / "datasets.yaml"))
+    (tmp_path / "datasets.yaml").write_text(f"ho3d: {tmp_path / 'releases' / 'ho3d'}\n")
+    assert len(open_dataset("ho3d", None, "train")) == 2
+    (tmp_path / "datasets.yaml").write_text("{}\n")
+    monkeypatch.setenv("HANDRECON_DATA_ROOT", str(tmp_path / "releases"))
+    assert len(open_dataset("ho3d", None, "evaluation")) == 1
+    monkeypatch.setenv("HANDRECON_HO3D_ROOT", str(tmp_path / "nowhere"))
+    with pytest.raises(InputError, match="nowhere"):
+        open_dataset("ho3d", None, "train")

@@ -147,9 +147,11 @@ def _pack(args: argparse.Namespace, dataset) -> int:
 def _release(args: argparse.Namespace) -> None:
     """Every split of a release the readers describe: sample counts and the labels each carries."""
     from handrecon.data.release_info import OTHER_SPLITS, RELEASE_CLASSES, describe_release, format_release
+    from handrecon.data.roots import resolve_data_root
 
-    if args.root is not None and (args.name in RELEASE_CLASSES or args.name in OTHER_SPLITS):
-        print(format_release(args.name, args.root, describe_release(args.name, args.root, **dict(args.option))))
+    root = args.root if args.root is not None else resolve_data_root(args.name)
+    if root is not None and (args.name in RELEASE_CLASSES or args.name in OTHER_SPLITS):
+        print(format_release(args.name, root, describe_release(args.name, root, **dict(args.option))))
 
 
 def run(args: argparse.Namespace) -> int:

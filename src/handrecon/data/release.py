@@ -182,7 +182,15 @@ def open_release(cls: type[ReleaseDataset], root, split: str, openhand_labels=No
     the hands' parameters replaced by the cached openhand ones when `openhand_labels` (the cache written
     by `handrecon data convert-labels`) is given."""
     if root is None:
-        raise InputError(None, f"{cls.name}: the folder of the release is needed (--data-root)")
+        from handrecon.data.roots import resolve_data_root
+
+        root = resolve_data_root(cls.name)
+    if root is None:
+        raise InputError(
+            None,
+            f"{cls.name}: the folder of the release is needed (ROOT, HANDRECON_{cls.name.upper()}_ROOT, "
+            "an entry in the datasets config or HANDRECON_DATA_ROOT)",
+        )
     ds = cls(root, split, **options)
     if openhand_labels is not None:
         from handrecon.data.convert_labels import OpenhandLabels, WithOpenhandLabels
