@@ -193,9 +193,9 @@ def write_arctic(root: Path) -> dict:
     (data / "processed_seqs" / "s01").mkdir(parents=True)
     np.save(data / "processed_seqs" / "s01" / "box_grab_01.npy", seq, allow_pickle=True)
     (data / "splits_json").mkdir()
-    (data / "splits_json" / "protocol_p2.json").write_text(
-        json.dumps({"train": [], "val": ["s01/box_grab_01"], "test": []})
-    )
+    for setup in ("p1", "p2"):
+        protocol = {"train": [], "val": ["s01/box_grab_01"], "test": []}
+        (data / "splits_json" / f"protocol_{setup}.json").write_text(json.dumps(protocol))
     (data / "meta").mkdir()
     intris = [K_index(900.0 + v, 900.0, 1000.0, 1000.0).tolist() for v in range(8)]
     misc = {"s01": {"ioi_offset": ioi, "intris_mat": intris, "world2cam": [np.eye(4).tolist()] * 8,

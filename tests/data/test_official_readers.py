@@ -127,6 +127,16 @@ def test_arctic_egocentric_per_frame_camera(tmp_path):
     np.testing.assert_allclose(raw["hand_pose"], truth["params"]["pose_r"][vidx])
     assert [h.side for h in ds[1].hands] == ["right"]  # left not valid in the egocentric view of image 11
     np.testing.assert_allclose(s.extras["dist8"], np.arange(8.0))
+    # p1: the 8 allocentric views, with the subject's fixed K and extrinsics from meta/misc.json
+    p1 = ARCTICDataset(tmp_path, "val", setup="p1")
+    assert len(p1) == 2 * 8
+    rec = p1.records[2]  # image 10, view 3
+    assert (rec.frame, rec.view) == (10, 3)
+    fx.write_image(p1.image_path(rec), 280, 200)
+    a = p1[2]
+    np.testing.assert_allclose(a.K, shifted(fx.K_index(902.0, 900.0, 1000.0, 1000.0)))
+    np.testing.assert_allclose(hand(a, "left").joints_3d, truth["joints_l"][vidx, 3][list(MANO21_TO_OPENPOSE)])
+    assert "dist8" not in a.extras
 
 
 def test_assemblyhands_per_frame_extrinsics_and_boxes(tmp_path):
