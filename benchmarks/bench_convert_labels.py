@@ -38,7 +38,8 @@ def main(runs: int = 3) -> int:
     print(f"hands: {len(targets)}")
     print("mean joint error per hand (mm): " + ", ".join(f"{e:.1f}" for e in err))
     print(f"over all hands: {err.mean():.1f} mm; max {err.max():.1f} mm")
-    print(f"seconds per hand (batch of {len(targets)}, median of {runs}): {statistics.median(times) / len(targets):.3f}")
+    per_hand = statistics.median(times) / len(targets)
+    print(f"seconds per hand (batch of {len(targets)}, median of {runs}): {per_hand:.3f}")
     return 0
 
 
