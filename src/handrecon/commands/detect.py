@@ -25,7 +25,9 @@ def run(args: argparse.Namespace) -> int:
     from handrecon.commands.reconstruct import VIDEO_EXTS, collect_inputs
     from handrecon.data.pseudo import LABELS_FILE, DetectorSettings, FrontEnd, label_inputs
 
-    inputs = collect_inputs(args.inputs)
+    out = args.out.resolve()
+    # frames written by an earlier run into an output folder inside an input folder are not inputs
+    inputs = [p for p in collect_inputs(args.inputs) if out not in p.resolve().parents]
     if not inputs:
         print("handrecon detect: no input files", file=sys.stderr)
         return 2
