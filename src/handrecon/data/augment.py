@@ -91,7 +91,8 @@ def warp_sample(sample: Sample, A: np.ndarray, out_size: tuple[int, int], flip: 
         P = np.array([[-1.0, 0.0, W], [0.0, 1.0, 0.0], [0.0, 0.0, 1.0]]) @ A
     # cv2 maps pixel indices (centres at integers): continuous = index + 0.5 on both sides.
     to_idx = np.array([[1.0, 0.0, -0.5], [0.0, 1.0, -0.5], [0.0, 0.0, 1.0]])
-    P_idx = to_idx @ P @ np.linalg.inv(to_idx)
+    from_idx = np.array([[1.0, 0.0, 0.5], [0.0, 1.0, 0.5], [0.0, 0.0, 1.0]])
+    P_idx = to_idx @ P @ from_idx
     identity = np.allclose(P_idx, np.eye(3)) and sample.size == (W, H)
     pure_flip = flip and np.allclose(A, np.eye(3)) and sample.size == (W, H)
     if identity:
@@ -214,18 +215,23 @@ def random_crop(sample: Sample, config: CropConfig, rng: np.random.Generator) ->
     return warp_sample(sample, A, (config.size, config.size), flip)
 
 
+GREY = np.array([0.299, 0.587, 0.114])  # Rec. 601 luma weights
+
+
 def colour_jitter(image: np.ndarray, config: PhotometricConfig, rng: np.random.Generator) -> np.ndarray:
-    """Brightness, contrast, saturation and white-balance gains on a uint8 RGB image."""
-    x = image.astype(np.float32)
+    """Brightness, white-balance, contrast and saturation gains on a uint8 RGB image.
+
+    With per-channel gains G, contrast c about the mean grey m of G x and saturation s about each pixel's
+    grey (S = s I + (1 - s) 1 w^T, which keeps greys), the result c S G x + (1 - c) m is one affine colour
+    map, applied in a single pass (saturating to 0..255)."""
     gain = rng.uniform(1 - config.brightness, 1 + config.brightness)
-    gain = gain * rng.uniform(1 - config.colour, 1 + config.colour, 3).astype(np.float32)
-    x = x * gain
+    G = np.diag(gain * rng.uniform(1 - config.colour, 1 + config.colour, 3))
     c = rng.uniform(1 - config.contrast, 1 + config.contrast)
-    x = (x - x.mean()) * c + x.mean()
     s = rng.uniform(1 - config.saturation, 1 + config.saturation)
-    grey = x @ np.array([0.299, 0.587, 0.114], np.float32)
-    x = (x - grey[..., None]) * s + grey[..., None]
-    return np.clip(x + 0.5, 0, 255).astype(np.uint8)
+    S = s * np.eye(3) + (1 - s) * np.outer(np.ones(3), GREY)
+    m = float(np.mean(G @ np.asarray(cv2.mean(image)[:3])))
+    M = np.concatenate([c * S @ G, np.full((3, 1), (1 - c) * m)], 1)
+    return cv2.transform(image, M)
 
 
 def blur(image: np.ndarray, sigma: float) -> np.ndarray:
