@@ -24,9 +24,9 @@ from pathlib import Path
 
 import torch
 
+from handrecon.data.freihand_writer import FreiHANDWriter
+from handrecon.data.synthetic_set import encoded_samples, set_metadata
 from handrecon.synth.config import SynthConfig
-from handrecon.synth.freihand import FreiHANDWriter
-from handrecon.synth.generate import encoded_samples, set_metadata
 
 
 def _cpu_seconds() -> float:

@@ -17,9 +17,9 @@ from pathlib import Path
 
 from tqdm import tqdm
 
+from handrecon.data.synthetic_set import generate_set
 from handrecon.io.atomic import write_json_atomic
 from handrecon.synth.config import SynthConfig
-from handrecon.synth.generate import generate_set
 
 SIZE = 224
 # name: (count, seed, two hands, egocentric)

@@ -11,6 +11,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "demo": ("handrecon.commands.demo", "reconstruct the bundled sample image and print where the outputs are"),
     "reconstruct": ("handrecon.commands.reconstruct", "3D hands from photos and videos"),
     "synth": ("handrecon.commands.synth", "generate labelled synthetic hand images"),
+    "data": ("handrecon.commands.data", "inspect datasets and pack them into WebDataset shards"),
+    "detect": ("handrecon.commands.detect", "pseudo-labels (2D keypoints, sigma, side, box) of photos and videos"),
 }
 
 

@@ -1,4 +1,4 @@
-"""`handrecon synth`: write a labelled synthetic set in FreiHAND's layout (see `handrecon.synth.freihand`)."""
+"""`handrecon synth`: write a labelled synthetic set in FreiHAND's layout (see `handrecon.data.freihand_writer`)."""
 
 from __future__ import annotations
 
@@ -28,7 +28,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
-    from handrecon.synth.generate import generate_set
+    from handrecon.data.synthetic_set import generate_set
 
     if args.n <= 0:
         print("handrecon synth: --n must be positive", file=sys.stderr)

@@ -36,6 +36,9 @@ class FitWeights:
     penetration: float = 1e6  # per m^2: 5 mm beyond d_tol costs 25 per vertex
     shape: float = 1.0
     world: float = 500.0
+    # Absolute 3D joints (per m^2), for observations whose 3D joints are labels in metres (converting a
+    # dataset's labels to hand-model parameters); 0 (off) for detections, whose 3D size is unknown.
+    world_metric: float = 0.0
     temporal: float = 0.0
     two_hand: float = 50000.0
     # Beyond `pose_tolerance_deg` outside a range, a much stiffer penalty: the fit may trade a few degrees
@@ -74,6 +77,11 @@ def world_residuals(joints: torch.Tensor, world: torch.Tensor, has_world: torch.
     # (the shape prior balances it); a constant metre scale placed synthetic hands no better.
     r = (rel_j / size_j - rel_w / size_w) * size_j.detach()
     return (r * has_world[:, None, None].to(joints.dtype)).reshape(joints.shape[0], -1)
+
+
+def metric_world_residuals(joints: torch.Tensor, world: torch.Tensor, has_world: torch.Tensor) -> torch.Tensor:
+    """(N, 63): model joints minus labelled 3D joints (metres, camera frame), for `FitWeights.world_metric`."""
+    return ((joints - world) * has_world[:, None, None].to(joints.dtype)).reshape(joints.shape[0], -1)
 
 
 def pose_residuals(

@@ -100,12 +100,13 @@ class ParameterLayout:
 @dataclass(frozen=True)
 class ResidualLayout:
     """The named blocks of a hand's residual row, in the order `fit.refine` assembles them; optional blocks
-    (temporal, penetration) follow them."""
+    (metric world when `world_metric`, then temporal and penetration) follow them."""
 
     num_betas: int
+    world_metric: bool = False
 
     def blocks(self) -> dict[str, int]:
-        return {
+        blocks = {
             "keypoints_2d": 42,  # 21 keypoints x 2 pixel coordinates
             "pose": ParameterLayout.ANGLES,
             "world": 63,  # 21 landmarks x 3
@@ -113,6 +114,9 @@ class ResidualLayout:
             "bone_scales": ParameterLayout.SCALES,
             "pose_beyond_tolerance": ParameterLayout.ANGLES,
         }
+        if self.world_metric:
+            blocks["world_metric"] = 63  # 21 joints x 3, metres
+        return blocks
 
     def energies(self, r: torch.Tensor) -> dict[str, float]:
         """0.5 ||block||^2 of each named block of one residual row r (R,), and the total over the row."""

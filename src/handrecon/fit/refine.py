@@ -22,6 +22,7 @@ import torch
 from handrecon.fit.energy import (
     FitWeights,
     keypoint_residuals,
+    metric_world_residuals,
     pose_residuals,
     sqrt2_weight,
     world_residuals,
@@ -104,6 +105,7 @@ class _TermScales:
     keypoints_2d: float
     pose: float
     world: float
+    world_metric: float
     shape: float
     temporal: float
     pose_beyond_tolerance: float
@@ -118,6 +120,7 @@ class _TermScales:
             keypoints_2d=sqrt2_weight(w.keypoints_2d) / 2**0.5,
             pose=sqrt2_weight(w.pose),
             world=sqrt2_weight(w.world),
+            world_metric=sqrt2_weight(w.world_metric),
             shape=sqrt2_weight(w.shape),
             temporal=sqrt2_weight(w.temporal),
             pose_beyond_tolerance=sqrt2_weight(w.pose_beyond_tolerance),
@@ -324,7 +327,7 @@ class HandFitter:
     def _terms(self, x: torch.Tensor, sides: list[str], residuals) -> list[dict[str, float]]:
         """Energy per term and hand at the solution (for the result files)."""
         R = residuals(x, torch.arange(len(sides)))
-        layout = ResidualLayout(ParameterLayout.of_rows(x).num_betas)
+        layout = ResidualLayout(ParameterLayout.of_rows(x).num_betas, self.weights.world_metric > 0)
         return [layout.energies(R[i]) for i in range(len(sides))]
 
 
@@ -404,6 +407,8 @@ class _Residuals:
             log_s / c.log_scale_sigma,
             c.pose_beyond_tolerance * beyond,
         ]
+        if c.world_metric > 0:
+            r.append(c.world_metric * metric_world_residuals(J, t.world[hs], t.has_world[hs]))
         if t.previous is not None:
             r.append(c.temporal * (layout.temporal_units(Xs) - t.previous[hs]) * t.has_previous[hs, None].to(Xs.dtype))
         if surface is not None:

@@ -7,29 +7,22 @@ effects, seen by exocentric crops or egocentric wide-angle cameras; each sample 
 confidences for self-supervised training.
 
 - `SynthEngine(SynthConfig(...)).sample(i)` -> `SynthSample` (numpy), a pure function of (seed, i);
-- `SyntheticHandDataset` renders samples on the fly for torch DataLoaders;
-- `generate_set` / `handrecon synth` write a set in FreiHAND's layout, `FreiHANDDataset` reads it (and
-  FreiHAND itself).
+
+The data-layer parts live in `handrecon.data`: `data.synthetic.SyntheticHandDataset` renders samples on the
+fly for DataLoaders, `data.synthetic_set.generate_set` (and `handrecon synth`) write sets in
+FreiHAND's layout through `data.freihand_writer`, `data.freihand.FreiHANDDataset` reads
+it (and FreiHAND itself).
 """
 
 from handrecon.synth.config import SynthConfig
-from handrecon.synth.dataset import SyntheticHandDataset, sample_to_tensors
 from handrecon.synth.engine import SynthEngine, SynthSample
-from handrecon.synth.freihand import FreiHANDDataset, FreiHANDWriter, encode_sample
-from handrecon.synth.generate import generate_set
 from handrecon.synth.joint_occlusion import Occlusion
 from handrecon.synth.scene.hand_shapes import POSE_CATEGORIES
 
 __all__ = [
     "POSE_CATEGORIES",
-    "FreiHANDDataset",
-    "FreiHANDWriter",
     "Occlusion",
     "SynthConfig",
     "SynthEngine",
     "SynthSample",
-    "SyntheticHandDataset",
-    "encode_sample",
-    "generate_set",
-    "sample_to_tensors",
 ]

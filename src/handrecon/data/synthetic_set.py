@@ -18,11 +18,11 @@ from pathlib import Path
 
 import torch
 
+from handrecon.data.freihand_writer import EncodedSample, FreiHANDWriter, encode_sample
 from handrecon.synth.appearance.backgrounds import PHOTO_SOURCES, available_photos
 from handrecon.synth.compose import BACKGROUND, OCCLUDER, PRIMARY, PRIMARY_ARM, SECOND, SECOND_ARM
 from handrecon.synth.config import SynthConfig
 from handrecon.synth.engine import SynthEngine
-from handrecon.synth.freihand import EncodedSample, FreiHANDWriter, encode_sample
 from handrecon.synth.joint_occlusion import Occlusion
 from handrecon.synth.scene.hand_shapes import POSE_CATEGORIES
 
