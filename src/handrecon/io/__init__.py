@@ -14,8 +14,16 @@ from handrecon.io.atomic import (
     write_json_atomic,
     write_text_atomic,
 )
-from handrecon.io.errors import InputError
-from handrecon.io.exif_camera import DEFAULT_FOV_DEG, camera_from_exif, read_focal_tags, resolve_intrinsics
+from handrecon.io.errors import InputError, ModelFileError, SettingError, one_line
+from handrecon.io.exif_camera import (
+    DEFAULT_FOV_DEG,
+    camera_from_exif,
+    check_camera_settings,
+    check_intrinsics,
+    exif_intrinsics,
+    read_focal_tags,
+    resolve_intrinsics,
+)
 from handrecon.io.images import (
     MAX_PIXELS,
     MIN_SIDE,
@@ -34,6 +42,8 @@ __all__ = [
     "MIN_SIDE",
     "PROCESSING_MAX_SIDE",
     "InputError",
+    "ModelFileError",
+    "SettingError",
     "LoadedImage",
     "VideoFrame",
     "VideoReader",
@@ -44,8 +54,12 @@ __all__ = [
     "atomic_paths",
     "camera_from_exif",
     "camera_to_gltf",
+    "check_camera_settings",
+    "check_intrinsics",
     "downscale_for_processing",
+    "exif_intrinsics",
     "load_image",
+    "one_line",
     "read_focal_tags",
     "resolve_intrinsics",
     "save_npz_atomic",
