@@ -44,11 +44,12 @@ from scipy.sparse.csgraph import connected_components
 from handrecon.geometry.geodesic import geodesic_neighbors
 from handrecon.geometry.mesh import closest_points_on_triangles
 from handrecon.geometry.winding import ClosedParts
+from handrecon.hand.tolerances import PENETRATION_TOLERANCE_M
 from handrecon.priors.reduction import Reduction, reduce_batch
 
 # Sec. 3.2 of paper 000: tolerance of eq. 4 and the geodesic radius of a vertex's neighbourhood (the
 # average length of a phalanx).
-D_TOL: float = 0.006
+D_TOL: float = PENETRATION_TOLERANCE_M
 GEODESIC_RADIUS: float = 0.02
 # Query rows per chunk in the nearest-vertex / nearest-triangle searches (bounds memory for big batches).
 _ROWS_PER_CHUNK = 256
