@@ -38,7 +38,7 @@ class PipelineConfig:
     # crops anyway) and textured from the hands' rectangle at full resolution, itself downscaled to
     # `texture_source_max_side` (a 256 texture gains nothing from more): a 100 MP photo stays under 2 GB.
     detection_max_side: int = PROCESSING_MAX_SIDE
-    texture_source_max_side: int = 2048
+    texture_source_max_side: int = 1024
     joint_limit_tolerance_deg: float = JOINT_LIMIT_TOLERANCE_DEG
     penetration_tolerance_mm: float = PENETRATION_TOLERANCE_MM
     weights: FitWeights = field(default_factory=FitWeights)

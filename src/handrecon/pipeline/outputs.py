@@ -16,7 +16,6 @@ import torch
 
 from handrecon.geometry.camera import PerspectiveCamera
 from handrecon.io import (
-    PROCESSING_MAX_SIDE,
     downscale_for_processing,
     save_npz_atomic,
     save_png_atomic,
@@ -32,7 +31,7 @@ MESH_FORMATS = ("obj", "ply", "glb")
 OVERLAY_COLOR = (0.62, 0.72, 0.90)  # light blue: stands out against skin
 # Overlays and side views of larger photos are drawn on a downscaled copy: a picture to look at gains
 # nothing from 100 megapixels, and rendering at that size costs gigabytes.
-OVERLAY_MAX_SIDE = PROCESSING_MAX_SIDE
+OVERLAY_MAX_SIDE = 2048
 
 
 @dataclass
