@@ -32,6 +32,9 @@ def test_pipeline_config_round_trips_through_yaml(tmp_path):
     # a partial file overrides only what it names
     part = config_from_yaml(PipelineConfig, "fit:\n  iterations: 3\n")
     assert part == dataclasses.replace(PipelineConfig(), fit=FitSettings(iterations=3))
+    # the fit's own settings on their own (training recipes and the pipeline share them)
+    fit = FitSettings(iterations=3, penetration_rounds=1)
+    assert load_config(FitSettings, save_config(fit, tmp_path / "fit.yaml")) == fit
 
 
 @pytest.mark.parametrize(

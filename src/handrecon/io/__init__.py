@@ -1,7 +1,8 @@
 """Input and output: images, EXIF cameras, videos, atomic writes and mesh exporters.
 
-Everything a file can do wrong is reported as `InputError` ("<path>: <reason>"); every file handrecon
-writes appears complete or not at all.
+Everything a file can do wrong is reported as `InputError` ("<path>: <reason>", one line), a setting out
+of range as its subclass `SettingError`, an unusable hand-model file as `ModelFileError`: one family the
+command line catches. Every file handrecon writes appears complete or not at all.
 """
 
 from handrecon.io.atomic import (
