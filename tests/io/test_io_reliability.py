@@ -49,7 +49,10 @@ def test_only_temporaries_of_writers_that_are_gone_are_removed(tmp_path):
     (tmp_path / "sub").mkdir()
     stale = [tmp_path / f".x.json.{dead}-0123abcd.tmp.json", tmp_path / "sub" / f".v.mp4.{dead}-ffffffff.tmp.mp4"]
     live = [tmp_path / f".y.json.{alive}-0123abcd.tmp.json", tmp_path / f".z.png.{own}-00000000.tmp.png"]
-    others = [tmp_path / ".hidden", tmp_path / f"x.json.{dead}-0123abcd.tmp.json", tmp_path / ".a.tmp"]
+    deep = tmp_path / "a" / "b" / "c"  # deeper than any output handrecon writes: not searched
+    deep.mkdir(parents=True)
+    others = [tmp_path / ".hidden", tmp_path / f"x.json.{dead}-0123abcd.tmp.json", tmp_path / ".a.tmp",
+              deep / f".q.json.{dead}-0123abcd.tmp.json"]  # fmt: skip
     for p in stale + live + others:
         p.write_text("x")
     assert sorted(remove_stale_temporaries(tmp_path)) == sorted(stale)

@@ -64,15 +64,21 @@ def _process_alive(pid: int) -> bool:
     return True
 
 
-def remove_stale_temporaries(folder: str | os.PathLike, own_too: bool = False) -> list[Path]:
-    """Remove the temporary files `reserve_temp` left in `folder` (recursively) when their writer was
-    killed: those whose process is gone (and this process's own with `own_too`, for a fresh start).
-    Other files, and the temporaries of writers still running, are never touched. Returns what was removed."""
+def remove_stale_temporaries(folder: str | os.PathLike, own_too: bool = False, max_depth: int = 2) -> list[Path]:
+    """Remove the temporary files `reserve_temp` left in `folder` (and its sub-folders down to `max_depth`
+    levels: a video's frames/ folder is at 2) when their writer was killed: those whose process is gone (and
+    this process's own with `own_too`, for a fresh start). Other files, and the temporaries of writers
+    still running, are never touched. Returns what was removed."""
     removed: list[Path] = []
     root = Path(folder)
     if not root.is_dir():
         return removed
-    for p in root.rglob(".*.tmp*"):
+    candidates: list[Path] = []
+    for dirpath, dirnames, filenames in os.walk(root):
+        if len(Path(dirpath).relative_to(root).parts) >= max_depth:
+            dirnames.clear()
+        candidates += [Path(dirpath) / n for n in filenames if n.startswith(".") and ".tmp" in n]
+    for p in candidates:
         m = _TEMP_NAME.match(p.name)
         if m is None or not p.is_file() or p.is_symlink():
             continue
