@@ -6,14 +6,16 @@ hands = HandReconstructor().reconstruct("photo.jpg")   # list[Hand], see handrec
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import numpy as np
 import torch
 
 from handrecon.hand import HandModel
-from handrecon.io import as_rgb_array, load_image, resolve_intrinsics
-from handrecon.pipeline.image import ImageReconstructor, PipelineConfig
+from handrecon.io import as_rgb_array, check_camera_settings, check_intrinsics, load_image, resolve_intrinsics
+from handrecon.pipeline.config import PipelineConfig
+from handrecon.pipeline.image import ImageReconstructor
 from handrecon.pipeline.results import Hand
 
 
@@ -23,16 +25,19 @@ class HandReconstructor:
     model: "openhand" (bundled, default) or "mano" with `mano_dir` holding MANO_RIGHT.pkl / MANO_LEFT.pkl.
     Intrinsics: explicit fx/fy/cx/cy or fov (degrees, along the longer image side), else the image's EXIF
     focal length, else a default field of view (`handrecon.io.exif_camera.DEFAULT_FOV_DEG`).
+    `config` holds every pipeline setting; the keywords max_hands ... texture override only what is
+    passed (the caller's config is never changed). Settings out of range raise `SettingError`, unusable
+    MANO files `ModelFileError` (both `handrecon.io.InputError`).
     """
 
     def __init__(
         self,
         model: str = "openhand",
         mano_dir: str | Path | None = None,
-        max_hands: int = 2,
-        min_detection_confidence: float = 0.5,
-        tta_passes: int = 0,
-        texture: bool = True,
+        max_hands: int | None = None,
+        min_detection_confidence: float | None = None,
+        tta_passes: int | None = None,
+        texture: bool | None = None,
         fx: float | None = None,
         fy: float | None = None,
         cx: float | None = None,
@@ -40,16 +45,23 @@ class HandReconstructor:
         fov: float | None = None,
         config: PipelineConfig | None = None,
     ) -> None:
-        self.models = {side: HandModel(side=side, model=model, mano_dir=mano_dir) for side in ("right", "left")}
-        cfg = config or PipelineConfig()
-        cfg.max_hands, cfg.min_detection_confidence = max_hands, min_detection_confidence
-        cfg.tta_passes, cfg.texture = tta_passes, texture
-        self.config = cfg
+        overrides = {
+            "max_hands": max_hands,
+            "min_detection_confidence": min_detection_confidence,
+            "tta_passes": tta_passes,
+            "texture": texture,
+        }
+        # replace() builds a new config and runs its checks; the caller's object stays as it was
+        self.config = dataclasses.replace(
+            config or PipelineConfig(), **{k: v for k, v in overrides.items() if v is not None}
+        )
+        check_camera_settings(fx, fy, cx, cy, fov)
         self.camera_flags = {"fx": fx, "fy": fy, "cx": cx, "cy": cy, "fov": fov}
-        self.pipeline = ImageReconstructor(self.models, cfg)
+        self.models = {side: HandModel(side=side, model=model, mano_dir=mano_dir) for side in ("right", "left")}
+        self.pipeline = ImageReconstructor(self.models, self.config)
 
     def intrinsics(self, width: int, height: int, exif=None, name: str | None = None) -> tuple[torch.Tensor, str]:
-        """K (3, 3) float64 for an image, and where it came from ("flags", "fov", "exif", "default")."""
+        """K (3, 3) float64 for an image, and where it came from ("flags", "fov", "exif", "default (why)")."""
         return resolve_intrinsics(width, height, exif=exif, name=name, **self.camera_flags)
 
     def load(self, image) -> tuple[np.ndarray, torch.Tensor, str]:
@@ -63,9 +75,10 @@ class HandReconstructor:
         return rgb, K, src
 
     def reconstruct(self, image, K: torch.Tensor | np.ndarray | None = None) -> list[Hand]:
-        """All hands in one image (path, PIL image or RGB array); [] when none is found."""
+        """All hands in one image (path, PIL image or RGB array); [] when none is found. `K` (3x3), when
+        given, must be a pinhole camera for this image's size (`handrecon.io.check_intrinsics`)."""
         rgb, K_auto, _ = self.load(image)
-        K_used = torch.as_tensor(np.asarray(K), dtype=torch.float64) if K is not None else K_auto
+        K_used = K_auto if K is None else check_intrinsics(K, rgb.shape[1], rgb.shape[0], name="K")
         return self.pipeline(rgb, K_used)
 
     def close(self) -> None:

@@ -31,31 +31,20 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _silence_native_logs() -> None:
-    """Send C++-level log lines (MediaPipe, TFLite) to /dev/null; Python's own stderr (messages, progress
-    bars) keeps the terminal through a duplicate of the original descriptor. HANDRECON_NATIVE_LOGS=1 keeps them."""
-    import os
-
-    if os.environ.get("HANDRECON_NATIVE_LOGS") == "1" or sys.stderr is not sys.__stderr__:
-        return  # asked for, or stderr is already redirected (e.g. captured by a test harness)
-    try:
-        sys.stderr.flush()
-        keep = os.dup(2)
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, 2)
-        os.close(devnull)
-        sys.stderr = os.fdopen(keep, "w", buffering=1)
-    except (OSError, ValueError):
-        pass
-
-
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    _silence_native_logs()
     if getattr(args, "_missing", False):
         print(f"handrecon {args.command}: not available in this installation", file=sys.stderr)
         return 2
-    return int(importlib.import_module(args._module).run(args) or 0)
+    from handrecon.io.native_stderr import silence_native_stderr
+
+    silence_native_stderr()
+    try:
+        return int(importlib.import_module(args._module).run(args) or 0)
+    except KeyboardInterrupt:
+        # files being written are removed by their atomic writers on the way out; finished ones stay
+        print(f"handrecon {args.command}: interrupted", file=sys.stderr)
+        return 130
 
 
 if __name__ == "__main__":

@@ -13,6 +13,7 @@ from scipy.spatial.transform import Rotation
 from handrecon.hand import HandModel
 from handrecon.hand.asset import load_openhand
 from handrecon.hand.mano_io import MANO_TIP_VERTEX_IDS, convert_mano, load_mano, read_mano_pkl
+from handrecon.io.errors import InputError, ModelFileError
 
 PARENTS = np.array([-1, 0, 1, 2, 0, 4, 5, 0, 7, 8, 0, 10, 11, 0, 13, 14])
 
@@ -170,5 +171,35 @@ def test_malicious_pickle_is_refused(tmp_path):
 
 
 def test_missing_mano_files_give_a_clear_error(tmp_path):
-    with pytest.raises(FileNotFoundError, match="MANO_LEFT.pkl"):
+    with pytest.raises(InputError, match="MANO_LEFT.pkl"):
         HandModel(model="mano", mano_dir=tmp_path, side="left")
+
+
+def _huge_string_pickle() -> bytes:
+    """A protocol-4 pickle whose BINUNICODE8 opcode declares a 2**40-byte string (then ends)."""
+    return b"\x80\x04\x8d" + (2**40).to_bytes(8, "little") + b"abc"
+
+
+@pytest.mark.parametrize(
+    "content, reason",
+    [
+        ({"v_template": np.zeros((4, 3))}, "missing 'f'"),
+        ({"v_template": "abc", "f": "x", "weights": 1, "J_regressor": 2, "shapedirs": 3, "kintree_table": 4},
+         "not a usable MANO model"),
+        (_huge_string_pickle(), "not a readable MANO pickle"),
+        (b"\x80\x02}q\x00", "not a readable MANO pickle"),  # truncated
+        ([1, 2, 3], "no 'v_template'"),
+    ],
+)  # fmt: skip
+def test_every_mano_failure_is_one_line_naming_the_file(tmp_path, content, reason):
+    p = tmp_path / "MANO_RIGHT.pkl"
+    p.write_bytes(content if isinstance(content, bytes) else pickle.dumps(content, protocol=2))
+    with pytest.raises(ModelFileError) as info:
+        HandModel(model="mano", mano_dir=tmp_path, side="right")
+    msg = str(info.value)
+    assert msg.startswith(f"{p}: ") and reason in msg and "\n" not in msg
+
+
+def test_a_missing_mano_folder_is_named(tmp_path):
+    with pytest.raises(InputError, match="not found"):
+        load_mano(tmp_path / "nowhere", "right")

@@ -18,3 +18,14 @@ def photo() -> np.ndarray:
     img = np.stack([xx * 4, yy * 5, (xx + yy) * 2], -1).astype(np.uint8)
     img[:8, :8] = (255, 0, 0)
     return img
+
+
+@pytest.fixture(scope="session")
+def devdata_photos():
+    """devdata's photos_hamer folder (real photos with odd EXIF), or a skip."""
+    from handrecon.data.devdata import default_devdata_dir
+
+    root = default_devdata_dir()
+    if root is None or not (root / "photos_hamer").is_dir():
+        pytest.skip("devdata folder (../shared/devdata/photos_hamer) not present")
+    return root / "photos_hamer"

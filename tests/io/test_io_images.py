@@ -225,6 +225,8 @@ def test_focal_tags_follow_the_rotation(tmp_path, photo):
         FocalPlaneXResolution=TiffImagePlugin.IFDRational(100, 1),  # pixels per cm along the stored rows
         FocalPlaneYResolution=TiffImagePlugin.IFDRational(130, 1),
         FocalPlaneResolutionUnit=3,
+        ExifImageWidth=64,  # the stored image's size (the resolutions refer to it)
+        ExifImageHeight=48,
     )
     loaded = load_image(write(tmp_path / "f.jpg", encode(photo, "JPEG", exif=exif)))
     assert loaded.exif["FocalPlaneXResolution"] == 130 and loaded.exif["FocalPlaneYResolution"] == 100

@@ -47,6 +47,19 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
 
 
+# PipelineConfig / camera setting -> the flag that sets it, for messages
+FLAG_OF = {
+    "max_hands": "--max-hands",
+    "min_detection_confidence": "--min-confidence",
+    "tta_passes": "--tta",
+    "fx": "--fx",
+    "fy": "--fy",
+    "cx": "--cx",
+    "cy": "--cy",
+    "fov": "--fov",
+}
+
+
 def collect_inputs(paths: list[Path]) -> list[Path]:
     """Files as given; folders expanded (sorted, recursive) to the images and videos they hold."""
     out: list[Path] = []
@@ -58,11 +71,28 @@ def collect_inputs(paths: list[Path]) -> list[Path]:
     return out
 
 
+def check_arguments(args: argparse.Namespace) -> tuple[str, ...]:
+    """Refuse flags out of range before any work (`SettingError` naming the flag); returns the mesh formats."""
+    from handrecon.io import SettingError, check_camera_settings
+    from handrecon.pipeline.config import PipelineConfig
+
+    formats = tuple(f.strip().lower() for f in args.formats.split(",") if f.strip())
+    bad = [f for f in formats if f not in ("obj", "ply", "glb")]
+    if bad:
+        raise SettingError("--formats", f"unknown mesh format(s) {bad}; choose from obj, ply, glb")
+    if args.model == "mano" and args.mano_dir is None:
+        raise SettingError("--model mano", "needs --mano-dir (the folder with MANO_RIGHT.pkl / MANO_LEFT.pkl)")
+    try:
+        check_camera_settings(args.fx, args.fy, args.cx, args.cy, args.fov)
+        PipelineConfig(max_hands=args.max_hands, min_detection_confidence=args.min_confidence, tta_passes=args.tta)
+    except SettingError as e:
+        raise SettingError(FLAG_OF.get(e.path, e.path), e.reason) from e
+    return formats
+
+
 def make_reconstructor(args: argparse.Namespace):
     from handrecon.api import HandReconstructor
 
-    if args.model == "mano" and args.mano_dir is None:
-        raise SystemExit("handrecon reconstruct: --model mano needs --mano-dir (the folder with MANO_RIGHT.pkl)")
     return HandReconstructor(
         model=args.model,
         mano_dir=args.mano_dir,
@@ -79,66 +109,93 @@ def make_reconstructor(args: argparse.Namespace):
 
 
 def run(args: argparse.Namespace) -> int:
-    from tqdm import tqdm
+    from handrecon.io import InputError, SettingError, prepare_output_dir, remove_stale_temporaries
 
-    from handrecon.io import InputError
-    from handrecon.pipeline.outputs import write_image_outputs
-    from handrecon.pipeline.video import reconstruct_video_file
-
-    formats = tuple(f.strip().lower() for f in args.formats.split(",") if f.strip())
-    bad = [f for f in formats if f not in ("obj", "ply", "glb")]
-    if bad:
-        print(f"handrecon reconstruct: unknown mesh format(s) {bad}; choose from obj, ply, glb", file=sys.stderr)
+    def usage_error(message: str) -> int:
+        print(f"handrecon reconstruct: {message}", file=sys.stderr)
         return 2
+
+    try:
+        formats = check_arguments(args)
+    except SettingError as e:
+        return usage_error(str(e))
     inputs = collect_inputs(args.inputs)
     if not inputs:
-        print("handrecon reconstruct: no input files", file=sys.stderr)
-        return 2
+        return usage_error("no input files")
+    try:
+        prepare_output_dir(args.out)
+    except InputError as e:
+        return usage_error(f"--out {e}")
+    remove_stale_temporaries(args.out)  # left by an earlier run that was killed
     try:
         rec = make_reconstructor(args)
-    except (InputError, ValueError, FileNotFoundError) as e:
-        print(f"handrecon reconstruct: {e}", file=sys.stderr)
-        return 2
-    failures: list[str] = []
-    written = 0
-    bar = tqdm(inputs, desc="files", unit="file", disable=args.quiet, file=sys.stderr)
-    for path in bar:
-        try:
-            if path.suffix.lower() in VIDEO_EXTS:
-                summary = reconstruct_video_file(
-                    rec,
-                    path,
-                    args.out / path.stem,
-                    formats=formats,
-                    overlay=not args.no_overlay,
-                    progress=not args.quiet,
-                )
-                failures += [f"{path} frame {i}: {reason}" for i, reason in summary.frame_failures]
-                written += 1
-                continue
-            rgb, K, k_source = rec.load(path)
-            hands = rec.reconstruct(rgb, K=K)
-            if not hands:
-                raise InputError(path, "no hand found")
-            files = write_image_outputs(
-                args.out, path.stem, str(path), rgb, hands, K.numpy(), formats, overlay=not args.no_overlay,
-                extra={"camera_source": k_source},
-            )  # fmt: skip
-            written += 1
-            bar.write(f"{path}: {len(hands)} hand(s) -> {files.json}")
-        except InputError as e:
-            failures.append(str(e))
-            bar.write(f"error: {e}")
-        except KeyboardInterrupt:
-            raise
-        except Exception as e:  # one bad input must not stop the batch
-            failures.append(f"{path}: {type(e).__name__}: {e}")
-            bar.write(f"error: {path}: {type(e).__name__}: {e}")
-    rec.close()
-    print(f"{written} of {len(inputs)} input(s) reconstructed into {args.out}", file=sys.stderr)
+    except InputError as e:  # settings out of range, unusable MANO files
+        return usage_error(str(e))
+    try:
+        failures, written = _reconstruct_all(rec, inputs, formats, args)
+    finally:
+        rec.close()
+    print(f"{written} of {len(inputs)} input(s) reconstructed into {one_line(args.out)}", file=sys.stderr)
     if failures:
         print(f"{len(failures)} failure(s):", file=sys.stderr)
         for f in failures:
             print(f"  {f}", file=sys.stderr)
         return 1
     return 0
+
+
+def one_line(x: object) -> str:
+    """`handrecon.io.one_line`, imported on use: the parser is built without importing torch."""
+    from handrecon.io import one_line as _one_line
+
+    return _one_line(x)
+
+
+def _reconstruct_all(
+    rec, inputs: list[Path], formats: tuple[str, ...], args: argparse.Namespace
+) -> tuple[list[str], int]:
+    """Every input in turn; one line per result or failure. Returns (failure lines, inputs written)."""
+    from tqdm import tqdm
+
+    from handrecon.io import InputError
+    from handrecon.pipeline.outputs import output_stems, write_image_outputs
+    from handrecon.pipeline.video import reconstruct_video_file
+
+    failures: list[str] = []
+    written = 0
+    stems = output_stems(inputs)
+    bar = tqdm(inputs, desc="files", unit="file", disable=args.quiet, file=sys.stderr)
+    for path, stem in zip(bar, stems, strict=True):
+        name = one_line(path)
+        try:
+            if path.suffix.lower() in VIDEO_EXTS:
+                summary = reconstruct_video_file(
+                    rec, path, args.out / stem, formats=formats, overlay=not args.no_overlay, progress=not args.quiet
+                )
+                failures += [f"{name} frame {i}: {one_line(reason)}" for i, reason in summary.frame_failures]
+                if summary.frames_with_hands == 0:
+                    raise InputError(path, f"no hand found in any of its {summary.frames} frame(s)")
+                written += 1
+                bar.write(f"{name}: hands in {summary.frames_with_hands} of {summary.frames} frame(s) -> "
+                          f"{one_line(summary.json_dir)}")  # fmt: skip
+                continue
+            rgb, K, k_source = rec.load(path)
+            hands = rec.reconstruct(rgb, K=K)
+            if not hands:
+                raise InputError(path, "no hand found")
+            files = write_image_outputs(
+                args.out, stem, str(path), rgb, hands, K.numpy(), formats, overlay=not args.no_overlay,
+                extra={"camera_source": k_source},
+            )  # fmt: skip
+            written += 1
+            bar.write(f"{name}: {len(hands)} hand(s) -> {one_line(files.json)}")
+        except InputError as e:
+            failures.append(str(e))
+            bar.write(f"error: {e}")
+        except KeyboardInterrupt:
+            raise
+        except Exception as e:  # one bad input must not stop the batch
+            line = one_line(f"{name}: {type(e).__name__}: {' '.join(str(e).split())}")
+            failures.append(line)
+            bar.write(f"error: {line}")
+    return failures, written

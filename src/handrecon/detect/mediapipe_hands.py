@@ -15,38 +15,16 @@ one palm detection per copy).
 
 from __future__ import annotations
 
-import contextlib
 import os
-import sys
 from dataclasses import dataclass
 
 import numpy as np
 
 from handrecon.detect.types import HandDetection
+from handrecon.io.native_stderr import quiet_native_stderr
 
 os.environ.setdefault("GLOG_minloglevel", "2")  # MediaPipe's C++ logging: errors only
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-
-
-@contextlib.contextmanager
-def quiet_native_stderr():
-    """Silence C++-level warnings MediaPipe/TFLite print to file descriptor 2 (their log level is not
-    configurable from Python); Python-level errors still surface as exceptions."""
-    try:
-        fd = sys.stderr.fileno()
-    except (AttributeError, ValueError, OSError):
-        yield
-        return
-    sys.stderr.flush()
-    saved = os.dup(fd)
-    devnull = os.open(os.devnull, os.O_WRONLY)
-    try:
-        os.dup2(devnull, fd)
-        yield
-    finally:
-        os.dup2(saved, fd)
-        os.close(saved)
-        os.close(devnull)
 
 
 @dataclass(frozen=True)

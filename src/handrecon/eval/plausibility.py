@@ -12,9 +12,10 @@ from typing import NamedTuple
 import torch
 
 from handrecon.eval._common import MM_PER_M
+from handrecon.hand.tolerances import JOINT_LIMIT_TOLERANCE_DEG, PENETRATION_TOLERANCE_MM
 
 
-def penetration_flags(depths: torch.Tensor, d_tol_mm: float = 6.0) -> torch.Tensor:
+def penetration_flags(depths: torch.Tensor, d_tol_mm: float = PENETRATION_TOLERANCE_MM) -> torch.Tensor:
     """(B,) bool: whether each reconstruction's penetration depth (B,) in metres exceeds `d_tol_mm`
     (strictly; 6 mm is the tolerance of the knowledge-prior paper (Zhang et al.))."""
     if depths.dim() != 1:
@@ -22,7 +23,7 @@ def penetration_flags(depths: torch.Tensor, d_tol_mm: float = 6.0) -> torch.Tens
     return depths > d_tol_mm / MM_PER_M
 
 
-def penetration_rate(depths: torch.Tensor, d_tol_mm: float = 6.0) -> torch.Tensor:
+def penetration_rate(depths: torch.Tensor, d_tol_mm: float = PENETRATION_TOLERANCE_MM) -> torch.Tensor:
     """Penetration rate (PR): share in [0, 1] of reconstructions whose penetration depth (B,), in metres,
     exceeds `d_tol_mm` millimetres (scalar tensor; multiply by 100 for the percentage papers print)."""
     flags = penetration_flags(depths, d_tol_mm)
@@ -39,7 +40,7 @@ class JointLimitViolation(NamedTuple):
     sample_max_deg: torch.Tensor  # (B,): largest violation of the sample, degrees
 
 
-def joint_limit_violation(violations: torch.Tensor, tol_deg: float = 5.0) -> JointLimitViolation:
+def joint_limit_violation(violations: torch.Tensor, tol_deg: float = JOINT_LIMIT_TOLERANCE_DEG) -> JointLimitViolation:
     """Rate and size of anatomical joint-limit violations.
 
     `violations` (B, 15, 3) (any (B, ...) works) holds, per joint and anatomical angle, how far the angle

@@ -33,6 +33,7 @@ from handrecon.fit.lm import levenberg_marquardt
 from handrecon.geometry.camera import project_points
 from handrecon.hand.anatomy import Anatomy
 from handrecon.hand.rom import range_of_motion
+from handrecon.hand.tolerances import PENETRATION_TOLERANCE_M
 from handrecon.priors.knowledge import functional_ranges
 from handrecon.priors.penetration import (
     penetration_excess,
@@ -75,7 +76,7 @@ class FitSettings:
     test_penetration: bool = True
     penetration_rounds: int = 3
     penetration_iterations: int = 3
-    penetration_trigger: float = 0.006
+    penetration_trigger: float = PENETRATION_TOLERANCE_M
     penetration_fit_tolerance: float = 0.0024
     # L-BFGS iterations for two hands penetrating each other
     two_hand_iterations: int = 20

@@ -16,6 +16,7 @@ import numpy as np
 
 from handrecon.geometry.mesh import cap_holes
 from handrecon.hand.asset import HandAsset, load_asset_npz, save_asset_npz
+from handrecon.io.errors import InputError, ModelFileError
 
 # Fingertip vertices of MANO's 778-vertex mesh (thumb, index, middle, ring, pinky), the ids used by the
 # FreiHAND and HO3D tooling to extend MANO's 16 joints to 21 keypoints.
@@ -85,25 +86,49 @@ def _to_array(x: Any, dtype=np.float64) -> np.ndarray:
     return np.asarray(x, dtype=dtype)
 
 
+# Arrays a MANO pickle must hold (the others are optional).
+MANO_REQUIRED_KEYS = ("v_template", "f", "weights", "J_regressor", "shapedirs", "kintree_table")
+
+
 def read_mano_pkl(path: str | Path) -> dict[str, Any]:
-    """Raw dictionary of a MANO pkl, chumpy objects replaced by stand-ins. Raises with a clear message."""
+    """Raw dictionary of a MANO pkl, chumpy objects replaced by stand-ins; `ModelFileError` naming the file."""
     path = Path(path)
     if not path.is_file():
-        raise FileNotFoundError(f"{path}: MANO file not found")
+        raise ModelFileError(path, "MANO file not found")
     try:
         with open(path, "rb") as f:
             data = _MANOUnpickler(f, encoding="latin1").load()
-    except (pickle.UnpicklingError, EOFError, ValueError, TypeError, AttributeError) as e:
-        raise ValueError(f"{path}: not a readable MANO pickle ({e})") from e
+    except pickle.UnpicklingError as e:
+        raise ModelFileError(path, f"not a readable MANO pickle ({e})") from e
+    except MemoryError as e:  # a pickle may declare a string or array of any size
+        raise ModelFileError(path, "not a readable MANO pickle (it declares more data than fits in memory)") from e
+    except Exception as e:  # whatever a damaged or hostile pickle makes the unpickler raise
+        raise ModelFileError(path, f"not a readable MANO pickle ({type(e).__name__}: {e})") from e
     if not isinstance(data, dict) or "v_template" not in data:
-        raise ValueError(f"{path}: not a MANO model (no 'v_template')")
+        raise ModelFileError(path, "not a MANO model (no 'v_template')")
+    missing = [k for k in MANO_REQUIRED_KEYS if k not in data]
+    if missing:
+        raise ModelFileError(path, f"not a complete MANO model (missing {', '.join(repr(k) for k in missing)})")
     return data
 
 
 def load_mano_pkl(path: str | Path, side: str | None = None, tip_vertex_ids=MANO_TIP_VERTEX_IDS) -> HandAsset:
-    """A `HandAsset` from a MANO pkl (right or left, inferred from the file name unless given)."""
+    """A `HandAsset` from a MANO pkl (right or left, inferred from the file name unless given).
+
+    Every failure is a `ModelFileError` naming the file: wrong types and shapes included."""
     path = Path(path)
     d = read_mano_pkl(path)
+    try:
+        return _asset_from_mano_dict(d, path, side, tip_vertex_ids)
+    except InputError:
+        raise
+    except MemoryError as e:
+        raise ModelFileError(path, "not a usable MANO model (its arrays do not fit in memory)") from e
+    except Exception as e:
+        raise ModelFileError(path, f"not a usable MANO model ({type(e).__name__}: {e})") from e
+
+
+def _asset_from_mano_dict(d: dict[str, Any], path: Path, side: str | None, tip_vertex_ids) -> HandAsset:
     if side is None:
         side = "left" if "LEFT" in path.name.upper() else "right"
     v = _to_array(d["v_template"])
@@ -138,16 +163,26 @@ def find_mano_file(mano_dir: str | Path, side: str) -> Path:
         return npz
     if pkl.is_file():
         return pkl
-    raise FileNotFoundError(f"{mano_dir}: no {pkl.name} (or {npz.name}); download MANO from its authors' site")
+    raise ModelFileError(mano_dir, f"no {pkl.name} (or {npz.name}); download MANO from its authors' site")
 
 
 def load_mano(mano_dir_or_file: str | Path, side: str = "right") -> HandAsset:
-    """Load MANO from a directory holding MANO_RIGHT/LEFT.pkl (or their converted .npz) or from a file."""
+    """Load MANO from a directory holding MANO_RIGHT/LEFT.pkl (or their converted .npz) or from a file.
+
+    Every failure (missing folder or file, damaged or hostile pickle, missing or wrong-typed arrays) is one
+    `ModelFileError` naming the file."""
     p = Path(mano_dir_or_file)
+    if not p.exists():
+        raise ModelFileError(p, "MANO folder or file not found")
     path = find_mano_file(p, side) if p.is_dir() else p
-    if path.suffix == ".npz":
+    if path.suffix != ".npz":
+        return load_mano_pkl(path, side=side)
+    try:
         return load_asset_npz(path, name="mano", side=side)
-    return load_mano_pkl(path, side=side)
+    except MemoryError as e:
+        raise ModelFileError(path, "not a usable MANO model (its arrays do not fit in memory)") from e
+    except Exception as e:
+        raise ModelFileError(path, f"not a usable MANO model ({type(e).__name__}: {e})") from e
 
 
 def convert_mano(pkl_path: str | Path, out_path: str | Path | None = None) -> Path:

@@ -1,21 +1,33 @@
 """Input and output: images, EXIF cameras, videos, atomic writes and mesh exporters.
 
-Everything a file can do wrong is reported as `InputError` ("<path>: <reason>"); every file handrecon
-writes appears complete or not at all.
+Everything a file can do wrong is reported as `InputError` ("<path>: <reason>", one line), a setting out
+of range as its subclass `SettingError`, an unusable hand-model file as `ModelFileError`: one family the
+command line catches. Every file handrecon writes appears complete or not at all.
 """
 
 from handrecon.io.atomic import (
     atomic_open,
     atomic_path,
     atomic_paths,
+    prepare_output_dir,
+    remove_stale_temporaries,
     save_npz_atomic,
     save_png_atomic,
     write_bytes_atomic,
     write_json_atomic,
     write_text_atomic,
 )
-from handrecon.io.errors import InputError
-from handrecon.io.exif_camera import DEFAULT_FOV_DEG, camera_from_exif, read_focal_tags, resolve_intrinsics
+from handrecon.io.config_yaml import config_from_yaml, config_to_yaml, load_config, save_config
+from handrecon.io.errors import InputError, ModelFileError, SettingError, one_line
+from handrecon.io.exif_camera import (
+    DEFAULT_FOV_DEG,
+    camera_from_exif,
+    check_camera_settings,
+    check_intrinsics,
+    exif_intrinsics,
+    read_focal_tags,
+    resolve_intrinsics,
+)
 from handrecon.io.images import (
     MAX_PIXELS,
     MIN_SIDE,
@@ -34,6 +46,8 @@ __all__ = [
     "MIN_SIDE",
     "PROCESSING_MAX_SIDE",
     "InputError",
+    "ModelFileError",
+    "SettingError",
     "LoadedImage",
     "VideoFrame",
     "VideoReader",
@@ -44,10 +58,20 @@ __all__ = [
     "atomic_paths",
     "camera_from_exif",
     "camera_to_gltf",
+    "config_from_yaml",
+    "config_to_yaml",
+    "check_camera_settings",
+    "check_intrinsics",
     "downscale_for_processing",
+    "exif_intrinsics",
+    "load_config",
     "load_image",
+    "one_line",
+    "prepare_output_dir",
+    "remove_stale_temporaries",
     "read_focal_tags",
     "resolve_intrinsics",
+    "save_config",
     "save_npz_atomic",
     "save_png_atomic",
     "write_bytes_atomic",

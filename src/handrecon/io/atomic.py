@@ -3,17 +3,21 @@
 Data goes to a temporary file in the target's directory (so the final `os.replace` is a rename within
 one file system, which POSIX and Windows make atomic), is flushed to disk with fsync, and only then
 takes the target's name. Any exception, KeyboardInterrupt included, removes the temporary file and
-leaves an existing target untouched.
+leaves an existing target untouched. A process killed outright (SIGKILL, power loss) cannot clean up:
+temporary names carry the writer's process id, and `remove_stale_temporaries` removes those whose writer
+is gone (the command line does it for its output folder at start).
 """
 
 from __future__ import annotations
 
 import contextlib
 import dataclasses
+import errno
 import io
 import json
 import math
 import os
+import re
 import secrets
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
@@ -23,6 +27,8 @@ from typing import IO, Any
 import numpy as np
 import torch
 from PIL import Image
+
+from handrecon.io.errors import InputError
 
 
 def reserve_temp(target: str | os.PathLike) -> Path:
@@ -34,7 +40,7 @@ def reserve_temp(target: str | os.PathLike) -> Path:
     """
     target = Path(target)
     for _ in range(100):
-        tmp = target.with_name(f".{target.name}.{secrets.token_hex(4)}.tmp{target.suffix}")
+        tmp = target.with_name(f".{target.name}.{os.getpid()}-{secrets.token_hex(4)}.tmp{target.suffix}")
         try:
             fd = os.open(tmp, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o666)
         except FileExistsError:
@@ -42,6 +48,65 @@ def reserve_temp(target: str | os.PathLike) -> Path:
         os.close(fd)
         return tmp
     raise FileExistsError(f"could not create a temporary file next to {target}")
+
+
+# ".<target name>.<pid>-<8 hex>.tmp<target suffix>", as `reserve_temp` names them
+_TEMP_NAME = re.compile(r"^\..+\.(?P<pid>\d+)-[0-9a-f]{8}\.tmp(\.[^.]*)?$", re.DOTALL)
+
+
+def _process_alive(pid: int) -> bool:
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except OSError as e:
+        return e.errno == errno.EPERM  # exists, owned by someone else
+    return True
+
+
+def remove_stale_temporaries(folder: str | os.PathLike, own_too: bool = False, max_depth: int = 2) -> list[Path]:
+    """Remove the temporary files `reserve_temp` left in `folder` (and its sub-folders down to `max_depth`
+    levels: a video's frames/ folder is at 2) when their writer was killed: those whose process is gone (and
+    this process's own with `own_too`, for a fresh start). Other files, and the temporaries of writers
+    still running, are never touched. Returns what was removed."""
+    removed: list[Path] = []
+    root = Path(folder)
+    if not root.is_dir():
+        return removed
+    candidates: list[Path] = []
+    for dirpath, dirnames, filenames in os.walk(root):
+        if len(Path(dirpath).relative_to(root).parts) >= max_depth:
+            dirnames.clear()
+        candidates += [Path(dirpath) / n for n in filenames if n.startswith(".") and ".tmp" in n]
+    for p in candidates:
+        m = _TEMP_NAME.match(p.name)
+        if m is None or not p.is_file() or p.is_symlink():
+            continue
+        pid = int(m.group("pid"))
+        if (own_too and pid == os.getpid()) or not _process_alive(pid):
+            with contextlib.suppress(OSError):
+                p.unlink()
+                removed.append(p)
+    return removed
+
+
+def prepare_output_dir(path: str | os.PathLike) -> Path:
+    """Create the output folder (with its parents) and prove it takes files, before any work is done;
+    `InputError` naming it otherwise (a file in the way, no permission, a read-only or virtual file system)."""
+    p = Path(path)
+    if p.exists() and not p.is_dir():
+        raise InputError(p, "output folder is an existing file")
+    try:
+        p.mkdir(parents=True, exist_ok=True)
+        probe = reserve_temp(p / "write-test")
+        try:
+            with open(probe, "wb") as f:
+                f.write(b"ok")
+        finally:
+            probe.unlink(missing_ok=True)
+    except OSError as e:
+        raise InputError(p, f"cannot write to the output folder ({e.strerror or type(e).__name__})") from e
+    return p
 
 
 def _fsync_path(path: Path) -> None:

@@ -35,16 +35,18 @@ PROCESSING_MAX_SIDE = 4096  # larger images are worth downscaling before detecti
 DEFAULT_BACKGROUND = (128, 128, 128)
 
 _ORIENTATION_TAG = 0x0112
-# EXIF orientation -> the Pillow transpose that shows the image upright (CIPA DC-008, tag 274).
-_ORIENT_OPS = {
-    2: Image.Transpose.FLIP_LEFT_RIGHT,
-    3: Image.Transpose.ROTATE_180,
-    4: Image.Transpose.FLIP_TOP_BOTTOM,
-    5: Image.Transpose.TRANSPOSE,
-    6: Image.Transpose.ROTATE_270,
-    7: Image.Transpose.TRANSVERSE,
-    8: Image.Transpose.ROTATE_90,
+# EXIF orientation -> the turn of the pixel array that shows the image upright (CIPA DC-008, tag 274),
+# as views: one copy when made contiguous, where a Pillow transpose needs two.
+_ORIENT_ARRAY_OPS = {
+    2: lambda a: a[:, ::-1],
+    3: lambda a: a[::-1, ::-1],
+    4: lambda a: a[::-1],
+    5: lambda a: a.transpose(1, 0, 2),
+    6: lambda a: np.rot90(a, -1),
+    7: lambda a: np.rot90(a, 2).transpose(1, 0, 2),
+    8: lambda a: np.rot90(a, 1),
 }
+_BAND_ROWS = 256  # rows converted at a time from a decoded Pillow image to the output array
 _DECODE_ERRORS = (OSError, SyntaxError, ValueError, EOFError, IndexError, TypeError, MemoryError)
 
 
@@ -145,6 +147,17 @@ def _composite(rgba: np.ndarray, background: tuple[int, int, int]) -> np.ndarray
     return out.astype(np.uint8)
 
 
+def _rgb_in_bands(img: Image.Image) -> np.ndarray:
+    """An RGB Pillow image as a (H, W, 3) array, copied a band of rows at a time: `np.asarray(img)` goes
+    through `tobytes()`, whose joined chunks cost twice the image again (600 MB for a 100 MP photo)."""
+    w, h = img.size
+    out = np.empty((h, w, 3), np.uint8)
+    for y in range(0, h, _BAND_ROWS):
+        y1 = min(h, y + _BAND_ROWS)
+        out[y:y1] = np.asarray(img.crop((0, y, w, y1)))
+    return out
+
+
 def _pil_to_rgb(img: Image.Image, background: tuple[int, int, int], name: Any) -> np.ndarray:
     """Any Pillow mode -> (H, W, 3) uint8."""
     mode = img.mode
@@ -156,6 +169,8 @@ def _pil_to_rgb(img: Image.Image, background: tuple[int, int, int], name: Any) -
             img = img.convert("RGBA")  # un-premultiplies, resolves palettes and tRNS colour keys
         if img.mode in ("RGBA", "LA"):
             return _composite(np.asarray(img.convert("RGBA")), background)
+        if img.mode == "RGB":
+            return _rgb_in_bands(img)
         return np.asarray(img.convert("RGB"))  # L, 1, P, CMYK (naive, no ICC), YCbCr, HSV
     except (ValueError, OSError) as e:
         raise InputError(name, f"unsupported colour mode {mode}") from e
@@ -209,10 +224,10 @@ def _decode(img: Image.Image, name: Any, background: tuple[int, int, int]) -> tu
         orientation = int(exif.get(_ORIENTATION_TAG, 1) or 1)
     except Exception:  # a broken EXIF block must not cost the pixels
         exif, orientation = None, 1
-    orientation = orientation if orientation in _ORIENT_OPS else 1
+    orientation = orientation if orientation in _ORIENT_ARRAY_OPS else 1
     rgb = _pil_to_rgb(img, background, name)
     if orientation != 1:
-        rgb = np.asarray(Image.fromarray(rgb).transpose(_ORIENT_OPS[orientation]))
+        rgb = _ORIENT_ARRAY_OPS[orientation](rgb)
     return np.ascontiguousarray(rgb), orientation, exif
 
 
@@ -265,8 +280,12 @@ def downscale_for_processing(rgb: np.ndarray, max_side: int = PROCESSING_MAX_SID
 
     Pixel coordinates map as u_small = u * scale (exactly along the longer side; the shorter side's
     size is rounded, so it may differ by under half a pixel), and intrinsics fx, fy, cx, cy scale by
-    the same factor. Images already small enough are returned as they are, with scale 1.
+    the same factor. Images already small enough are returned as they are, with scale 1. Pixel-area
+    averaging (OpenCV's INTER_AREA) runs on the array itself, a crop (view) included, without the
+    whole-image copy a Pillow image would need (400 MB for a 100 MP photo).
     """
+    import cv2
+
     if max_side < 1:
         raise ValueError(f"max_side must be positive, got {max_side}")
     h, w = rgb.shape[:2]
@@ -274,5 +293,4 @@ def downscale_for_processing(rgb: np.ndarray, max_side: int = PROCESSING_MAX_SID
         return rgb, 1.0
     scale = max_side / max(h, w)
     size = (max(1, round(w * scale)), max(1, round(h * scale)))
-    small = Image.fromarray(rgb).resize(size, Image.Resampling.LANCZOS, reducing_gap=3.0)
-    return np.asarray(small), scale
+    return cv2.resize(rgb, size, interpolation=cv2.INTER_AREA), scale

@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
 
 import numpy as np
 import torch
@@ -12,30 +11,18 @@ import torch
 from handrecon.detect.mediapipe_hands import MediaPipeHands, TTAConfig
 from handrecon.detect.types import HandDetection
 from handrecon.detect.uncertainty import SigmaCalibration, keypoint_sigma
-from handrecon.fit.energy import FitWeights
 from handrecon.fit.initialize import HandParams, inverse_kinematics, place_landmarks
-from handrecon.fit.refine import FitResult, FitSettings, HandFitter, HandObservation
+from handrecon.fit.refine import FitResult, HandFitter, HandObservation
 from handrecon.geometry.camera import PerspectiveCamera, project_points
 from handrecon.hand.keypoints import MANO16_NAMES
+from handrecon.io import downscale_for_processing
+from handrecon.pipeline.config import PipelineConfig
 from handrecon.pipeline.results import Hand, Plausibility
 from handrecon.priors import penetration as _penetration
 from handrecon.priors.knowledge import AnatomicalPosePrior
 from handrecon.render.rasterize import rasterize, submesh_fragments
 from handrecon.texture.bake import bake_uv_texture, dilate_texture
 from handrecon.texture.reverse_interpolation import reverse_interpolate
-
-
-@dataclass
-class PipelineConfig:
-    max_hands: int = 2
-    min_detection_confidence: float = 0.5
-    tta_passes: int = 0  # augmented detector passes for the uncertainty (each costs about one detection)
-    texture: bool = True
-    texture_size: int = 256
-    joint_limit_tolerance_deg: float = 5.0
-    penetration_tolerance_mm: float = 6.0
-    weights: FitWeights = field(default_factory=FitWeights)
-    fit: FitSettings = field(default_factory=FitSettings)
 
 
 class ImageReconstructor:
@@ -55,9 +42,16 @@ class ImageReconstructor:
 
     # -------------------------------------------------------------------------------------------
     def detect(self, rgb: np.ndarray) -> list[HandDetection]:
+        """Every hand, in the pixels of `rgb`; a larger photo is detected on a downscaled copy."""
         tta = TTAConfig(passes=self.config.tta_passes) if self.config.tta_passes > 0 else None
-        dets = self.detector.detect(rgb, tta)
+        small, s = downscale_for_processing(rgb, self.config.detection_max_side)
+        dets = self.detector.detect(small, tta)
+        del small
         for d in dets:
+            if s != 1.0:  # back to the full image's pixels
+                d.keypoints = d.keypoints / s
+                d.tta_spread = None if d.tta_spread is None else d.tta_spread / s
+                d.relative_depth = None if d.relative_depth is None else d.relative_depth / s
             d.sigma = keypoint_sigma(d, self.calibration)
         return dets
 
@@ -142,6 +136,7 @@ class ImageReconstructor:
                 penetration_depth_mm=pen_mm,
                 penetration_tolerance_mm=self.config.penetration_tolerance_mm,
                 penetrates_other_hand_mm=other_mm,
+                nearest_depth_m=float(out.vertices[0, :, 2].min()),
             )
             tex = textures[i]
             hand_pose_aa = f.params.to_axis_angle(model.pose_mean).hand_pose[0]
@@ -202,11 +197,36 @@ class ImageReconstructor:
         """The parameters of a reconstructed hand in the fitter's form (warm start of the next frame)."""
         return hand.params.to_matrices(self.models[hand.handedness].pose_mean)
 
+    def _texture_source(self, rgb: np.ndarray, outs, K: torch.Tensor) -> tuple[np.ndarray, torch.Tensor]:
+        """The full-resolution rectangle the hands cover (a few pixels of margin), downscaled to
+        `texture_source_max_side` when larger, and K for it: texture sampling sees the same pixels as on
+        the whole photo without converting all of it to floats."""
+        H, W = rgb.shape[:2]
+        verts = torch.cat([o.vertices[0] for o in outs]).to(K.dtype)
+        uv = project_points(verts[None], K)[0]
+        if not torch.isfinite(uv).all() or (verts[:, 2] <= 0).any():
+            return rgb, K  # a hand through the camera plane: leave the image whole
+        margin = 4
+        x0, y0 = (int(math.floor(float(uv[:, i].min()))) - margin for i in (0, 1))
+        x1, y1 = (int(math.ceil(float(uv[:, i].max()))) + margin for i in (0, 1))
+        x0, y0, x1, y1 = max(0, x0), max(0, y0), min(W, x1), min(H, y1)
+        if x1 - x0 < 2 or y1 - y0 < 2:
+            return rgb, K
+        Kc = K.clone()
+        Kc[0, 2] -= x0
+        Kc[1, 2] -= y0
+        crop, s = downscale_for_processing(rgb[y0:y1, x0:x1], self.config.texture_source_max_side)
+        if s != 1.0:
+            Kc = Kc.clone()
+            Kc[:2] *= s
+        return np.ascontiguousarray(crop), Kc
+
     def _textures(self, rgb: np.ndarray, dets, outs, K: torch.Tensor) -> list[dict | None]:
         """Occlusion-aware texture per hand: the photo's visible surface baked into UV space (with the other
         hands' surfaces occluding) and per-vertex colours by reverse interpolation, hidden parts filled."""
-        H, W = rgb.shape[:2]
         dtype = outs[0].vertices.dtype
+        rgb, K = self._texture_source(rgb, outs, K)
+        H, W = rgb.shape[:2]
         cam = PerspectiveCamera(K.to(dtype), W, H)
         image = torch.from_numpy(np.array(rgb, dtype=np.float32)).to(dtype).permute(2, 0, 1)[None] / 255.0
         faces_list = [self.models[d.handedness].faces_closed for d in dets]

@@ -4,6 +4,10 @@ are atomic: a file appears complete or not at all."""
 
 from __future__ import annotations
 
+import contextlib
+import os
+import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -11,12 +15,23 @@ import numpy as np
 import torch
 
 from handrecon.geometry.camera import PerspectiveCamera
-from handrecon.io import save_npz_atomic, save_png_atomic, write_glb, write_json_atomic, write_obj, write_ply
+from handrecon.io import (
+    downscale_for_processing,
+    save_npz_atomic,
+    save_png_atomic,
+    write_glb,
+    write_json_atomic,
+    write_obj,
+    write_ply,
+)
 from handrecon.pipeline.results import SCHEMA_VERSION, Hand
 from handrecon.render.overlay import draw_skeleton, draw_uncertainty, overlay_mesh, side_view
 
 MESH_FORMATS = ("obj", "ply", "glb")
 OVERLAY_COLOR = (0.62, 0.72, 0.90)  # light blue: stands out against skin
+# Overlays and side views of larger photos are drawn on a downscaled copy: a picture to look at gains
+# nothing from 100 megapixels, and rendering at that size costs gigabytes.
+OVERLAY_MAX_SIDE = 2048
 
 
 @dataclass
@@ -35,6 +50,46 @@ def hand_stem(stem: str, index: int, hand: Hand) -> str:
     return f"{stem}_hand{index}_{hand.handedness}"
 
 
+def safe_stem(name: str) -> str:
+    """A file-name stem that is one printable line, holds no path separator and is not hidden: other
+    characters (newlines, tabs, escape codes) become "_"."""
+    s = "".join(c if c.isprintable() and c not in "/\\" else "_" for c in name)
+    s = "_" + s[1:] if s.startswith(".") else s
+    return s or "_"
+
+
+def output_stems(paths: Sequence[Path]) -> list[str]:
+    """One output stem per input, distinct (case-insensitively, for case-insensitive file systems): the
+    file's safe stem, then "_2", "_3", ... for a later input of the same name (a/same.jpg, b/same.jpg,
+    same.png), so outputs of distinct inputs never overwrite each other."""
+    base = [safe_stem(Path(p).stem) for p in paths]
+    taken = {b.casefold() for b in base if base.count(b) == 1}
+    stems: list[str] = []
+    seen: set[str] = set()
+    for b in base:
+        stem, k = b, 1
+        while stem.casefold() in seen or (k > 1 and stem.casefold() in taken):
+            k += 1
+            stem = f"{b}_{k}"
+        seen.add(stem.casefold())
+        stems.append(stem)
+    return stems
+
+
+def _remove_stale_outputs(out_dir: Path, stem: str, keep: set[str]) -> None:
+    """Remove files an earlier run wrote for this stem that this run did not (another hand count, other
+    mesh formats, overlays no longer asked for): a result's folder then holds only what its JSON lists."""
+    pattern = re.compile(
+        re.escape(stem) + r"(_hand\d+_(left|right)(\.obj|\.mtl|_texture\.png|\.ply|\.glb)|_overlay\.png|_side\.png)",
+        re.DOTALL,
+    )
+    with contextlib.suppress(OSError):
+        for name in os.listdir(out_dir):
+            if name not in keep and pattern.fullmatch(name) and (out_dir / name).is_file():
+                with contextlib.suppress(OSError):
+                    (out_dir / name).unlink()
+
+
 def image_record(
     source: str, width: int, height: int, K: np.ndarray, hands: list[Hand], extra: dict | None = None
 ) -> dict:
@@ -43,7 +98,10 @@ def image_record(
         "schema_version": SCHEMA_VERSION,
         "source": source,
         "image_size": {"width": int(width), "height": int(height)},
-        "camera": {"K": np.round(K, 4).tolist(), "frame": "OpenCV: x right, y down, z forward; metres"},
+        "camera": {
+            "K": np.asarray(K, dtype=np.float64).tolist(),
+            "frame": "OpenCV: x right, y down, z forward; metres",
+        },
         "pixel_convention": "continuous: image corner at (0, 0), pixel centres at +0.5",
         "hands": [h.to_dict() for h in hands],
     }
@@ -61,8 +119,20 @@ def _scene_mesh(hands: list[Hand]) -> tuple[torch.Tensor, torch.Tensor]:
     return torch.cat(verts)[None], torch.cat(faces)
 
 
-def overlay_image(rgb: np.ndarray, hands: list[Hand], K: np.ndarray, uncertainty: bool = True) -> np.ndarray:
-    """Shaded meshes over the photo, the 21-joint skeleton per hand and the per-joint sigma ellipses."""
+def scaled_intrinsics(K: np.ndarray, scale: float) -> np.ndarray:
+    """K of the same camera for the image resized by `scale` (continuous pixel coordinates)."""
+    Ks = np.array(K, dtype=np.float64)
+    Ks[:2] *= scale
+    return Ks
+
+
+def overlay_image(
+    rgb: np.ndarray, hands: list[Hand], K: np.ndarray, uncertainty: bool = True, max_side: int = OVERLAY_MAX_SIDE
+) -> np.ndarray:
+    """Shaded meshes over the photo, the 21-joint skeleton per hand and the per-joint sigma ellipses; on a
+    copy downscaled to `max_side` when the photo is larger."""
+    rgb, s = downscale_for_processing(rgb, max_side)
+    K = scaled_intrinsics(K, s)
     H, W = rgb.shape[:2]
     out = rgb
     if hands:
@@ -70,18 +140,27 @@ def overlay_image(rgb: np.ndarray, hands: list[Hand], K: np.ndarray, uncertainty
         v, f = _scene_mesh(hands)
         out = overlay_mesh(rgb, v, f, cam, alpha=0.75, color=OVERLAY_COLOR)
         for h in hands:
-            size = float(np.ptp(h.joints_2d, axis=0).max())
+            joints_2d = h.joints_2d * s
+            size = float(np.ptp(joints_2d, axis=0).max())
             out = draw_skeleton(
-                out, h.joints_2d, line_width=max(1, round(size / 60)), joint_radius=max(1, round(size / 45))
+                out, joints_2d, line_width=max(1, round(size / 60)), joint_radius=max(1, round(size / 45))
             )
             if uncertainty:
-                out = draw_uncertainty(out, h.joints_2d, np.stack([h.sigma_2d, h.sigma_2d], -1))
+                out = draw_uncertainty(out, joints_2d, np.stack([h.sigma_2d, h.sigma_2d], -1) * s)
     return out
 
 
-def side_image(hands: list[Hand], K: np.ndarray, width: int, height: int) -> np.ndarray | None:
+def side_image(
+    hands: list[Hand], K: np.ndarray, width: int, height: int, max_side: int = OVERLAY_MAX_SIDE
+) -> np.ndarray | None:
+    """The hands turned 90 degrees about the vertical axis, seen by the same camera (downscaled to
+    `max_side` like the overlay)."""
     if not hands:
         return None
+    s = min(1.0, max_side / max(width, height))
+    if s < 1.0:
+        K = scaled_intrinsics(K, s)
+        width, height = max(1, round(width * s)), max(1, round(height * s))
     cam = PerspectiveCamera(torch.as_tensor(K, dtype=torch.float32), width, height)
     v, f = _scene_mesh(hands)
     return side_view(v, f, cam, angle_deg=90.0, color=OVERLAY_COLOR)
@@ -143,4 +222,8 @@ def write_image_outputs(
         "meshes": [m.name for m in meshes],
     }
     write_json_atomic(files.json, rec)  # last: its presence means the image's outputs are complete
+    keep = {p.name for p in files.all()}
+    keep |= {m.with_suffix(".mtl").name for m in meshes if m.suffix == ".obj"}
+    keep |= {f"{m.stem}_texture.png" for m in meshes if m.suffix == ".obj"}
+    _remove_stale_outputs(out_dir, stem, keep)
     return files

@@ -7,6 +7,7 @@ angles of `joint_angles_deg` in degrees (bend, splay, twist, see `handrecon.hand
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -16,6 +17,9 @@ from handrecon.hand.keypoints import MANO16_NAMES, OPENPOSE_NAMES
 from handrecon.hand.params import HandParams
 
 SCHEMA_VERSION = 1
+# Nearest a hand's surface may be to the camera centre and still be a hand in front of it (metres): no
+# lens images a hand closer than this; a fit there (or behind the camera) comes from impossible intrinsics.
+MIN_HAND_DEPTH_M = 0.01
 
 
 @dataclass
@@ -28,11 +32,19 @@ class Plausibility:
     penetration_depth_mm: float | None
     penetration_tolerance_mm: float
     penetrates_other_hand_mm: float | None = None
+    nearest_depth_m: float | None = None  # smallest z of the mesh in the camera frame (None: not known)
+
+    @property
+    def in_front_of_camera(self) -> bool:
+        """False when part of the hand is behind (or nearer than `MIN_HAND_DEPTH_M` to) the camera; such a
+        hand is never plausible, whatever its pose."""
+        z = self.nearest_depth_m
+        return z is None or (math.isfinite(z) and z > MIN_HAND_DEPTH_M)
 
     @property
     def plausible(self) -> bool:
         pen_ok = self.penetration_depth_mm is None or self.penetration_depth_mm <= self.penetration_tolerance_mm
-        return not self.joints_beyond_tolerance and pen_ok
+        return not self.joints_beyond_tolerance and pen_ok and self.in_front_of_camera
 
 
 @dataclass
@@ -92,7 +104,10 @@ class Hand:
             "joints_2d_px": arr(self.joints_2d, 3),
             "keypoints_2d_detected_px": arr(self.keypoints_2d_detected, 3),
             "sigma_2d_px": arr(self.sigma_2d, 3),
-            "camera": {"K": arr(self.K, 4), "frame": "OpenCV: x right, y down, z forward; metres"},
+            "camera": {
+                "K": np.asarray(self.K, dtype=np.float64).tolist(),
+                "frame": "OpenCV: x right, y down, z forward; metres",
+            },
             "params": {
                 "global_orient": arr(self.global_orient),
                 "hand_pose": arr(self.hand_pose),
@@ -109,6 +124,8 @@ class Hand:
             },
             "plausibility": {
                 "plausible": p.plausible,
+                "in_front_of_camera": p.in_front_of_camera,
+                "nearest_depth_m": None if p.nearest_depth_m is None else round(p.nearest_depth_m, 6),
                 "max_joint_limit_violation_deg": round(p.max_joint_limit_violation_deg, 3),
                 "joints_beyond_tolerance": p.joints_beyond_tolerance,
                 "joint_limit_tolerance_deg": p.joint_limit_tolerance_deg,

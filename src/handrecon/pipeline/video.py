@@ -13,16 +13,11 @@ import torch
 
 from handrecon.detect.mediapipe_hands import MediaPipeHands
 from handrecon.detect.uncertainty import keypoint_sigma
-from handrecon.fit.refine import FitSettings
 from handrecon.io import InputError, VideoReader, VideoWriter, write_json_atomic
 from handrecon.pipeline.image import ImageReconstructor
 from handrecon.pipeline.outputs import image_record, overlay_image
 from handrecon.pipeline.results import Hand
 from handrecon.pipeline.tracking import HandTracker
-
-VIDEO_TEMPORAL_WEIGHT = 200.0
-VIDEO_ITERATIONS = 4  # warm-started from the previous frame
-PENETRATION_CHECK_EVERY = 5  # frames; in between, the JSON's penetration depths are null
 
 
 @dataclass
@@ -44,13 +39,14 @@ class VideoReconstructor:
 
     def __init__(self, image_reconstructor: ImageReconstructor) -> None:
         base = image_reconstructor
+        video = base.config.video
         cfg = dataclasses.replace(
             base.config,
             tta_passes=0,
             texture=False,
-            weights=dataclasses.replace(base.config.weights, temporal=VIDEO_TEMPORAL_WEIGHT),
-            # no penetration stage per frame (its cost breaks the frame rate); depths are still reported
-            fit=FitSettings(iterations=VIDEO_ITERATIONS, test_penetration=False),
+            weights=dataclasses.replace(base.config.weights, temporal=video.temporal_weight),
+            # the caller's fit settings, with the video's iteration count and no penetration stage per frame
+            fit=dataclasses.replace(base.config.fit, iterations=video.iterations, test_penetration=False),
         )
         detector = MediaPipeHands(
             max_hands=cfg.max_hands, min_detection_confidence=cfg.min_detection_confidence, video=True
@@ -66,7 +62,7 @@ class VideoReconstructor:
         previous = [tr.params for tr in tracks]
         hands = self.image.reconstruct_detections(
             rgb, dets, K, previous=previous, init=previous, texture=False,
-            check_penetration=frame % PENETRATION_CHECK_EVERY == 0,
+            check_penetration=frame % self.image.config.video.penetration_check_every == 0,
         )  # fmt: skip
         for tr, h, d in zip(tracks, hands, dets, strict=True):
             tr.params = self.image.fitter_params(h)

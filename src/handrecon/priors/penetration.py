@@ -45,11 +45,12 @@ from handrecon.geometry.closed_parts import ClosedParts
 from handrecon.geometry.geodesic import geodesic_neighbors
 from handrecon.geometry.mesh import closest_points_on_triangles
 from handrecon.geometry.topology import face_adjacency
+from handrecon.hand.tolerances import PENETRATION_TOLERANCE_M
 from handrecon.priors.reduction import Reduction, reduce_batch
 
 # Sec. 3.2 of the knowledge-prior paper: tolerance of eq. 4 and the geodesic radius of a vertex's neighbourhood (the
 # average length of a phalanx).
-D_TOL: float = 0.006
+D_TOL: float = PENETRATION_TOLERANCE_M
 GEODESIC_RADIUS: float = 0.02
 # Query rows per chunk in the nearest-vertex / nearest-triangle searches (bounds memory for big batches).
 _ROWS_PER_CHUNK = 256

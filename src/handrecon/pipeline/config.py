@@ -1,0 +1,79 @@
+"""The test-time pipeline's settings: one structured dataclass config (YAML through
+`handrecon.io.config_yaml`), checked when it is made, never mutated by the code that receives it."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+from handrecon.fit.energy import FitWeights
+from handrecon.fit.refine import FitSettings
+from handrecon.hand.tolerances import JOINT_LIMIT_TOLERANCE_DEG, PENETRATION_TOLERANCE_MM
+from handrecon.io.errors import SettingError
+from handrecon.io.images import PROCESSING_MAX_SIDE
+
+MAX_HANDS_LIMIT = 16  # MediaPipe runs its landmark model once per hand: more is never a photo's hands
+MAX_TTA_PASSES = 32
+
+
+@dataclass(frozen=True)
+class VideoSettings:
+    """What a video frame does differently from a photo: a warm start from the previous frame, a temporal
+    term, no per-frame penetration stage (its cost breaks the frame rate; depths are still reported every
+    `penetration_check_every` frames)."""
+
+    temporal_weight: float = 200.0
+    iterations: int = 4
+    penetration_check_every: int = 5
+
+
+@dataclass
+class PipelineConfig:
+    max_hands: int = 2
+    min_detection_confidence: float = 0.5
+    tta_passes: int = 0  # augmented detector passes for the uncertainty (each costs about one detection)
+    texture: bool = True
+    texture_size: int = 256
+    # Larger photos are detected on a copy downscaled to this longer side (MediaPipe looks at 192-256 px
+    # crops anyway) and textured from the hands' rectangle at full resolution, itself downscaled to
+    # `texture_source_max_side` (a 256 texture gains nothing from more): a 100 MP photo stays under 2 GB.
+    detection_max_side: int = PROCESSING_MAX_SIDE
+    texture_source_max_side: int = 1024
+    joint_limit_tolerance_deg: float = JOINT_LIMIT_TOLERANCE_DEG
+    penetration_tolerance_mm: float = PENETRATION_TOLERANCE_MM
+    weights: FitWeights = field(default_factory=FitWeights)
+    fit: FitSettings = field(default_factory=FitSettings)
+    video: VideoSettings = field(default_factory=VideoSettings)
+
+    def __post_init__(self) -> None:
+        check_pipeline_config(self)
+
+
+def _is_int(x: object) -> bool:
+    return isinstance(x, int) and not isinstance(x, bool)
+
+
+def check_pipeline_config(c: PipelineConfig) -> None:
+    """`SettingError` naming the first setting outside its range."""
+    if not (_is_int(c.max_hands) and 1 <= c.max_hands <= MAX_HANDS_LIMIT):
+        raise SettingError("max_hands", f"must be a whole number from 1 to {MAX_HANDS_LIMIT}, got {c.max_hands!r}")
+    conf = c.min_detection_confidence
+    if not (isinstance(conf, (int, float)) and math.isfinite(conf) and 0.0 <= conf <= 1.0):
+        raise SettingError("min_detection_confidence", f"must be a number from 0 to 1, got {conf!r}")
+    if not (_is_int(c.tta_passes) and 0 <= c.tta_passes <= MAX_TTA_PASSES):
+        raise SettingError("tta_passes", f"must be a whole number from 0 to {MAX_TTA_PASSES}, got {c.tta_passes!r}")
+    if not (_is_int(c.texture_size) and 8 <= c.texture_size <= 8192):
+        raise SettingError("texture_size", f"must be a whole number from 8 to 8192, got {c.texture_size!r}")
+    for name in ("detection_max_side", "texture_source_max_side"):
+        if not (_is_int(getattr(c, name)) and getattr(c, name) >= 256):
+            raise SettingError(name, f"must be a whole number of at least 256 pixels, got {getattr(c, name)!r}")
+    for name in ("joint_limit_tolerance_deg", "penetration_tolerance_mm"):
+        v = getattr(c, name)
+        if not (isinstance(v, (int, float)) and math.isfinite(v) and v >= 0):
+            raise SettingError(name, f"must be a non-negative number, got {v!r}")
+    v = c.video
+    counts_ok = all(_is_int(n) and n >= 1 for n in (v.iterations, v.penetration_check_every))
+    if not (counts_ok and math.isfinite(v.temporal_weight) and v.temporal_weight >= 0):
+        raise SettingError("video", f"iterations, penetration_check_every >= 1 and temporal_weight >= 0: got {v}")
+    if not (_is_int(c.fit.iterations) and c.fit.iterations >= 1):
+        raise SettingError("fit.iterations", f"must be a whole number >= 1, got {c.fit.iterations!r}")
