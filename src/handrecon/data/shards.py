@@ -95,6 +95,16 @@ def decode_sample(item: dict[str, Any]) -> Sample:
     )
 
 
+def _webdataset():
+    """The optional `webdataset` package, or an error that says how to install it."""
+    try:
+        import webdataset
+    except ImportError as e:
+        hint = "pip install 'handrecon[data]'"
+        raise ImportError(f"WebDataset shards need the optional package webdataset: {hint}") from e
+    return webdataset
+
+
 def write_shards(
     samples: Iterable[Sample],
     out: str | os.PathLike,
@@ -106,7 +116,7 @@ def write_shards(
 ) -> dict[str, Any]:
     """Pack samples into `out`/<prefix>-%06d.tar and write the index `shards.json`; returns the index.
     Keys default to `sample_key(source, running number)`."""
-    import webdataset as wds
+    wds = _webdataset()
 
     if samples_per_shard <= 0:
         raise ValueError(f"samples_per_shard must be positive, got {samples_per_shard}")
@@ -184,7 +194,7 @@ class ShardDataset(torch.utils.data.IterableDataset):
         self.epoch = int(epoch)
 
     def _pipeline(self):
-        import webdataset as wds
+        wds = _webdataset()
 
         urls = list(self.urls)
         if self.shuffle:
