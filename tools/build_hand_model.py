@@ -383,6 +383,7 @@ def main() -> None:
         # Joint centres at the anatomical centres of rotation (tools/hand_skeleton.py); every shape's joints
         # are the new regressor applied to its vertices, the skinning weights are recomputed for them.
         faces_closed = np.concatenate([faces, cap_faces])
+        ray = J_mean[4] - J_mean[0]  # the source rig's wrist-to-middle-MCP direction
         joints, hl, hb, _, group = hand_skeleton.anatomical_skeleton(mean, faces_closed, weights, J_mean, tip_ids)
         new_regressor = hand_skeleton.joint_regressor_rows(mean, joints, group)
         new_regressor[0] = regressor[0]  # the wrist stays MakeHuman's wrist joint centre (the frame's origin)
@@ -393,7 +394,7 @@ def main() -> None:
         reg_err_val = np.zeros_like(reg_err_val)  # the joints are defined by the regressor
         val_proj_err = np.linalg.norm(np.einsum("jv,nvc->njc", regressor, V_val_proj - offset) - J_val, axis=-1)
         J_mean = regressor @ mean
-        skeleton_info = hand_skeleton.provenance(mean, J_mean, tip_ids, hl, hb)
+        skeleton_info = hand_skeleton.provenance(mean, J_mean, tip_ids, hl, hb, ray)
 
     # Hand length: the anny population itself, and the model under beta ~ N(0, I).
     lengths_pop = hand_lengths(V, J, tip_ids)

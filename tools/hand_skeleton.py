@@ -361,10 +361,12 @@ def bone_heat_weights(
     return W / W.sum(1, keepdims=True)
 
 
-def provenance(v: np.ndarray, joints: np.ndarray, tip_ids: np.ndarray, hand_length: float, breadth: float) -> dict:
-    """What the asset records about its skeleton: sources, constants and the template's own proportions."""
-    distal = joints[4] - joints[0]
-    distal /= np.linalg.norm(distal)
+def provenance(
+    v: np.ndarray, joints: np.ndarray, tip_ids: np.ndarray, hand_length: float, breadth: float, distal: np.ndarray
+) -> dict:
+    """What the asset records about its skeleton: sources, constants and the template's own proportions
+    (`distal`: the ray direction the MCP levels were measured along, the source rig's wrist-to-middle-MCP)."""
+    distal = distal / np.linalg.norm(distal)
     measured = {}
     for finger, chain in CHAINS.items():
         pts = [joints[0], *joints[list(chain)], v[tip_ids[TIP_INDEX[finger]]]]
