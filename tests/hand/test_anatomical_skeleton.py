@@ -1,0 +1,68 @@
+"""The asset builder's anatomical skeleton (tools/hand_skeleton.py) on the bundled template: joints at the
+literature's segment proportions, convex regressor rows, bone-heat skinning weights that form a partition of
+unity and follow the bones."""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from handrecon.hand.asset import load_openhand
+
+pytest.importorskip("igl")
+TOOL = Path(__file__).resolve().parents[2] / "tools" / "hand_skeleton.py"
+
+
+@pytest.fixture(scope="module")
+def hs():
+    spec = importlib.util.spec_from_file_location("hand_skeleton", TOOL)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+@pytest.fixture(scope="module")
+def built(hs):
+    a = load_openhand()
+    v, tips = a.v_template, a.tip_vertex_ids
+    joints, hl, hb, _, group = hs.anatomical_skeleton(v, a.faces_closed, a.weights, a.j_regressor @ v, tips)
+    return a, joints, hl, hb, group
+
+
+def test_segments_follow_the_literature(hs, built):
+    a, joints, hl, _, _ = built
+    v = a.v_template
+    for finger, chain in hs.CHAINS.items():
+        tip = v[a.tip_vertex_ids[hs.TIP_INDEX[finger]]]
+        pts = [*joints[list(chain)], tip]
+        lengths = [np.linalg.norm(pts[i + 1] - pts[i]) / hl for i in range(3)]
+        ratios = hs.SEGMENT_RATIO[finger]
+        # distal and middle segments (thumb: proximal and distal) are placed at the literature's lengths; the
+        # in-plane projection of PIP/DIP shortens them by well under a millimetre
+        np.testing.assert_allclose(lengths[1:], ratios[-2:], atol=0.004)
+    assert 0.15 < hl < 0.22 and 0.06 < built[3] < 0.11  # hand length and breadth in metres: an adult hand
+
+
+def test_regressor_rows_are_convex_and_exact(hs, built):
+    a, joints, _, _, group = built
+    R = hs.joint_regressor_rows(a.v_template, joints, group)
+    assert (R >= 0).all()
+    np.testing.assert_allclose(R[1:].sum(1), 1.0, atol=1e-9)
+    np.testing.assert_allclose(R[1:] @ a.v_template, joints[1:], atol=1e-4)
+
+
+def test_bone_heat_weights(hs, built):
+    a, joints, _, _, group = built
+    v = a.v_template
+    W = hs.bone_heat_weights(v, a.faces, joints, v[a.tip_vertex_ids], group)
+    assert W.shape == (len(v), 16) and (W >= 0).all() and ((W > 0).sum(1) <= 4).all()
+    np.testing.assert_allclose(W.sum(1), 1.0, atol=1e-9)
+    # each fingertip moves with its distal phalanx alone; the skin proximal of the wrist mostly with the palm
+    for finger, chain in hs.CHAINS.items():
+        assert W[a.tip_vertex_ids[hs.TIP_INDEX[finger]], chain[-1]] > 0.99
+    assert (W[v[:, 1] < 0].argmax(1) == 0).all()
+    # every joint drives a sizeable share of the skin (no bone left without vertices)
+    assert (W.sum(0) > 20).all()
