@@ -23,13 +23,17 @@ class HandReconstructor:
     model: "openhand" (bundled, default) or "mano" with `mano_dir` holding MANO_RIGHT.pkl / MANO_LEFT.pkl.
     Intrinsics: explicit fx/fy/cx/cy or fov (degrees, along the longer image side), else the image's EXIF
     focal length, else a default field of view (`handrecon.io.exif_camera.DEFAULT_FOV_DEG`).
+    detector: "thorough" (default: every hand, verified proposals from palms, tiles and bodies; about 0.05 s
+    more on a close-up, a few seconds on a large crowded photo, measured by benchmarks/bench_detection.py)
+    or "fast" (MediaPipe's palm detector alone). max_hands: None keeps every hand found (fast: 2).
     """
 
     def __init__(
         self,
         model: str = "openhand",
         mano_dir: str | Path | None = None,
-        max_hands: int = 2,
+        detector: str = "thorough",
+        max_hands: int | None = None,
         min_detection_confidence: float = 0.5,
         tta_passes: int = 0,
         texture: bool = True,
@@ -42,7 +46,7 @@ class HandReconstructor:
     ) -> None:
         self.models = {side: HandModel(side=side, model=model, mano_dir=mano_dir) for side in ("right", "left")}
         cfg = config or PipelineConfig()
-        cfg.max_hands, cfg.min_detection_confidence = max_hands, min_detection_confidence
+        cfg.detector, cfg.max_hands, cfg.min_detection_confidence = detector, max_hands, min_detection_confidence
         cfg.tta_passes, cfg.texture = tta_passes, texture
         self.config = cfg
         self.camera_flags = {"fx": fx, "fy": fy, "cx": cx, "cy": cy, "fov": fov}

@@ -36,7 +36,17 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     )
     add_model_arguments(p)
     add_camera_arguments(p)
-    p.add_argument("--max-hands", type=int, default=2, help="most hands per image (default: 2)")
+    p.add_argument(
+        "--detector",
+        choices=("thorough", "fast"),
+        default="thorough",
+        help="hand detector for photos: thorough (default; palm, tile and body proposals verified by the landmark "
+        "model; finds small, gloved and touching hands; extra time on large photos with people) or fast "
+        "(MediaPipe's palm detector alone); videos use MediaPipe's tracking either way",
+    )
+    p.add_argument(
+        "--max-hands", type=int, default=None, help="most hands per image (default: every hand found; fast: 2)"
+    )
     p.add_argument("--min-confidence", type=float, default=0.5, help="detector confidence threshold (default: 0.5)")
     p.add_argument(
         "--tta", type=int, default=0, help="augmented detector passes for the 2D uncertainty (default: 0, one pass)"
@@ -66,6 +76,7 @@ def make_reconstructor(args: argparse.Namespace):
     return HandReconstructor(
         model=args.model,
         mano_dir=args.mano_dir,
+        detector=args.detector,
         max_hands=args.max_hands,
         min_detection_confidence=args.min_confidence,
         tta_passes=args.tta,

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
+from handrecon.detect.front_end import DEFAULT_DETECTOR, make_detector
 from handrecon.detect.mediapipe_hands import MediaPipeHands, TTAConfig
 from handrecon.detect.types import HandDetection
 from handrecon.detect.uncertainty import SigmaCalibration, keypoint_sigma
@@ -28,7 +29,8 @@ from handrecon.texture.reverse_interpolation import reverse_interpolate
 
 @dataclass
 class PipelineConfig:
-    max_hands: int = 2
+    detector: str = DEFAULT_DETECTOR  # "thorough" | "fast" (handrecon.detect.front_end)
+    max_hands: int | None = None  # None: every hand found (the fast detector: 2)
     min_detection_confidence: float = 0.5
     tta_passes: int = 0  # augmented detector passes for the uncertainty (each costs about one detection)
     texture: bool = True
@@ -45,8 +47,8 @@ class ImageReconstructor:
     def __init__(self, models: dict, config: PipelineConfig | None = None, detector: MediaPipeHands | None = None):
         self.models = models
         self.config = config or PipelineConfig()
-        self.detector = detector or MediaPipeHands(
-            max_hands=self.config.max_hands, min_detection_confidence=self.config.min_detection_confidence
+        self.detector = detector or make_detector(
+            self.config.detector, self.config.max_hands, self.config.min_detection_confidence
         )
         self.calibration = SigmaCalibration.load()
         with torch.no_grad():  # OpenPose-order keypoints of each model's mean hand at rest
@@ -167,7 +169,8 @@ class ImageReconstructor:
                     K=K.double().cpu().numpy(),
                     plausibility=plaus,
                     detector={
-                        "name": "mediapipe-hands-0.10.21",
+                        "name": d.detector_name,
+                        **d.report,
                         "handedness_score": d.handedness_score,
                         "pass": d.detector_pass,
                         "tta_spread_px": None if d.tta_spread is None else np.round(d.tta_spread, 3).tolist(),
