@@ -29,14 +29,12 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-REPO = Path(__file__).resolve().parents[1]
-
 
 def default_hard_dev() -> Path | None:
-    for base in [REPO.parent / "shared" / "devdata", Path.cwd().parent / "shared" / "devdata"]:
-        if (base / "hard_dev" / "annotations.json").is_file():
-            return base / "hard_dev"
-    return None
+    from handrecon.data.devdata import default_devdata_dir
+
+    base = default_devdata_dir()
+    return base / "hard_dev" if base is not None and (base / "hard_dev" / "annotations.json").is_file() else None
 
 
 def write_outputs(folder: Path, stem: str, dets) -> None:

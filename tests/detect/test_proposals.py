@@ -47,7 +47,7 @@ def test_tiles_cover_the_image_and_map_back_exactly():
 def test_tile_pyramid_none_for_small_images_and_halving_sizes():
     assert tile_pyramid(224, 224) == []
     sizes = sorted({round(t.size) for t in tile_pyramid(1920, 1080)}, reverse=True)
-    assert sizes == [960, 480, 240]
+    assert sizes == [960, 480]
 
 
 def _prop(x, y, s, source="palm", score=0.9, side=None, person=None):
@@ -74,4 +74,4 @@ def test_nms_keeps_overlapping_boxes_of_different_sizes():
 def test_neighbour_rects_beside_the_hand():
     r = RotatedRect(100, 100, 40, 40, 0.3)
     centres = sorted((n.cx, n.cy) for n in neighbour_rects(r))
-    assert centres == sorted([(80, 100), (120, 100), (100, 80), (100, 120)])
+    assert centres == [(80, 100), (120, 100)]

@@ -1,10 +1,14 @@
 """The thorough front end: hand proposals from several sources, each verified by the hand-landmark model.
 
-1. Palm detector on the whole image (letterboxed to 192x192, as MediaPipe does).
+1. Palm detector on the whole image (letterboxed to 192x192, as MediaPipe does; when it finds nothing, on
+   the image zoomed out with a black margin).
 2. Unless the image is a close-up (a verified hand spans a third of the shorter image side), the palm
    detector on a pyramid of overlapping tiles (images well above the detector's resolution only); the pose
-   models on the image (and, unless a close-up, its larger tiles): a region at each wrist of every person.
-3. Proposals merged by an NMS that keeps the two wrists of a body apart, then verified (crop settled on the
+   models on the image (and, unless a close-up, its half-size tiles): a region at each wrist of every person.
+3. When nothing was found: upright windows of half and three quarters of the shorter side (large gloved or
+   half-hidden hands that no detector proposes).
+4. Crops beside each hand found (the second of two touching hands).
+5. Proposals merged by an NMS that keeps the two wrists of a body apart, then verified (crop settled on the
    landmarks, hand-presence threshold), duplicates removed, handedness from the landmarks and the body.
 
 Cost (measured by benchmarks/bench_detection.py): a close-up costs the palm pass, one person-detector run
@@ -28,6 +32,7 @@ from handrecon.detect.proposals import (
     neighbour_rects,
     palm_rect,
     proposal_nms,
+    scan_windows,
     tile_pyramid,
     zoomed_out,
 )
@@ -47,6 +52,7 @@ class ThoroughSettings:
     close_up_fraction: float = 1 / 3  # a hand this large (of the shorter image side): no tiles, no body pass
     max_rounds: int = 4
     neighbours: bool = True  # crops beside each hand: the second of two touching hands
+    scan: bool = True  # when nothing else found a hand: large windows read by the landmark model
 
 
 class ThoroughHands:
@@ -81,7 +87,9 @@ class ThoroughHands:
 
         H, W = rgb.shape[:2]
         s = self.settings
-        props = self.palm_proposals(rgb, [None, zoomed_out(W, H)], "palm")
+        props = self.palm_proposals(rgb, [None], "palm")
+        if not props:  # a palm filling the frame needs context around it
+            props = self.palm_proposals(rgb, [zoomed_out(W, H)], "palm")
         if previous:
             props += [Proposal(rect_from_hand_landmarks(d.keypoints), "track", 1.0) for d in previous]
         hands = self.verifier(rgb, proposal_nms(props))
@@ -98,7 +106,7 @@ class ThoroughHands:
             stats["tiles"] = len(tiles)
             extra += self.palm_proposals(rgb, tiles, "palm-tile")
         if s.body:  # on a close-up the whole image only: the wrists of the arms it shows
-            regions = [None] + [t for t in tiles if t.size >= max(W, H) / 4 - 1]
+            regions = [None] + [t for t in tiles if t.size >= max(W, H) / 2 - 1]
             body_hands, poses = self.body(rgb, regions)
             stats["people"] = len(poses)
             extra += [Proposal(b.rect, "body", b.visibility, b.side, b.person) for b in body_hands]
@@ -107,6 +115,10 @@ class ThoroughHands:
         if extra:
             stats["proposals"] += len(extra)
             hands = self.verifier.merge(hands, self.verifier(rgb, proposal_nms(extra)))
+        if s.scan and not hands:  # nothing proposed a hand: the landmark model over large windows
+            windows = [Proposal(r, "scan", 0.0) for r in scan_windows(W, H)]
+            stats["proposals"] += len(windows)
+            hands = self.verifier(rgb, windows)
         if s.neighbours and hands:
             near = [Proposal(r, "neighbour", 0.0) for h in hands for r in neighbour_rects(h.landmarks.rect)]
             near = [p for p in near if not _covered(p, hands)]

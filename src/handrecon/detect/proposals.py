@@ -17,7 +17,7 @@ import numpy as np
 from handrecon.detect.crops import RotatedRect, angle_up
 from handrecon.detect.ssd import SSDDetection, box_iou
 
-SOURCES = ("palm", "palm-tile", "body", "neighbour", "whole-image", "track")
+SOURCES = ("palm", "palm-tile", "body", "neighbour", "whole-image", "scan", "track")
 
 
 @dataclass
@@ -55,7 +55,7 @@ def tile_regions(width: int, height: int, tile: float, overlap: float = 0.25) ->
     return [RotatedRect(x + tile / 2, y + tile / 2, tile, tile) for y in starts(height) for x in starts(width)]
 
 
-def tile_pyramid(width: int, height: int, detector_input: int = 192, levels: int = 3) -> list[RotatedRect]:
+def tile_pyramid(width: int, height: int, detector_input: int = 192, levels: int = 2) -> list[RotatedRect]:
     """Tiles at halving sizes from half the longer image side, at most `levels` sizes, none smaller than the
     detector's input (a tile is never enlarged): images near the detector's own resolution get none."""
     out: list[RotatedRect] = []
@@ -74,14 +74,20 @@ def zoomed_out(width: int, height: int, factor: float = 1.5) -> RotatedRect:
     return RotatedRect.around(0, 0, width, height).scaled(factor)
 
 
+def scan_windows(width: int, height: int, fractions: tuple[float, ...] = (0.5, 0.75)) -> list[RotatedRect]:
+    """Upright square windows of the given fractions of the shorter image side, half a window apart: the
+    last resort for large hands no detector proposes (gloved, or holding an object that hides the palm)."""
+    out: list[RotatedRect] = []
+    for f in fractions:
+        out += tile_regions(width, height, f * min(width, height), overlap=0.5)
+    return out
+
+
 def neighbour_rects(rect: RotatedRect, offset: float = 0.5) -> list[RotatedRect]:
-    """Upright crops of the same size left, right, above and below a hand's crop: where the second of two
-    touching or interlocked hands lies (its own re-crop then settles on it, or back on the first hand)."""
+    """Upright crops of the same size left and right of a hand's crop: where the second of two touching or
+    interlocked hands lies (its own re-crop then settles on it, or back on the first hand)."""
     s = rect.size
-    return [
-        RotatedRect(rect.cx + dx * offset * s, rect.cy + dy * offset * s, s, s)
-        for dx, dy in ((-1, 0), (1, 0), (0, -1), (0, 1))
-    ]
+    return [RotatedRect(rect.cx + dx * offset * s, rect.cy, s, s) for dx in (-1, 1)]
 
 
 def proposal_nms(props: list[Proposal], iou_threshold: float = 0.5) -> list[Proposal]:
