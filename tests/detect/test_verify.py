@@ -118,3 +118,15 @@ def test_hand_region_from_body_points_along_the_hand():
     assert up[1] < -0.9  # fingers above the wrist: the crop points up
     assert r.to_crop(wrist[None], 1, 1)[0, 1] > 0.5  # the wrist in the lower half of the crop
     assert 2 * 30 < r.size < 8 * 30
+
+
+def test_a_small_hand_on_a_face_is_a_face_feature():
+    from handrecon.detect.landmarks import PoseLandmarks
+    from handrecon.detect.plausibility import face_feature
+
+    kp = np.zeros((33, 2))
+    kp[0], kp[7], kp[8] = [200, 200], [260, 190], [140, 190]  # nose, ears: head breadth 120 px
+    pose = PoseLandmarks(kp, np.ones(33), np.ones(33), 1.0)
+    assert face_feature(landmarks(hand_keypoints(200, 205, 40)), [pose])  # a 'hand' the size of a nose
+    assert not face_feature(landmarks(hand_keypoints(200, 205, 110)), [pose])  # a hand over the face
+    assert not face_feature(landmarks(hand_keypoints(500, 205, 40)), [pose])  # a small hand elsewhere

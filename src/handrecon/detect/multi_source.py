@@ -9,7 +9,8 @@
    half-hidden hands that no detector proposes).
 4. Crops beside each hand found (the second of two touching hands).
 5. Proposals merged by an NMS that keeps the two wrists of a body apart, then verified (crop settled on the
-   landmarks, hand-presence threshold), duplicates removed, handedness from the landmarks and the body.
+   landmarks, hand-presence threshold), duplicates removed, 'hands' too small for the face they lie on
+   dropped (`handrecon.detect.plausibility`), handedness from the landmarks and the body.
 
 Cost (measured by benchmarks/bench_detection.py): a close-up costs the palm pass, one person-detector run
 and two or three landmark runs per hand; a large photo with people adds tiles, pose landmarks per person
@@ -27,6 +28,7 @@ from handrecon.detect.body import BodyHand, BodyHandProposer
 from handrecon.detect.crops import RotatedRect
 from handrecon.detect.landmarks import HandLandmarks
 from handrecon.detect.mediapipe_hands import TTAConfig
+from handrecon.detect.plausibility import face_feature
 from handrecon.detect.proposals import (
     Proposal,
     neighbour_rects,
@@ -100,6 +102,7 @@ class ThoroughHands:
             stats["proposals"] += 1
         close_up = any(h.landmarks.size_px >= s.close_up_fraction * min(H, W) for h in hands)
         body_hands: list[BodyHand] = []
+        poses: list = []
         extra: list[Proposal] = []
         tiles = [] if close_up else tile_pyramid(W, H)
         if s.tiles and tiles:
@@ -124,6 +127,10 @@ class ThoroughHands:
             near = [p for p in near if not _covered(p, hands)]
             stats["proposals"] += len(near)
             hands = self.verifier.merge(hands, self.verifier(rgb, near))
+        if poses:
+            kept = [h for h in hands if not face_feature(h.landmarks, poses)]
+            stats["dropped_on_face"] = len(hands) - len(kept)
+            hands = kept
         self.last_stats = stats
         return hands, body_hands
 
