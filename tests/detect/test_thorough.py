@@ -92,3 +92,11 @@ def test_dev_photo_hands_found_with_their_side_from_the_body(thorough, name):
         assert inside[0].handedness == gt["side"]
         assert inside[0].report["handedness_source"] == "body+landmarks"
         assert inside[0].report["body_side"] == gt["side"]
+
+
+def test_augmented_rereads_give_a_small_landmark_spread(thorough, demo_rgb):
+    from handrecon.detect.mediapipe_hands import TTAConfig
+
+    d = thorough.detect(demo_rgb, TTAConfig(passes=2))[0]
+    assert d.tta_spread is not None and d.tta_spread.shape == (21,) and np.all(d.tta_spread >= 0)
+    assert 0 < np.median(d.tta_spread) < 0.05 * d.size_px
