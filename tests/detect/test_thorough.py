@@ -100,3 +100,11 @@ def test_augmented_rereads_give_a_small_landmark_spread(thorough, demo_rgb):
     d = thorough.detect(demo_rgb, TTAConfig(passes=2))[0]
     assert d.tta_spread is not None and d.tta_spread.shape == (21,) and np.all(d.tta_spread >= 0)
     assert 0 < np.median(d.tta_spread) < 0.05 * d.size_px
+
+
+def test_tracked_region_of_the_previous_frame_is_a_proposal(demo_rgb):
+    with ThoroughHands() as det:
+        first = det.track(demo_rgb)
+        second = det.track(demo_rgb)
+    assert len(first) == len(second) == 1
+    assert "track" in second[0].report["found_by"]

@@ -26,7 +26,7 @@ import numpy as np
 
 from handrecon.detect.body import BodyHand, BodyHandProposer
 from handrecon.detect.crops import RotatedRect
-from handrecon.detect.landmarks import HandLandmarks
+from handrecon.detect.landmarks import HandLandmarks, rect_from_hand_landmarks
 from handrecon.detect.mediapipe_hands import TTAConfig
 from handrecon.detect.plausibility import face_feature
 from handrecon.detect.proposals import (
@@ -84,9 +84,8 @@ class ThoroughHands:
     def verified(
         self, rgb: np.ndarray, previous: list[HandDetection] | None = None
     ) -> tuple[list[VerifiedHand], list[BodyHand]]:
-        """Verified hands and the body wrists found (before handedness is assigned)."""
-        from handrecon.detect.landmarks import rect_from_hand_landmarks
-
+        """Verified hands and the body wrists found (before handedness is assigned). `previous`: hands of the
+        previous video frame, whose landmark crops are proposals too ("track")."""
         H, W = rgb.shape[:2]
         s = self.settings
         props = self.palm_proposals(rgb, [None], "palm")
@@ -134,8 +133,11 @@ class ThoroughHands:
         self.last_stats = stats
         return hands, body_hands
 
-    def detect(self, rgb: np.ndarray, tta: TTAConfig | None = None) -> list[HandDetection]:
-        hands, body_hands = self.verified(rgb)
+    def detect(
+        self, rgb: np.ndarray, tta: TTAConfig | None = None, previous: list[HandDetection] | None = None
+    ) -> list[HandDetection]:
+        """Every verified hand (most present first, at most `max_hands`), with side and report."""
+        hands, body_hands = self.verified(rgb, previous)
         assign_handedness(hands, body_hands)
         hands.sort(key=lambda h: -h.presence)
         if self.max_hands is not None:
@@ -147,7 +149,9 @@ class ThoroughHands:
         return dets
 
     def track(self, rgb: np.ndarray) -> list[HandDetection]:
-        return self.detect(rgb)
+        """Next video frame: the previous frame's hands are proposals too."""
+        self._previous = self.detect(rgb, previous=getattr(self, "_previous", None))
+        return self._previous
 
     # -------------------------------------------------------------------------------------------
     def _detection(self, h: VerifiedHand) -> HandDetection:
@@ -176,8 +180,6 @@ class ThoroughHands:
 
     def _spread(self, rgb: np.ndarray, lm: HandLandmarks, tta: TTAConfig) -> np.ndarray:
         """Landmark spread per joint (pixels) over K randomly turned, scaled and shifted crops."""
-        from handrecon.detect.landmarks import rect_from_hand_landmarks
-
         rng = np.random.default_rng(tta.seed)
         base = rect_from_hand_landmarks(lm.keypoints)
         pts = [lm.keypoints]
