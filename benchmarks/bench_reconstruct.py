@@ -8,7 +8,7 @@
 - speed, in one run: whole pipeline per image vs MediaPipe alone (static mode, same images), and the video
   mode's frame rate on a 640x480 clip made from a dev photo.
 
-Run: python benchmarks/bench_reconstruct.py [--runs 5] [--devdata PATH]
+Run: python benchmarks/bench_reconstruct.py [--runs 5] [--devdata PATH] [--detector thorough|fast]
 """
 
 from __future__ import annotations
@@ -194,6 +194,7 @@ def main() -> None:
     ap.add_argument("--devdata", type=Path, default=None)
     ap.add_argument("--runs", type=int, default=5)
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--detector", default="thorough", choices=["thorough", "fast"], help="hand detector for photos")
     ap.add_argument("--skip", nargs="*", default=[], choices=["accuracy", "plausibility", "speed", "video"])
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
@@ -201,7 +202,7 @@ def main() -> None:
     if root is None:
         print("no devdata folder (../shared/devdata): nothing to measure")
         return
-    rec = HandReconstructor()
+    rec = HandReconstructor(detector=args.detector)
     if "accuracy" not in args.skip:
         accuracy(rec, root)
     if "plausibility" not in args.skip:

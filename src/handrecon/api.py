@@ -25,15 +25,19 @@ class HandReconstructor:
     model: "openhand" (bundled, default) or "mano" with `mano_dir` holding MANO_RIGHT.pkl / MANO_LEFT.pkl.
     Intrinsics: explicit fx/fy/cx/cy or fov (degrees, along the longer image side), else the image's EXIF
     focal length, else a default field of view (`handrecon.io.exif_camera.DEFAULT_FOV_DEG`).
-    `config` holds every pipeline setting; the keywords max_hands ... texture override only what is
+    `config` holds every pipeline setting; the keywords detector ... texture override only what is
     passed (the caller's config is never changed). Settings out of range raise `SettingError`, unusable
     MANO files `ModelFileError` (both `handrecon.io.InputError`).
+    detector: "thorough" (the default: every hand, verified proposals from palms, tiles and bodies; measured
+    by benchmarks/bench_detection.py) or "fast" (MediaPipe's palm detector alone, at most 2 hands unless
+    max_hands says otherwise). max_hands: None keeps every hand found.
     """
 
     def __init__(
         self,
         model: str = "openhand",
         mano_dir: str | Path | None = None,
+        detector: str | None = None,
         max_hands: int | None = None,
         min_detection_confidence: float | None = None,
         tta_passes: int | None = None,
@@ -46,6 +50,7 @@ class HandReconstructor:
         config: PipelineConfig | None = None,
     ) -> None:
         overrides = {
+            "detector": detector,
             "max_hands": max_hands,
             "min_detection_confidence": min_detection_confidence,
             "tta_passes": tta_passes,

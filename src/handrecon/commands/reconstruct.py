@@ -36,7 +36,17 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     )
     add_model_arguments(p)
     add_camera_arguments(p)
-    p.add_argument("--max-hands", type=int, default=2, help="most hands per image (default: 2)")
+    p.add_argument(
+        "--detector",
+        choices=("thorough", "fast"),
+        default="thorough",
+        help="hand detector for photos: thorough (default; palm, tile and body proposals verified by the landmark "
+        "model; finds small, gloved and touching hands; extra time on large photos with people) or fast "
+        "(MediaPipe's palm detector alone); videos use MediaPipe's tracking either way",
+    )
+    p.add_argument(
+        "--max-hands", type=int, default=None, help="most hands per image (default: every hand found; fast: 2)"
+    )
     p.add_argument("--min-confidence", type=float, default=0.5, help="detector confidence threshold (default: 0.5)")
     p.add_argument(
         "--tta", type=int, default=0, help="augmented detector passes for the 2D uncertainty (default: 0, one pass)"
@@ -49,6 +59,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 # PipelineConfig / camera setting -> the flag that sets it, for messages
 FLAG_OF = {
+    "detector": "--detector",
     "max_hands": "--max-hands",
     "min_detection_confidence": "--min-confidence",
     "tta_passes": "--tta",
@@ -84,7 +95,12 @@ def check_arguments(args: argparse.Namespace) -> tuple[str, ...]:
         raise SettingError("--model mano", "needs --mano-dir (the folder with MANO_RIGHT.pkl / MANO_LEFT.pkl)")
     try:
         check_camera_settings(args.fx, args.fy, args.cx, args.cy, args.fov)
-        PipelineConfig(max_hands=args.max_hands, min_detection_confidence=args.min_confidence, tta_passes=args.tta)
+        PipelineConfig(
+            detector=args.detector,
+            max_hands=args.max_hands,
+            min_detection_confidence=args.min_confidence,
+            tta_passes=args.tta,
+        )
     except SettingError as e:
         raise SettingError(FLAG_OF.get(e.path, e.path), e.reason) from e
     return formats
@@ -96,6 +112,7 @@ def make_reconstructor(args: argparse.Namespace):
     return HandReconstructor(
         model=args.model,
         mano_dir=args.mano_dir,
+        detector=args.detector,
         max_hands=args.max_hands,
         min_detection_confidence=args.min_confidence,
         tta_passes=args.tta,

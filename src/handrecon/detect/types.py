@@ -25,6 +25,9 @@ class HandDetection:
     relative_depth: np.ndarray | None = None
     detector_pass: str = "full"  # which detection pass found the hand
     track_id: int | None = None
+    detector_name: str = "mediapipe-hands-0.10.21"
+    # why the hand was kept and where its side comes from (written into the JSON's "detector" record)
+    report: dict = field(default_factory=dict)
 
     @property
     def bbox(self) -> tuple[float, float, float, float]:

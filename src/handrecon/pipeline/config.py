@@ -6,13 +6,14 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
+from handrecon.detect.front_end import DEFAULT_DETECTOR, DETECTORS
 from handrecon.fit.energy import FitWeights
 from handrecon.fit.refine import FitSettings
 from handrecon.hand.tolerances import JOINT_LIMIT_TOLERANCE_DEG, PENETRATION_TOLERANCE_MM
 from handrecon.io.errors import SettingError
 from handrecon.io.images import PROCESSING_MAX_SIDE
 
-MAX_HANDS_LIMIT = 16  # MediaPipe runs its landmark model once per hand: more is never a photo's hands
+MAX_HANDS_LIMIT = 64  # the landmark model runs once per hand: a crowd photo, not more
 MAX_TTA_PASSES = 32
 
 
@@ -29,7 +30,8 @@ class VideoSettings:
 
 @dataclass
 class PipelineConfig:
-    max_hands: int = 2
+    detector: str = DEFAULT_DETECTOR  # "thorough" | "fast" (handrecon.detect.front_end)
+    max_hands: int | None = None  # None: every hand found (the fast detector: 2)
     min_detection_confidence: float = 0.5
     tta_passes: int = 0  # augmented detector passes for the uncertainty (each costs about one detection)
     texture: bool = True
@@ -55,7 +57,9 @@ def _is_int(x: object) -> bool:
 
 def check_pipeline_config(c: PipelineConfig) -> None:
     """`SettingError` naming the first setting outside its range."""
-    if not (_is_int(c.max_hands) and 1 <= c.max_hands <= MAX_HANDS_LIMIT):
+    if c.detector not in DETECTORS:
+        raise SettingError("detector", f"unknown detector {c.detector!r}; choose from {', '.join(DETECTORS)}")
+    if c.max_hands is not None and not (_is_int(c.max_hands) and 1 <= c.max_hands <= MAX_HANDS_LIMIT):
         raise SettingError("max_hands", f"must be a whole number from 1 to {MAX_HANDS_LIMIT}, got {c.max_hands!r}")
     conf = c.min_detection_confidence
     if not (isinstance(conf, (int, float)) and math.isfinite(conf) and 0.0 <= conf <= 1.0):

@@ -8,6 +8,7 @@ import math
 import numpy as np
 import torch
 
+from handrecon.detect.front_end import make_detector
 from handrecon.detect.mediapipe_hands import MediaPipeHands, TTAConfig
 from handrecon.detect.types import HandDetection
 from handrecon.detect.uncertainty import SigmaCalibration, keypoint_sigma
@@ -31,8 +32,8 @@ class ImageReconstructor:
     def __init__(self, models: dict, config: PipelineConfig | None = None, detector: MediaPipeHands | None = None):
         self.models = models
         self.config = config or PipelineConfig()
-        self.detector = detector or MediaPipeHands(
-            max_hands=self.config.max_hands, min_detection_confidence=self.config.min_detection_confidence
+        self.detector = detector or make_detector(
+            self.config.detector, self.config.max_hands, self.config.min_detection_confidence
         )
         self.calibration = SigmaCalibration.load()
         with torch.no_grad():  # OpenPose-order keypoints of each model's mean hand at rest
@@ -161,7 +162,8 @@ class ImageReconstructor:
                     K=K.double().cpu().numpy(),
                     plausibility=plaus,
                     detector={
-                        "name": "mediapipe-hands-0.10.21",
+                        "name": d.detector_name,
+                        **d.report,
                         "handedness_score": d.handedness_score,
                         "pass": d.detector_pass,
                         "tta_spread_px": None if d.tta_spread is None else np.round(d.tta_spread, 3).tolist(),

@@ -49,7 +49,7 @@ class VideoReconstructor:
             fit=dataclasses.replace(base.config.fit, iterations=video.iterations, test_penetration=False),
         )
         detector = MediaPipeHands(
-            max_hands=cfg.max_hands, min_detection_confidence=cfg.min_detection_confidence, video=True
+            max_hands=cfg.max_hands or 2, min_detection_confidence=cfg.min_detection_confidence, video=True
         )
         self.image = ImageReconstructor(base.models, cfg, detector=detector)
         self.tracker = HandTracker()

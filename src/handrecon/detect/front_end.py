@@ -1,0 +1,31 @@
+"""The detector front ends by name: what `--detector` and `HandReconstructor(detector=...)` choose.
+
+- "thorough" (default for photos): palm detector on the image, its tiles and a zoomed-out view, hand
+  regions at every body's wrists, crops beside each hand, each proposal verified by the hand-landmark model
+  (`handrecon.detect.multi_source`). Every hand found, up to `max_hands` when given. Cost, measured by
+  benchmarks/bench_detection.py on hard_dev (shared 2-core machine, both in one run): median 1.4 s per photo
+  against 0.1 s for "fast"; about 0.2-0.5 s on 224-px close-ups, up to about 5 s on a 1024-px crowd.
+- "fast": MediaPipe's legacy static-image graph alone (palm detector on the whole image, up to `max_hands`,
+  2 when not given): today's speed, misses small, gloved and touching hands.
+"""
+
+from __future__ import annotations
+
+from handrecon.io.errors import InputError
+
+DETECTORS = ("thorough", "fast")
+DEFAULT_DETECTOR = "thorough"
+FAST_MAX_HANDS = 2
+
+
+def make_detector(name: str = DEFAULT_DETECTOR, max_hands: int | None = None, min_detection_confidence: float = 0.5):
+    """A detector with `detect(rgb, tta)`, `track(rgb)` and `close()`."""
+    if name == "fast":
+        from handrecon.detect.mediapipe_hands import MediaPipeHands
+
+        return MediaPipeHands(max_hands=max_hands or FAST_MAX_HANDS, min_detection_confidence=min_detection_confidence)
+    if name == "thorough":
+        from handrecon.detect.multi_source import ThoroughHands, ThoroughSettings
+
+        return ThoroughHands(max_hands, ThoroughSettings(palm_min_score=min_detection_confidence))
+    raise InputError("--detector", f"unknown detector {name!r}; choose from {', '.join(DETECTORS)}")

@@ -1,0 +1,80 @@
+"""The TFLite models bundled in the installed `mediapipe` wheel, run directly with the LiteRT interpreter.
+
+MediaPipe's legacy Python API hides what a multi-source front end needs (the hand-landmark model on any
+crop, its presence score and handedness; the pose models for several people). The `.tflite` files are read
+from the installed package at run time (Apache-2.0, never copied into this project) and run with
+`ai_edge_litert` (LiteRT, the TFLite runtime on PyPI).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+
+from handrecon.io.errors import InputError
+
+# name -> path inside the mediapipe package
+BUNDLED_MODELS: dict[str, str] = {
+    "palm_detection": "modules/palm_detection/palm_detection_full.tflite",
+    "hand_landmark": "modules/hand_landmark/hand_landmark_full.tflite",
+    "pose_detection": "modules/pose_detection/pose_detection.tflite",
+    "pose_landmark": "modules/pose_landmark/pose_landmark_full.tflite",
+}
+
+
+def bundled_model_path(name: str) -> Path:
+    """Where the installed mediapipe wheel keeps model `name` (see BUNDLED_MODELS)."""
+    import importlib.util
+
+    spec = importlib.util.find_spec("mediapipe")
+    if spec is None or spec.origin is None:
+        raise InputError("mediapipe", "not installed (pip install mediapipe==0.10.21)")
+    path = Path(spec.origin).parent / BUNDLED_MODELS[name]
+    if not path.is_file():
+        raise InputError(path, "model file missing from the mediapipe wheel (mediapipe==0.10.21 bundles it)")
+    return path
+
+
+class TFLiteModel:
+    """One bundled model with its interpreter, created at first use; `run` returns the outputs by name order."""
+
+    def __init__(self, name: str, threads: int | None = None) -> None:
+        self.name = name
+        self.path = bundled_model_path(name)
+        self.threads = threads or min(4, os.cpu_count() or 1)
+        self._interp = None
+
+    def _interpreter(self):
+        if self._interp is None:
+            from ai_edge_litert.interpreter import Interpreter
+
+            from handrecon.io.native_stderr import quiet_native_stderr
+
+            with quiet_native_stderr():
+                it = Interpreter(model_path=str(self.path), num_threads=self.threads)
+                it.allocate_tensors()
+            inp = it.get_input_details()[0]
+            outs = sorted(it.get_output_details(), key=lambda d: _output_order(d["name"]))
+            self._interp = (it, inp, outs)
+        return self._interp
+
+    @property
+    def input_size(self) -> tuple[int, int]:
+        """(height, width) of the model's input image."""
+        _, inp, _ = self._interpreter()
+        return int(inp["shape"][1]), int(inp["shape"][2])
+
+    def run(self, image: np.ndarray) -> list[np.ndarray]:
+        """Outputs (batch dimension dropped) for one float32 input image (H, W, 3)."""
+        it, inp, outs = self._interpreter()
+        it.set_tensor(inp["index"], np.ascontiguousarray(image, dtype=np.float32)[None])
+        it.invoke()
+        return [it.get_tensor(o["index"])[0].copy() for o in outs]
+
+
+def _output_order(name: str) -> int:
+    """Identity, Identity_1, Identity_2, ... in that order (the models' output names)."""
+    tail = name.rsplit("_", 1)
+    return int(tail[1]) if len(tail) == 2 and tail[1].isdigit() else 0

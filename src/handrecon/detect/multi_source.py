@@ -1,0 +1,212 @@
+"""The thorough front end: hand proposals from several sources, each verified by the hand-landmark model.
+
+1. Palm detector on the whole image (letterboxed to 192x192, as MediaPipe does; when it finds nothing, on
+   the image zoomed out with a black margin).
+2. Unless the image is a close-up (a verified hand spans a third of the shorter image side), the palm
+   detector on a pyramid of overlapping tiles (images well above the detector's resolution only); the pose
+   models on the image (and, unless a close-up, its half-size tiles): a region at each wrist of every person.
+3. When nothing was found: upright windows of half and three quarters of the shorter side (large gloved or
+   half-hidden hands that no detector proposes).
+4. Crops beside each hand found (the second of two touching hands).
+5. Proposals merged by an NMS that keeps the two wrists of a body apart, then verified (crop settled on the
+   landmarks, hand-presence threshold), duplicates removed, 'hands' too small for the face they lie on
+   dropped (`handrecon.detect.plausibility`), handedness from the landmarks and the body.
+
+Cost (measured by benchmarks/bench_detection.py): a close-up costs the palm pass, one person-detector run
+and two or three landmark runs per hand; a large photo with people adds tiles, pose landmarks per person
+and landmark runs per proposal. The fast front end is MediaPipe's legacy graph (`MediaPipeHands`).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from handrecon.detect.body import BodyHand, BodyHandProposer
+from handrecon.detect.crops import RotatedRect
+from handrecon.detect.landmarks import HandLandmarks, rect_from_hand_landmarks
+from handrecon.detect.mediapipe_hands import TTAConfig
+from handrecon.detect.plausibility import face_feature
+from handrecon.detect.proposals import (
+    Proposal,
+    neighbour_rects,
+    palm_rect,
+    proposal_nms,
+    scan_windows,
+    tile_pyramid,
+    zoomed_out,
+)
+from handrecon.detect.ssd import palm_detector
+from handrecon.detect.types import HandDetection
+from handrecon.detect.verify import PRESENCE_THRESHOLD, HandVerifier, VerifiedHand, assign_handedness
+
+DETECTOR_NAME = "handrecon-multisource (mediapipe-0.10.21 models)"
+
+
+@dataclass(frozen=True)
+class ThoroughSettings:
+    presence_threshold: float = PRESENCE_THRESHOLD
+    palm_min_score: float = 0.5
+    tiles: bool = True
+    body: bool = True
+    close_up_fraction: float = 1 / 3  # a hand this large (of the shorter image side): no tiles, no body pass
+    max_rounds: int = 4
+    neighbours: bool = True  # crops beside each hand: the second of two touching hands
+    scan: bool = True  # when nothing else found a hand: large windows read by the landmark model
+
+
+class ThoroughHands:
+    """Every hand in a photo, from palm, tile and body proposals verified by the landmark model."""
+
+    def __init__(self, max_hands: int | None = None, settings: ThoroughSettings | None = None) -> None:
+        self.settings = settings or ThoroughSettings()
+        self.max_hands = max_hands
+        self.palms = palm_detector(self.settings.palm_min_score)
+        self.body = BodyHandProposer()
+        self.verifier = HandVerifier(self.settings.presence_threshold, self.settings.max_rounds)
+        self.last_stats: dict = {}
+
+    def close(self) -> None:
+        pass
+
+    def __enter__(self) -> ThoroughHands:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    # -------------------------------------------------------------------------------------------
+    def palm_proposals(self, rgb: np.ndarray, regions: list[RotatedRect | None], source: str) -> list[Proposal]:
+        return [Proposal(palm_rect(d), source, d.score) for r in regions for d in self.palms.detect(rgb, r)]
+
+    def verified(
+        self, rgb: np.ndarray, previous: list[HandDetection] | None = None
+    ) -> tuple[list[VerifiedHand], list[BodyHand]]:
+        """Verified hands and the body wrists found (before handedness is assigned). `previous`: hands of the
+        previous video frame, whose landmark crops are proposals too ("track")."""
+        H, W = rgb.shape[:2]
+        s = self.settings
+        props = self.palm_proposals(rgb, [None], "palm")
+        if not props:  # a palm filling the frame needs context around it
+            props = self.palm_proposals(rgb, [zoomed_out(W, H)], "palm")
+        if previous:
+            props += [Proposal(rect_from_hand_landmarks(d.keypoints), "track", 1.0) for d in previous]
+        hands = self.verifier(rgb, proposal_nms(props))
+        stats = {"proposals": len(props), "tiles": 0, "people": 0}
+        if not hands:  # a hand filling the frame: the whole image as its crop
+            whole = Proposal(RotatedRect.around(0, 0, W, H), "whole-image", 0.0)
+            hands = self.verifier(rgb, [whole])
+            stats["proposals"] += 1
+        close_up = any(h.landmarks.size_px >= s.close_up_fraction * min(H, W) for h in hands)
+        body_hands: list[BodyHand] = []
+        poses: list = []
+        extra: list[Proposal] = []
+        tiles = [] if close_up else tile_pyramid(W, H)
+        if s.tiles and tiles:
+            stats["tiles"] = len(tiles)
+            extra += self.palm_proposals(rgb, tiles, "palm-tile")
+        if s.body:  # on a close-up the whole image only: the wrists of the arms it shows
+            regions = [None] + [t for t in tiles if t.size >= max(W, H) / 2 - 1]
+            body_hands, poses = self.body(rgb, regions)
+            stats["people"] = len(poses)
+            extra += [Proposal(b.rect, "body", b.visibility, b.side, b.person) for b in body_hands]
+        # proposals already explained by a verified hand need no second verification
+        extra = [p for p in extra if not _covered(p, hands)]
+        if extra:
+            stats["proposals"] += len(extra)
+            hands = self.verifier.merge(hands, self.verifier(rgb, proposal_nms(extra)))
+        if s.scan and not hands:  # nothing proposed a hand: the landmark model over large windows
+            windows = [Proposal(r, "scan", 0.0) for r in scan_windows(W, H)]
+            stats["proposals"] += len(windows)
+            hands = self.verifier(rgb, windows)
+        if s.neighbours and hands:
+            near = [Proposal(r, "neighbour", 0.0) for h in hands for r in neighbour_rects(h.landmarks.rect)]
+            near = [p for p in near if not _covered(p, hands)]
+            stats["proposals"] += len(near)
+            hands = self.verifier.merge(hands, self.verifier(rgb, near))
+        if poses:
+            kept = [h for h in hands if not face_feature(h.landmarks, poses)]
+            stats["dropped_on_face"] = len(hands) - len(kept)
+            hands = kept
+        self.last_stats = stats
+        return hands, body_hands
+
+    def detect(
+        self, rgb: np.ndarray, tta: TTAConfig | None = None, previous: list[HandDetection] | None = None
+    ) -> list[HandDetection]:
+        """Every verified hand (most present first, at most `max_hands`), with side and report."""
+        hands, body_hands = self.verified(rgb, previous)
+        assign_handedness(hands, body_hands)
+        hands.sort(key=lambda h: -h.presence)
+        if self.max_hands is not None:
+            hands = hands[: self.max_hands]
+        dets = [self._detection(h) for h in hands]
+        if tta is not None and tta.passes > 0:
+            for d, h in zip(dets, hands, strict=True):
+                d.tta_spread = self._spread(rgb, h.landmarks, tta)
+        return dets
+
+    def track(self, rgb: np.ndarray) -> list[HandDetection]:
+        """Next video frame: the previous frame's hands are proposals too."""
+        self._previous = self.detect(rgb, previous=getattr(self, "_previous", None))
+        return self._previous
+
+    # -------------------------------------------------------------------------------------------
+    def _detection(self, h: VerifiedHand) -> HandDetection:
+        lm = h.landmarks
+        report = {
+            "kept_because": f"hand presence {lm.presence:.3f} >= {self.verifier.presence_threshold} "
+            f"after {h.rounds} landmark run(s) on the settled crop",
+            "presence": round(lm.presence, 4),
+            "proposal_source": h.proposal.source,
+            "found_by": list(h.sources),
+            "handedness_source": h.handedness_source,
+            "handedness_confidence": round(h.handedness_confidence, 4),
+            "landmark_p_right": round(lm.right, 4),
+            "body_side": h.body_side,
+        }
+        return HandDetection(
+            keypoints=lm.keypoints.copy(),
+            world=lm.world.copy(),
+            handedness=h.handedness,
+            handedness_score=h.handedness_confidence,
+            relative_depth=lm.relative_depth.copy(),
+            detector_pass=h.proposal.source,
+            detector_name=DETECTOR_NAME,
+            report=report,
+        )
+
+    def _spread(self, rgb: np.ndarray, lm: HandLandmarks, tta: TTAConfig) -> np.ndarray:
+        """Landmark spread per joint (pixels) over K randomly turned, scaled and shifted crops."""
+        rng = np.random.default_rng(tta.seed)
+        base = rect_from_hand_landmarks(lm.keypoints)
+        pts = [lm.keypoints]
+        for _ in range(tta.passes):
+            shift = rng.uniform(-tta.max_shift, tta.max_shift, 2) * lm.size_px
+            scale = float(np.exp(rng.uniform(-np.log(tta.max_scale), np.log(tta.max_scale))))
+            rect = RotatedRect(
+                base.cx + shift[0],
+                base.cy + shift[1],
+                base.width * scale,
+                base.height * scale,
+                base.angle + math.radians(rng.uniform(-tta.max_rotation_deg, tta.max_rotation_deg)),
+            )
+            pts.append(self.verifier.model(rgb, rect).keypoints)
+        p = np.stack(pts)
+        return np.sqrt(((p - p.mean(0)) ** 2).sum(-1).mean(0) / 2) * np.sqrt(len(p) / (len(p) - 1))
+
+
+def _covered(p: Proposal, hands: list[VerifiedHand]) -> bool:
+    """A proposal whose centre lies on a verified hand of similar size (body proposals never are: they may
+    hold the second of two touching hands)."""
+    if p.source == "body":
+        return False
+    for h in hands:
+        kp = h.landmarks.keypoints
+        lo, hi = kp.min(0), kp.max(0)
+        inside = lo[0] <= p.rect.cx <= hi[0] and lo[1] <= p.rect.cy <= hi[1]
+        if inside and 0.5 <= p.rect.size / max(h.landmarks.rect.size, 1.0) <= 2.0:
+            return True
+    return False

@@ -1,0 +1,160 @@
+"""Verification of hand proposals by the hand-landmark model, duplicate removal, and handedness.
+
+Each proposal's crop goes through the landmark model; the crop is re-centred on the landmarks (MediaPipe's
+tracking crop) and read again until it settles (centre within 5 % of the hand and size within 5 %, at most
+`max_rounds`). A proposal is kept when the settled crop's hand-presence probability passes
+`presence_threshold` (chosen on data by a stated rule, see `PRESENCE_THRESHOLD`). Two kept hands are one when
+their landmarks coincide (mean distance under a quarter of the hand) or when their boxes nearly coincide
+and their wrists too; touching or interlocked hands differ in both and stay two.
+
+Handedness: the landmark model's probability of a right hand, combined in log-odds with the body's side
+when the hand's wrist is the wrist of a body found by the pose model (`BODY_SIDE_PROBABILITY`, scaled by the
+wrist's visibility). The source and the combined confidence are recorded.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from handrecon.detect.body import BodyHand
+from handrecon.detect.landmarks import HandLandmarkModel, HandLandmarks, rect_from_hand_landmarks
+from handrecon.detect.proposals import Proposal
+from handrecon.detect.ssd import box_iou
+
+# Hand-presence threshold of the landmark model's settled crop, one value for every photo. Rule: the lowest
+# threshold on a 0.1 grid at which the detections on the hard_dev split reach 95 % precision
+# (`benchmarks/bench_detection.py --sweep` prints the sweep; 0.8 gave 87 %, 0.9 gave 96 %). Not tuned per photo.
+PRESENCE_THRESHOLD = 0.9
+# Probability that the pose model names the side of a clearly visible wrist correctly (prior, see module notes).
+BODY_SIDE_PROBABILITY = 0.95
+
+
+@dataclass
+class VerifiedHand:
+    landmarks: HandLandmarks
+    proposal: Proposal
+    rounds: int  # landmark-model runs until the crop settled
+    sources: list[str] = field(default_factory=list)  # every proposal source that found this hand
+    handedness: str = "right"
+    handedness_confidence: float = 0.5
+    handedness_source: str = "landmarks"
+    body_side: str | None = None
+
+    @property
+    def presence(self) -> float:
+        return self.landmarks.presence
+
+
+def settle(
+    model: HandLandmarkModel, rgb: np.ndarray, prop: Proposal, max_rounds: int = 4, give_up_below: float = 0.05
+) -> tuple[HandLandmarks, int]:
+    """The landmark model on the proposal, re-cropped around its own landmarks until the crop settles."""
+    lm = model(rgb, prop.rect)
+    rounds = 1
+    while rounds < max_rounds and lm.presence >= give_up_below:
+        rect = rect_from_hand_landmarks(lm.keypoints)
+        moved = math.hypot(rect.cx - lm.rect.cx, rect.cy - lm.rect.cy) / max(rect.size, 1.0)
+        grown = abs(math.log(max(rect.size, 1.0) / max(lm.rect.size, 1.0)))
+        if moved < 0.05 and grown < 0.05:
+            break
+        nxt = model(rgb, rect)
+        rounds += 1
+        if nxt.presence < lm.presence - 0.2:  # the re-crop lost the hand: keep the better reading
+            break
+        lm = nxt
+    return lm, rounds
+
+
+def same_hand(a: HandLandmarks, b: HandLandmarks) -> bool:
+    """One hand read twice: landmarks coincide, or boxes and wrists coincide (e.g. read as the other side)."""
+    size = min(a.size_px, b.size_px)
+    if np.linalg.norm(a.keypoints - b.keypoints, axis=1).mean() < 0.25 * size:
+        return True
+    box = lambda k: np.r_[k.min(0), k.max(0)]  # noqa: E731
+    wrist = np.linalg.norm(a.keypoints[0] - b.keypoints[0])
+    return box_iou(box(a.keypoints), box(b.keypoints)) > 0.75 and wrist < 0.25 * size
+
+
+def part_of(small: HandLandmarks, large: HandLandmarks) -> bool:
+    """A 'hand' under half the size of another with most of its landmarks inside that hand's box
+    (10 % margin): a finger
+    or a knuckle of the larger hand read as a hand."""
+    if small.size_px >= 0.5 * large.size_px:
+        return False
+    margin = 0.1 * large.size_px
+    lo, hi = large.keypoints.min(0) - margin, large.keypoints.max(0) + margin
+    inside = np.all((small.keypoints >= lo) & (small.keypoints <= hi), axis=1)
+    return bool(inside.mean() >= 0.5)
+
+
+def remove_duplicates(hands: list[VerifiedHand]) -> list[VerifiedHand]:
+    """Keep the most present reading of each hand; the others' sources are recorded on it. Parts of a
+    larger hand (see `part_of`) are dropped."""
+    kept: list[VerifiedHand] = []
+    for h in sorted(hands, key=lambda v: -v.presence):
+        twin = next(
+            (k for k in kept if same_hand(k.landmarks, h.landmarks) or part_of(h.landmarks, k.landmarks)), None
+        )
+        if twin is None:
+            h.sources = h.sources or [h.proposal.source]
+            kept.append(h)
+        else:
+            twin.sources += [s for s in (h.sources or [h.proposal.source]) if s not in twin.sources]
+    return kept
+
+
+def _logit(p: float) -> float:
+    p = min(max(p, 1e-6), 1 - 1e-6)
+    return math.log(p / (1 - p))
+
+
+def assign_handedness(hands: list[VerifiedHand], body_hands: list[BodyHand]) -> None:
+    """Body side (one body wrist per hand, nearest first, within half a hand of the hand's wrist) combined
+    with the landmark model's handedness."""
+    pairs = []
+    for i, h in enumerate(hands):
+        for j, b in enumerate(body_hands):
+            d = float(np.linalg.norm(h.landmarks.keypoints[0] - b.wrist))
+            if d < 0.5 * h.landmarks.size_px:
+                pairs.append((d, i, j))
+    body_of: dict[int, BodyHand] = {}
+    used: set[int] = set()
+    for _, i, j in sorted(pairs):
+        if i not in body_of and j not in used:
+            body_of[i] = body_hands[j]
+            used.add(j)
+    for i, h in enumerate(hands):
+        z = _logit(h.landmarks.right)
+        b = body_of.get(i)
+        h.handedness_source = "landmarks"
+        if b is not None:
+            p_body = 0.5 + (BODY_SIDE_PROBABILITY - 0.5) * b.visibility
+            z += _logit(p_body) if b.side == "right" else -_logit(p_body)
+            h.body_side = b.side
+            h.handedness_source = "body+landmarks"
+        p_right = 1.0 / (1.0 + math.exp(-z))
+        h.handedness = "right" if p_right >= 0.5 else "left"
+        h.handedness_confidence = max(p_right, 1.0 - p_right)
+
+
+class HandVerifier:
+    def __init__(self, presence_threshold: float = PRESENCE_THRESHOLD, max_rounds: int = 4) -> None:
+        self.model = HandLandmarkModel()
+        self.presence_threshold = presence_threshold
+        self.max_rounds = max_rounds
+
+    def __call__(self, rgb: np.ndarray, proposals: list[Proposal]) -> list[VerifiedHand]:
+        out = []
+        for p in proposals:
+            lm, rounds = settle(self.model, rgb, p, self.max_rounds)
+            if lm.presence >= self.presence_threshold:
+                out.append(VerifiedHand(lm, p, rounds))
+        return remove_duplicates(out)
+
+    @staticmethod
+    def merge(first: list[VerifiedHand], more: list[VerifiedHand]) -> list[VerifiedHand]:
+        """Hands of two verification rounds, duplicates removed (sources of both kept)."""
+        return remove_duplicates(first + more)

@@ -1,0 +1,110 @@
+"""The thorough front end on the bundled demo render, on a small hand in a large synthetic canvas (found by
+the tiles and mapped back to the canvas exactly), and on two dev photos (skipped when absent)."""
+
+import json
+from importlib import resources
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from handrecon.detect.mediapipe_hands import MediaPipeHands
+from handrecon.detect.multi_source import ThoroughHands
+from handrecon.io import load_image
+
+
+@pytest.fixture(scope="module")
+def demo_rgb():
+    with resources.as_file(resources.files("handrecon.assets") / "demo_hand.jpg") as path:
+        return load_image(path).rgb
+
+
+@pytest.fixture(scope="module")
+def thorough():
+    with ThoroughHands() as det:
+        yield det
+
+
+@pytest.fixture(scope="module")
+def demo_fast(demo_rgb):
+    with MediaPipeHands() as det:
+        return det.detect(demo_rgb)
+
+
+def test_close_up_one_hand_as_mediapipe_finds_it(thorough, demo_rgb, demo_fast):
+    dets = thorough.detect(demo_rgb)
+    assert len(dets) == 1 and len(demo_fast) == 1
+    d, f = dets[0], demo_fast[0]
+    assert d.handedness == f.handedness
+    assert np.linalg.norm(d.keypoints - f.keypoints, axis=1).mean() < 0.05 * f.size_px
+    assert d.report["presence"] >= thorough.verifier.presence_threshold
+    assert "hand presence" in d.report["kept_because"] and d.report["handedness_source"] in (
+        "landmarks",
+        "body+landmarks",
+    )
+    assert thorough.last_stats["tiles"] == 0  # a close-up: no tiles
+
+
+def test_small_hand_in_a_large_canvas_found_by_tiles_at_its_place(thorough, demo_rgb, demo_fast):
+    H, W = demo_rgb.shape[:2]
+    scale, x0, y0 = 0.35, 1150, 260
+    small = np.asarray(Image.fromarray(demo_rgb).resize((round(W * scale), round(H * scale)), Image.BILINEAR))
+    canvas = np.full((1400, 1600, 3), 90, np.uint8)
+    canvas[y0 : y0 + small.shape[0], x0 : x0 + small.shape[1]] = small
+    dets = thorough.detect(canvas)
+    assert len(dets) == 1
+    expected = demo_fast[0].keypoints * (small.shape[1] / W) + [x0, y0]
+    err = np.linalg.norm(dets[0].keypoints - expected, axis=1).mean()
+    assert err < 0.08 * np.ptp(expected, 0).max()
+    assert thorough.last_stats["tiles"] > 0
+
+
+def _hard_dev():
+    from handrecon.data.devdata import default_devdata_dir
+
+    root = default_devdata_dir()
+    if root is None or not (root / "hard_dev" / "annotations.json").is_file():
+        pytest.skip("hard_dev split (../shared/devdata/hard_dev) not present")
+    return root / "hard_dev"
+
+
+@pytest.mark.parametrize("name", ["pixie_IMG_1332_frame7900", "pixie_IMG_1331_frame10020"])
+def test_dev_photo_hands_found_with_their_side_from_the_body(thorough, name):
+    root = _hard_dev()
+    ann = json.loads((root / "annotations.json").read_text())
+    item = next(im for im in ann["images"] if name in im["file"])
+    rgb = np.asarray(Image.open(root / item["file"]).convert("RGB"))
+    dets = thorough.detect(rgb)
+    for gt in item["hands"]:
+        x0, y0, x1, y1 = gt["bbox"]
+        inside = [
+            d
+            for d in dets
+            if np.mean(
+                (d.keypoints[:, 0] >= x0)
+                & (d.keypoints[:, 0] <= x1)
+                & (d.keypoints[:, 1] >= y0)
+                & (d.keypoints[:, 1] <= y1)
+            )
+            >= 0.5
+        ]
+        assert len(inside) == 1, f"{name}: {gt['side']} hand found {len(inside)} times"
+        assert inside[0].handedness == gt["side"]
+        assert inside[0].report["handedness_source"] == "body+landmarks"
+        assert inside[0].report["body_side"] == gt["side"]
+
+
+def test_augmented_rereads_give_a_small_landmark_spread(thorough, demo_rgb):
+    from handrecon.detect.mediapipe_hands import TTAConfig
+
+    d = thorough.detect(demo_rgb, TTAConfig(passes=2))[0]
+    assert d.tta_spread is not None and d.tta_spread.shape == (21,) and np.all(d.tta_spread >= 0)
+    assert 0 < np.median(d.tta_spread) < 0.05 * d.size_px
+
+
+def test_tracked_region_of_the_previous_frame_is_a_proposal(demo_rgb):
+    with ThoroughHands() as det:
+        first = det.track(demo_rgb)
+        second = det.track(demo_rgb)
+    assert len(first) == len(second) == 1
+    assert "track" in second[0].report["found_by"]
