@@ -9,42 +9,18 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 import torch
 
 from handrecon.geometry.rotations import matrix_to_axis_angle
 from handrecon.hand.keypoints import MANO16_PARENTS, convert_keypoints
 from handrecon.hand.lbs import tree_levels
+from handrecon.hand.params import HandParams  # the container lives in hand/; re-exported here
 
 # MANO-21 indices of the palm points used for the global rigid fit: wrist and the five finger bases.
 PALM_MANO21 = (0, 1, 4, 7, 10, 13)
 
-
-@dataclass
-class HandParams:
-    """Hand-model parameters of a batch of hands (all tensors batched first)."""
-
-    global_orient: torch.Tensor  # (B, 3) axis-angle
-    hand_pose: torch.Tensor  # (B, 15, 3, 3) rotation matrices
-    betas: torch.Tensor  # (B, S)
-    transl: torch.Tensor  # (B, 3)
-    bone_scales: torch.Tensor | None = None  # (B, 16) segment length scales (HandModel.forward)
-
-    def detach(self) -> HandParams:
-        bs = None if self.bone_scales is None else self.bone_scales.detach()
-        return HandParams(*(x.detach() for x in (self.global_orient, self.hand_pose, self.betas, self.transl)), bs)
-
-    def model_inputs(self) -> dict:
-        """Keyword arguments of `HandModel.forward` reproducing these parameters."""
-        return {
-            "global_orient": self.global_orient,
-            "hand_pose": self.hand_pose,
-            "betas": self.betas,
-            "transl": self.transl,
-            "bone_scales": self.bone_scales,
-        }
+__all__ = ["PALM_MANO21", "HandParams", "inverse_kinematics", "place_landmarks"]
 
 
 def place_landmarks(world: np.ndarray, keypoints: np.ndarray, K: np.ndarray) -> np.ndarray:

@@ -16,7 +16,6 @@ from handrecon.fit.energy import FitWeights
 from handrecon.fit.initialize import HandParams, inverse_kinematics, place_landmarks
 from handrecon.fit.refine import FitResult, FitSettings, HandFitter, HandObservation
 from handrecon.geometry.camera import PerspectiveCamera, project_points
-from handrecon.geometry.rotations import axis_angle_to_matrix, matrix_to_axis_angle
 from handrecon.hand.keypoints import MANO16_NAMES
 from handrecon.pipeline.results import Hand, Plausibility
 from handrecon.priors import penetration as _penetration
@@ -145,7 +144,7 @@ class ImageReconstructor:
                 penetrates_other_hand_mm=other_mm,
             )
             tex = textures[i]
-            hand_pose_aa = matrix_to_axis_angle(f.params.hand_pose[0]) - model.pose_mean.reshape(15, 3)
+            hand_pose_aa = f.params.to_axis_angle(model.pose_mean).hand_pose[0]
             hands.append(
                 Hand(
                     handedness=d.handedness,
@@ -201,16 +200,7 @@ class ImageReconstructor:
 
     def fitter_params(self, hand: Hand) -> HandParams:
         """The parameters of a reconstructed hand in the fitter's form (warm start of the next frame)."""
-        f64 = torch.float64
-        model = self.models[hand.handedness]
-        aa = torch.as_tensor(hand.hand_pose, dtype=f64) + model.pose_mean.to(f64).reshape(15, 3)
-        return HandParams(
-            global_orient=torch.as_tensor(hand.global_orient, dtype=f64)[None],
-            hand_pose=axis_angle_to_matrix(aa)[None],
-            betas=torch.as_tensor(hand.betas, dtype=f64)[None],
-            transl=torch.as_tensor(hand.transl, dtype=f64)[None],
-            bone_scales=None if hand.bone_scales is None else torch.as_tensor(hand.bone_scales, dtype=f64)[None],
-        )
+        return hand.params.to_matrices(self.models[hand.handedness].pose_mean)
 
     def _textures(self, rgb: np.ndarray, dets, outs, K: torch.Tensor) -> list[dict | None]:
         """Occlusion-aware texture per hand: the photo's visible surface baked into UV space (with the other

@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 
 from handrecon.hand.keypoints import MANO16_NAMES, OPENPOSE_NAMES
+from handrecon.hand.params import HandParams
 
 SCHEMA_VERSION = 1
 
@@ -62,6 +63,12 @@ class Hand:
     track_id: int | None = None
     fit: dict[str, float] = field(default_factory=dict)
     bone_scales: np.ndarray | None = None  # (16,) segment length scales (HandModel bone_scales)
+
+    @property
+    def params(self) -> HandParams:
+        """The model parameters as the one parameter container (B = 1, float64, axis-angle: the inputs of
+        the `model` hand model that reproduce `vertices`)."""
+        return HandParams.from_numpy(self.global_orient, self.hand_pose, self.betas, self.transl, self.bone_scales)
 
     @property
     def root(self) -> np.ndarray:
