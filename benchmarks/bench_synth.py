@@ -24,8 +24,8 @@ from pathlib import Path
 
 import torch
 
+from handrecon.data.freihand_writer import FreiHANDWriter
 from handrecon.synth.config import SynthConfig
-from handrecon.synth.freihand import FreiHANDWriter
 from handrecon.synth.generate import encoded_samples, set_metadata
 
 

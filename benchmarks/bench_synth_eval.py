@@ -54,7 +54,7 @@ def evaluate(
     n = len(data) if limit is None else min(limit, len(data))
     t0 = time.perf_counter()
     for i in range(n):
-        item = data[i]
+        item = data.raw(i)
         gts = gt_hands(item)
         counts["samples"] += 1
         counts["gt_hands"] += len(gts)

@@ -79,3 +79,10 @@ def test_bad_input_is_refused_clearly():
         _sample(hands=2).to_tensors(max_hands=1)
     with pytest.raises(ValueError, match="share a size"):
         collate_samples([_sample(0), _sample(1, size=(32, 30))])
+
+
+def test_a_sample_without_intrinsics_gets_the_nominal_camera_flagged_unknown():
+    s = Sample(np.zeros((30, 40, 3), np.uint8), None)
+    assert not s.K_known and s.K[0, 2] == 20 and s.K[1, 2] == 15
+    t = s.to_tensors()
+    assert not bool(t["has_K"]) and not Sample.from_tensors(t).K_known

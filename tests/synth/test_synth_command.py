@@ -12,7 +12,7 @@ def test_command_writes_a_freihand_layout_set(tmp_path, capsys, monkeypatch):
     assert main(["synth", "--n", "3", "--out", str(out), "--size", "64", "--seed", "4", "--workers", "1"]) == 0
     ds = FreiHANDDataset(out)
     assert len(ds) == 3
-    item = ds[2]
+    item = ds.raw(2)
     assert item["image"].shape == (64, 64, 3)
     assert item["synth_index"] == 2 and np.isfinite(item["xyz"]).all()
     assert ds.meta["config"]["seed"] == 4

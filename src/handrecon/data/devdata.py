@@ -6,6 +6,9 @@ Panoptic; OpenPose joint order) and InterHand2.6M with 3D labels and intrinsics.
 Coordinates: handrecon uses continuous pixel coordinates (the top-left image corner is (0, 0), a pixel's
 centre is at +0.5). The labels follow the pixel-index convention (a pixel's centre is an integer), so
 0.5 is added to them, and to the principal point of the InterHand intrinsics.
+
+`load_labelled` lists the labelled images (`LabelledImage`, light records: benchmarks need only paths and
+labels); `LabelledImage.to_sample()` and `DevDataset` give them in the one sample schema.
 """
 
 from __future__ import annotations
@@ -15,6 +18,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+import torch
+
+from handrecon.data.sample import HandLabel, Sample
+from handrecon.io.images import load_image
 
 DEVDATA_ENV = "HANDRECON_DEVDATA"
 
@@ -26,6 +33,17 @@ class LabelledHand:
     side: str | None = None  # "right" | "left" when the set says so
     xyz: np.ndarray | None = None  # (21, 3) camera frame, metres
 
+    def to_label(self) -> HandLabel:
+        """The hand in the sample schema; a set that does not say the side gets "right" by convention with
+        its keypoints kept (`LabelledImage.to_sample` records which sides are unknown)."""
+        kp = np.concatenate([np.where(self.visible[:, None], self.keypoints, 0.0), self.visible[:, None]], 1)
+        return HandLabel(
+            side=self.side or "right",
+            keypoints_2d=kp,
+            joints_3d=self.xyz,
+            joints_3d_valid=None if self.xyz is None else self.visible,
+        )
+
 
 @dataclass
 class LabelledImage:
@@ -33,6 +51,14 @@ class LabelledImage:
     dataset: str
     hands: list[LabelledHand] = field(default_factory=list)
     K: np.ndarray | None = None  # (3, 3), continuous convention
+
+    def to_sample(self) -> Sample:
+        """The image (read now) and its labels in the sample schema. Sets without intrinsics get the nominal
+        K (`K_known` False); extras["side_known"] (n,) bool says which hands' sides the set gives."""
+        image = load_image(self.path).rgb
+        extras = {"side_known": np.array([h.side is not None for h in self.hands]), "path": str(self.path)}
+        hands = [h.to_label() for h in self.hands]
+        return Sample(image, self.K, hands, None, self.dataset, self.path.name, extras)
 
 
 def default_devdata_dir() -> Path | None:
@@ -112,6 +138,21 @@ def load_labelled(root: Path | None = None) -> list[LabelledImage]:
     if (lab / "interhand2.6m").is_dir():
         items += _interhand(lab / "interhand2.6m")
     return items
+
+
+class DevDataset(torch.utils.data.Dataset):
+    """The labelled dev images (all sets, or the `sets` named) as `Sample`s, read when indexed."""
+
+    def __init__(self, root: Path | None = None, sets: tuple[str, ...] | None = None) -> None:
+        self.items = [it for it in load_labelled(root) if sets is None or it.dataset in sets]
+        if not self.items:
+            raise FileNotFoundError(f"no labelled dev images found (root {root or default_devdata_dir()})")
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+    def __getitem__(self, i: int) -> Sample:
+        return self.items[i].to_sample()
 
 
 def unlabelled_photos(root: Path | None = None) -> list[Path]:

@@ -1,5 +1,11 @@
 """Reader of folders in FreiHAND's on-disk layout: the real FreiHAND release and synthetic sets written by
-`handrecon.synth.freihand.FreiHANDWriter` (which documents the layout and the synthetic sidecar)."""
+`handrecon.data.freihand_writer.FreiHANDWriter` (which documents the layout and the synthetic sidecar).
+
+`FreiHANDDataset[i]` is a `Sample` (the one schema); `FreiHANDDataset.raw(i)` the files' own values.
+FreiHAND's labels: the 3D joints (OpenPose order, metres, OpenCV camera), K, MANO parameters as the flat
+61-vector (`handrecon.data.conventions.unpack_mano_vector`), a mask of the (right) hand. Its 2D keypoints
+are the joints projected with K (continuous pixel coordinates: FreiHAND's K projects onto them).
+"""
 
 from __future__ import annotations
 
@@ -12,6 +18,9 @@ import numpy as np
 import torch
 from PIL import Image
 
+from handrecon.data.conventions import unpack_mano_vector
+from handrecon.data.sample import SIDES, HandLabel, Sample
+
 SIDECAR = "synth_annotations.npz"
 META = "synth_meta.json"
 
@@ -19,7 +28,11 @@ META = "synth_meta.json"
 class FreiHANDDataset(torch.utils.data.Dataset):
     """Reads a folder in FreiHAND's layout: the real FreiHAND release or a set written by `FreiHANDWriter`.
 
-    Each item is a dict of numpy arrays: image (H, W, 3) uint8, mask (H, W) bool or None, xyz (21, 3),
+    Each item is a `Sample`: FreiHAND's right hand with its MANO parameters, or the hands of a synthetic set
+    (both slots of its sidecar, parameters of the set's model, exact per-hand masks from its label images).
+    `source` is "freihand" for FreiHAND, "synthetic" for a set with a sidecar.
+
+    `raw(i)` is a dict of numpy arrays: image (H, W, 3) uint8, mask (H, W) bool or None, xyz (21, 3),
     K (3, 3), uv (21, 2) (xyz projected with K), mano (61,), scale, index, plus `verts` (V, 3) when
     `load_vertices` and the file exists, and every per-sample field of the synthetic sidecar when present
     (`labels` (H, W) uint8 included). Files are read lazily per item; the JSON lists once, at first use.
@@ -58,7 +71,58 @@ class FreiHANDDataset(torch.utils.data.Dataset):
     def __len__(self) -> int:
         return len(self.images)
 
-    def __getitem__(self, i: int) -> dict[str, Any]:
+    def __getitem__(self, i: int) -> Sample:
+        return self.to_sample(self.raw(i))
+
+    def to_sample(self, item: dict[str, Any]) -> Sample:
+        """A `raw` item in the sample schema."""
+        image, K = item["image"], item.get("K")
+        if K is None:
+            raise ValueError(f"{item['path']}: no intrinsics (no {self.split}_K.json): not usable as a sample")
+        synthetic = "side" in item and "joints3d" in item
+        sample_id = Path(item["path"]).stem
+        if not synthetic:
+            hand = HandLabel(side="right")
+            if "xyz" in item:
+                hand.keypoints_2d = np.concatenate([item["uv"], np.ones((21, 1))], 1)
+                hand.joints_3d, hand.joints_3d_valid = item["xyz"], np.ones(21, bool)
+            if "mano" in item:
+                p = unpack_mano_vector(item["mano"]).numpy(0)
+                hand.hand_model = "mano"
+                hand.global_orient, hand.hand_pose, hand.betas, hand.transl = (
+                    p["global_orient"], p["hand_pose"], p["betas"], p["transl"])  # fmt: skip
+            mask = None if item["mask"] is None else item["mask"].astype(np.uint8)
+            return Sample(image, K, [hand], mask, "freihand", sample_id)
+        model = self.meta.get("model", "openhand")
+        hands, mask = [], None
+        labels = item.get("labels")
+        if labels is not None:
+            mask = np.zeros(labels.shape, np.uint8)
+        elif item["mask"] is not None:
+            mask = np.where(item["mask"], 255, 0).astype(np.uint8)  # a union of the hands
+        for k, side in enumerate(item["side"]):
+            if side < 0:
+                continue
+            p = unpack_mano_vector(item["mano_params"][k]).numpy(0)
+            if labels is not None:
+                mask[labels == k + 1] = len(hands) + 1  # label codes: 1 primary hand, 2 second hand
+            hands.append(
+                HandLabel(
+                    side=SIDES[int(side)],
+                    keypoints_2d=np.concatenate([item["joints2d"][k], np.ones((21, 1))], 1),
+                    joints_3d=item["joints3d"][k],
+                    hand_model=model,
+                    global_orient=p["global_orient"],
+                    hand_pose=p["hand_pose"],
+                    betas=p["betas"],
+                    transl=p["transl"],
+                )
+            )
+        extras = {k: item[k] for k in ("occlusion", "detections", "confidence", "category") if k in item}
+        return Sample(image, K, hands, mask, "synthetic", sample_id, extras)
+
+    def raw(self, i: int) -> dict[str, Any]:
+        """Sample i as the files hold it (see the class docstring)."""
         if not 0 <= i < len(self):
             raise IndexError(f"index {i} out of range for {len(self)} images")
         path = self.images[i]

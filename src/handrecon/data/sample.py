@@ -7,7 +7,9 @@ A reader's `__getitem__` returns a `Sample` (numpy, variable number of hands, an
 
 Conventions (DESIGN.md; dataset-side conversions in `handrecon.data.conventions`):
 
-- `image` (H, W, 3) uint8 RGB; `K` (3, 3) intrinsics *of this image* (a crop carries its own K);
+- `image` (H, W, 3) uint8 RGB; `K` (3, 3) intrinsics *of this image* (a crop carries its own K); a source
+  without intrinsics (2D-only photo sets) gets the nominal K of handrecon's default field of view
+  (`handrecon.io.exif_camera.DEFAULT_FOV_DEG`) and `K_known` False;
 - pixels in continuous coordinates: the image's top-left corner at (0, 0), pixel centres at +0.5;
 - 3D in the camera frame of `K`, OpenCV axes (x right, y down, z forward), metres;
 - keypoints in OpenPose-21 order (wrist; thumb CMC..tip; index, middle, ring, pinky MCP..tip);
@@ -22,7 +24,7 @@ e.g. HO3D's evaluation split gives only the root joint (joints_3d_valid true for
 
 Tensor form (`to_tensors`, M = max_hands slots; absent slots and values are zeros with a False flag):
 
-    image (3, H, W) uint8          K (3, 3) float32            mask (H, W) uint8, has_mask () bool
+    image (3, H, W) uint8          K (3, 3) float32, has_K () bool    mask (H, W) uint8, has_mask () bool
     hand_valid (M,) bool           side (M,) int64: 0 right, 1 left, -1 absent slot
     keypoints_2d (M, 21, 3) float32: x, y, confidence (visibility 0/1 for labels, a detector's score for
                                    pseudo-labels; 0 = unknown or not labelled)
@@ -35,6 +37,7 @@ Tensor form (`to_tensors`, M = max_hands slots; absent slots and values are zero
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -43,6 +46,7 @@ import numpy as np
 import torch
 
 from handrecon.hand.params import HandParams
+from handrecon.io.exif_camera import DEFAULT_FOV_DEG
 
 SIDES: tuple[str, ...] = ("right", "left")
 HAND_MODELS: tuple[str, ...] = ("openhand", "mano")
@@ -56,6 +60,13 @@ HAND_KEYS: tuple[str, ...] = (
     "hand_valid", "side", "keypoints_2d", "has_keypoints_2d", "joints_3d", "joints_3d_valid", "global_orient",
     "hand_pose", "betas", "has_pose", "has_betas", "has_transl", "transl", "hand_model", "box", "has_box",
 )  # fmt: skip
+
+
+def nominal_K(width: int, height: int) -> np.ndarray:
+    """The intrinsics handrecon assumes for an image without any: DEFAULT_FOV_DEG along the longer side,
+    principal point at the centre."""
+    f = max(width, height) / (2 * math.tan(math.radians(DEFAULT_FOV_DEG) / 2))
+    return np.array([[f, 0.0, width / 2], [0.0, f, height / 2], [0.0, 0.0, 1.0]])
 
 
 def _arr(x: Any, shape: tuple[int, ...] | None, name: str, dtype=np.float64) -> np.ndarray | None:
@@ -129,17 +140,20 @@ class Sample:
     """One image and its hands (see the module docstring for every convention)."""
 
     image: np.ndarray  # (H, W, 3) uint8 RGB
-    K: np.ndarray  # (3, 3) intrinsics of this image
+    K: np.ndarray | None  # (3, 3) intrinsics of this image; None: the nominal K, K_known False
     hands: list[HandLabel] = field(default_factory=list)
     mask: np.ndarray | None = None  # (H, W) uint8: 0 background, k + 1 hand slot k, 255 a hand
     source: str = ""  # dataset name, e.g. "freihand"
     sample_id: str = ""  # the dataset's own id of the sample (file name, index)
     extras: dict[str, Any] = field(default_factory=dict)  # source-specific values (not batched)
+    K_known: bool = True  # False: K is the nominal one (the source gives no intrinsics)
 
     def __post_init__(self) -> None:
         self.image = np.asarray(self.image)
         if self.image.ndim != 3 or self.image.shape[2] != 3 or self.image.dtype != np.uint8:
             raise ValueError(f"image: expected (H, W, 3) uint8, got {self.image.shape} {self.image.dtype}")
+        if self.K is None:
+            self.K, self.K_known = nominal_K(self.image.shape[1], self.image.shape[0]), False
         self.K = _arr(self.K, (3, 3), "K")
         if self.mask is not None:
             self.mask = np.asarray(self.mask, dtype=np.uint8)
@@ -202,6 +216,7 @@ class Sample:
         t: dict[str, Any] = {k: torch.from_numpy(v) for k, v in out.items()}
         t["image"] = torch.from_numpy(np.ascontiguousarray(self.image.transpose(2, 0, 1)))
         t["K"] = torch.from_numpy(self.K.astype(f32))
+        t["has_K"] = torch.tensor(self.K_known)
         H, W = self.image.shape[:2]
         t["mask"] = torch.from_numpy(self.mask) if self.mask is not None else torch.zeros(H, W, dtype=torch.uint8)
         t["has_mask"] = torch.tensor(self.mask is not None)
@@ -244,6 +259,7 @@ class Sample:
             mask=g("mask") if bool(g("has_mask")) else None,
             source=g("source"),
             sample_id=g("sample_id"),
+            K_known=bool(g("has_K")),
         )
 
 

@@ -7,13 +7,13 @@ effects, seen by exocentric crops or egocentric wide-angle cameras; each sample 
 confidences for self-supervised training.
 
 - `SynthEngine(SynthConfig(...)).sample(i)` -> `SynthSample` (numpy), a pure function of (seed, i);
-- `SyntheticHandDataset` renders samples on the fly for torch DataLoaders;
+- `SyntheticHandDataset` (now in `handrecon.data.synthetic`) renders samples on the fly for DataLoaders;
 - `generate_set` / `handrecon synth` write a set in FreiHAND's layout, `FreiHANDDataset` reads it (and
   FreiHAND itself).
 """
 
 from handrecon.synth.config import SynthConfig
-from handrecon.synth.dataset import SyntheticHandDataset, sample_to_tensors
+from handrecon.synth.dataset import SyntheticHandDataset
 from handrecon.synth.engine import SynthEngine, SynthSample
 from handrecon.synth.freihand import FreiHANDDataset, FreiHANDWriter, encode_sample
 from handrecon.synth.generate import generate_set
@@ -31,5 +31,4 @@ __all__ = [
     "SyntheticHandDataset",
     "encode_sample",
     "generate_set",
-    "sample_to_tensors",
 ]
