@@ -13,6 +13,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+import yaml
 from omegaconf import DictConfig, OmegaConf
 
 from handrecon.io.errors import InputError
@@ -113,7 +114,9 @@ def load_recipe(name_or_path: str | None = None, overrides: list[str] | None = N
             bad = [o for o in overrides if "=" not in o]
             if bad:
                 raise InputError(bad[0], "an override must read key=value")
-            cfg = OmegaConf.merge(cfg, OmegaConf.from_dotlist(list(overrides)))
+            for o in overrides:
+                key, value = o.split("=", 1)
+                OmegaConf.update(cfg, key.strip(), yaml.safe_load(value) if value.strip() else None, merge=True)
     except InputError:
         raise
     except Exception as e:  # noqa: BLE001 - OmegaConf's validation errors: unknown key, wrong type

@@ -25,7 +25,7 @@ def _flag(batch: Batch, key: str, like: torch.Tensor) -> torch.Tensor:
     return batch[key][:, 0].to(like.dtype)
 
 
-def pose_term(pred: HandPrediction, batch: Batch, pose_mean: torch.Tensor | None = None) -> torch.Tensor:
+def pose_term(pred: HandPrediction, batch: Batch, pose_mean: torch.Tensor | None = None, **_) -> torch.Tensor:
     """Rotation matrices of the wrist and the 15 joints against the labels (WildHands eq. 1, L_theta)."""
     hp = batch["hand_pose"][:, 0]
     if pose_mean is not None:
