@@ -55,17 +55,23 @@ class HandRegressor(nn.Module):
             self.backbone.eval()  # frozen statistics (BatchNorm) as well as frozen weights
         return self
 
-    def forward(self, images: torch.Tensor, K: torch.Tensor) -> HandPrediction:
-        """images (B, 3, S, S) RGB in [0, 1] (S = crop_size); K (B, 3, 3) the crops' intrinsics."""
+    def backbone_outputs(self, images: torch.Tensor) -> torch.Tensor:
+        """What the head reads from the backbone, (B, C) pooled features [+ landmarks and presence]: a
+        function of the image alone, which a frozen backbone lets the trainer cache per sample."""
         x = normalize_input(self.backbone, images)
-        extra = None
         if self.use_landmarks:
             out = self.backbone.forward_all(x)
-            feats = out.features
-            extra = torch.cat([out.landmarks[..., :2].reshape(-1, 42) / self.crop_size - 0.5, out.presence[:, None]], 1)
-        else:
-            feats = self.backbone(x)
-        rot6d, betas, camera = self.head(feats, extra)
+            lm = out.landmarks[..., :2].reshape(-1, 42) / self.crop_size - 0.5
+            return torch.cat([out.features.mean((2, 3)), lm, out.presence[:, None]], 1)
+        return self.backbone(x).mean((2, 3))
+
+    def forward(self, images: torch.Tensor | None, K: torch.Tensor, backbone_outputs: torch.Tensor | None = None
+                ) -> HandPrediction:
+        """images (B, 3, S, S) RGB in [0, 1] (S = crop_size); K (B, 3, 3) the crops' intrinsics.
+        `backbone_outputs` (from `backbone_outputs`) replaces the images when given."""
+        b = self.backbone_outputs(images) if backbone_outputs is None else backbone_outputs
+        C = self.backbone.out_channels
+        rot6d, betas, camera = self.head(b[:, :C], b[:, C:] if self.use_landmarks else None)
         R = rotation_6d_to_matrix(rot6d)
         hm = self.hand_model
         out = hm(global_orient=R[:, 0], hand_pose=R[:, 1:], betas=betas, transl=torch.zeros_like(camera))

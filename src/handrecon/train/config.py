@@ -32,6 +32,9 @@ class ModelConfig:
     crop_size: int = 224
     use_landmarks: bool = False
     freeze_backbone: bool = False
+    # With a frozen backbone: keep each training / validation sample's backbone outputs in memory after the
+    # first epoch (exact when the crops are the same every epoch, as HandCropDataset's seeded jitter is).
+    cache_backbone_outputs: bool = False
 
 
 @dataclass

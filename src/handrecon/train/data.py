@@ -12,6 +12,7 @@ checkpoint: a resumed run starts at the next batch of the same epoch in the same
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import lightning.pytorch as pl
@@ -24,8 +25,18 @@ from handrecon.train.config import DataConfig, DatasetConfig
 from handrecon.train.crops import apply_homogeneous, box_around, square_crop
 
 
+_REGISTERED: dict[str, Callable[[DatasetConfig], Dataset]] = {}
+
+
+def register_dataset(name: str, factory: Callable[[DatasetConfig], Dataset]) -> None:
+    """Make `name` usable in recipes: `factory(cfg)` returns a Dataset of `Sample`s (a user's own reader)."""
+    _REGISTERED[name] = factory
+
+
 def open_dataset(cfg: DatasetConfig) -> Dataset:
-    """The dataset named by `cfg` (`synthetic`, `devdata`, `freihand`), returning `Sample`s."""
+    """The dataset named by `cfg` (`synthetic`, `devdata`, `freihand` or a registered name) of `Sample`s."""
+    if cfg.name in _REGISTERED:
+        return _REGISTERED[cfg.name](cfg)
     opts = dict(cfg.opts)
     if cfg.name == "synthetic":
         import handrecon.synth  # noqa: F401 - imported first: data.synthetic and synth import each other
@@ -46,7 +57,8 @@ def open_dataset(cfg: DatasetConfig) -> Dataset:
         if "root" not in opts:
             raise ValueError("dataset freihand needs opts.root, the folder in FreiHAND's layout")
         return _subset(FreiHANDDataset(opts["root"], split=cfg.split), cfg)
-    raise ValueError(f"unknown dataset {cfg.name!r}; available: synthetic, devdata, freihand")
+    known = ", ".join(["synthetic", "devdata", "freihand", *_REGISTERED])
+    raise ValueError(f"unknown dataset {cfg.name!r}; available: {known}")
 
 
 def _subset(ds: Dataset, cfg: DatasetConfig) -> Dataset:

@@ -71,6 +71,8 @@ class HandReconModule(pl.LightningModule):
         check_weights(self.cfg.loss.weights)
         self.model = model_from_recipe(self.cfg)
         self.val_names = [f"{v.name}_{v.split}" for v in self.cfg.data.val]
+        self._cache_outputs = bool(self.cfg.model.cache_backbone_outputs and self.cfg.model.freeze_backbone)
+        self._outputs_cache: dict[tuple[str, int], torch.Tensor] = {}
 
     @classmethod
     def from_recipe(cls, cfg: DictConfig) -> HandReconModule:
@@ -79,8 +81,18 @@ class HandReconModule(pl.LightningModule):
     def forward(self, images: torch.Tensor, K: torch.Tensor) -> HandPrediction:
         return self.model(images, K)
 
-    def _predict(self, batch: dict) -> HandPrediction:
-        return self.model(batch["image"].float() / 255.0, batch["K"])
+    def _predict(self, batch: dict, stage: str = "train") -> HandPrediction:
+        if not self._cache_outputs or "index" not in batch:
+            return self.model(batch["image"].float() / 255.0, batch["K"])
+        keys = [(stage, int(i)) for i in batch["index"]]
+        missing = [k for k in keys if k not in self._outputs_cache]
+        if missing:
+            with torch.no_grad():
+                out = self.model.backbone_outputs(batch["image"].float() / 255.0)
+            for k, o in zip(keys, out, strict=True):
+                self._outputs_cache[k] = o.detach()
+        outputs = torch.stack([self._outputs_cache[k] for k in keys])
+        return self.model(None, batch["K"], backbone_outputs=outputs)
 
     def _losses(self, batch: dict) -> tuple[HandPrediction, torch.Tensor, dict[str, torch.Tensor]]:
         pred = self._predict(batch)
@@ -98,7 +110,7 @@ class HandReconModule(pl.LightningModule):
 
     def validation_step(self, batch: dict, batch_idx: int, dataloader_idx: int = 0) -> None:
         name = self.val_names[dataloader_idx] if dataloader_idx < len(self.val_names) else str(dataloader_idx)
-        pred = self._predict(batch)
+        pred = self._predict(batch, f"val{dataloader_idx}")
         for k, v in batch_metrics(pred, batch).items():
             ok = ~torch.isnan(v)
             if ok.any():

@@ -70,14 +70,14 @@ def build_trainer(cfg: DictConfig, extra_callbacks: list[Callback] | None = None
     ckpt_dir = out / "checkpoints"
     kwargs = dict(to_container(cfg)["trainer"])
     every = kwargs.pop("checkpoint_every_n_steps", None)
-    callbacks = [
-        ModelCheckpoint(dirpath=ckpt_dir, save_last=True, save_top_k=-1 if every else 1,
-                        every_n_train_steps=every, filename="{epoch}-{step}"),
-        SaveRecipeCallback(cfg, ckpt_dir),
-        RNGStateCallback(),
-        *(extra_callbacks or []),
-    ]
-    loggers = [TensorBoardLogger(str(out), name="tensorboard", version=""), CSVLogger(str(out), name="csv", version="")]
+    callbacks: list[Callback] = [SaveRecipeCallback(cfg, ckpt_dir), RNGStateCallback(), *(extra_callbacks or [])]
+    if kwargs.get("enable_checkpointing", True):
+        callbacks.insert(0, ModelCheckpoint(dirpath=ckpt_dir, save_last=True, save_top_k=-1 if every else 1,
+                                            every_n_train_steps=every, filename="{epoch}-{step}"))
+    if kwargs.pop("logger", True) is False:
+        loggers: list | bool = False
+    else:
+        loggers = [TensorBoardLogger(str(out), name="tensorboard", version=""), CSVLogger(str(out), name="csv", version="")]
     kwargs.setdefault("use_distributed_sampler", False)  # ResumableLoader shards by rank itself
     kwargs.setdefault("default_root_dir", str(out))
     return pl.Trainer(callbacks=callbacks, logger=loggers, **kwargs)
