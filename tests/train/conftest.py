@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+import torch
 
 from handrecon.train.config import DatasetConfig
 from handrecon.train.data import register_dataset
@@ -24,6 +25,9 @@ TINY = [
     "trainer.enable_progress_bar=false",
     "trainer.enable_model_summary=false",
 ]
+
+# One intra-op thread: on a shared machine, OpenMP threads waiting for each other cost far more than they give.
+torch.set_num_threads(1)
 
 _RENDERED: dict[str, list] = {}
 

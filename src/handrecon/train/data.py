@@ -5,9 +5,9 @@ Every dataset returns `handrecon.data.sample.Sample`s; `HandCropDataset` turns e
 right one (image flipped, x -> -x in 3D, parameters mirrored: the networks predict right hands, DESIGN.md),
 then gives the one-slot tensor form of the schema plus `flipped` and `crop_A` (image -> crop pixels).
 
-`ResumableLoader` shuffles with a permutation that is a function of (seed, epoch) only, splits it over the
-DDP ranks itself, and reports how many batches it gave (`state_dict`), which Lightning stores in every
-checkpoint: a resumed run starts at the next batch of the same epoch in the same order (exact resume).
+`ResumableLoader` shuffles with a permutation that is a function of (seed, epoch) only and splits it over
+the DDP ranks itself; `HandDataModule.state_dict` stores the training position (epoch, batches processed) in
+every checkpoint: a resumed run starts at the next batch of the same epoch in the same order (exact resume).
 """
 
 from __future__ import annotations
@@ -187,26 +187,23 @@ class EpochPermutationSampler(Sampler[int]):
 
 
 class ResumableLoader(DataLoader):
-    """A DataLoader over an `EpochPermutationSampler` that Lightning checkpoints (state_dict / load_state_dict)."""
+    """A DataLoader over an `EpochPermutationSampler`; `HandDataModule` sets its position on resume."""
 
     def __init__(self, dataset: Dataset, batch_size: int, seed: int = 0, shuffle: bool = True, **kwargs) -> None:
         self.position_sampler = EpochPermutationSampler(len(dataset), seed, shuffle)
         super().__init__(dataset, batch_size=batch_size, sampler=self.position_sampler, **kwargs)
-        self._yielded = 0
 
-    def __iter__(self):
-        self._yielded = self.position_sampler.start // self.batch_size
-        for batch in super().__iter__():
-            self._yielded += 1
-            yield batch
+    def state_dict(self) -> dict:
+        """Empty: the position is stored by `HandDataModule` (this loader runs a batch ahead of training)."""
+        return {}
 
-    def state_dict(self) -> dict[str, int]:
-        return {"epoch": self.position_sampler.epoch, "batches": self._yielded}
+    def load_state_dict(self, state: dict) -> None:
+        pass
 
-    def load_state_dict(self, state: dict[str, int]) -> None:
-        self.position_sampler.epoch = int(state["epoch"])
-        self.position_sampler.start = int(state["batches"]) * self.batch_size
-        self._yielded = int(state["batches"])
+    def set_position(self, epoch: int, batches: int) -> None:
+        """Start the epoch `epoch` after its first `batches` batches."""
+        self.position_sampler.epoch = int(epoch)
+        self.position_sampler.start = int(batches) * self.batch_size
 
 
 def dataset_label(cfg: DatasetConfig) -> str:
@@ -222,6 +219,19 @@ class HandDataModule(pl.LightningDataModule):
         self.train_set: Dataset | None = None
         self.val_sets: list[Dataset] = []
         self.val_names = [dataset_label(v) for v in cfg.val]
+        self._resume_position: tuple[int, int] | None = None
+
+    def state_dict(self) -> dict[str, int]:
+        """The training data position, stored in every checkpoint: the epoch and the batches of it that
+        training has processed (the loader itself runs a batch ahead, so it cannot tell)."""
+        t = self.trainer
+        if t is None:
+            return {}
+        return {"epoch": int(t.current_epoch), "batches": int(t.fit_loop.epoch_loop.batch_progress.current.processed)}
+
+    def load_state_dict(self, state: dict[str, int]) -> None:
+        if state:
+            self._resume_position = (int(state["epoch"]), int(state["batches"]))
 
     def _crops(self, ds_cfg: DatasetConfig, train: bool) -> Dataset:
         return HandCropDataset(open_dataset(ds_cfg), self.crop_size, self.cfg.crop_scale,
@@ -238,8 +248,12 @@ class HandDataModule(pl.LightningDataModule):
         return {"num_workers": w, "collate_fn": collate, "persistent_workers": w > 0}
 
     def train_dataloader(self) -> DataLoader:
-        return ResumableLoader(self.train_set, self.cfg.batch_size, self.seed, self.cfg.shuffle, drop_last=True,
-                               **self._kwargs())
+        loader = ResumableLoader(self.train_set, self.cfg.batch_size, self.seed, self.cfg.shuffle, drop_last=True,
+                                 **self._kwargs())
+        if self._resume_position is not None:
+            loader.set_position(*self._resume_position)
+            self._resume_position = None
+        return loader
 
     def val_dataloader(self) -> list[DataLoader]:
         bs = self.cfg.val_batch_size or self.cfg.batch_size
