@@ -14,6 +14,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "train": ("handrecon.commands.train", "train a network from a recipe"),
     "evaluate": ("handrecon.commands.evaluate", "evaluate a trained network on a dataset"),
     "export": ("handrecon.commands.export", "export a trained network to ONNX"),
+    "data": ("handrecon.commands.data", "inspect datasets and pack them into WebDataset shards"),
 }
 
 

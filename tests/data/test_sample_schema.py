@@ -86,3 +86,20 @@ def test_a_sample_without_intrinsics_gets_the_nominal_camera_flagged_unknown():
     assert not s.K_known and s.K[0, 2] == 20 and s.K[1, 2] == 15
     t = s.to_tensors()
     assert not bool(t["has_K"]) and not Sample.from_tensors(t).K_known
+
+
+def test_modules_import_first_in_a_fresh_process():
+    """No import cycle between data/ and synth/, whichever is imported first (one process, the project's
+    modules forgotten before each import)."""
+    import subprocess
+    import sys
+
+    code = """
+import importlib, sys
+for m in ("handrecon.data.freihand_writer", "handrecon.data.synthetic", "handrecon.data.shards", "handrecon.synth",
+          "handrecon.synth.freihand", "handrecon.data"):
+    for k in [k for k in sys.modules if k.startswith("handrecon")]:
+        del sys.modules[k]
+    importlib.import_module(m)
+"""
+    subprocess.run([sys.executable, "-c", code], check=True)

@@ -158,3 +158,10 @@ class DevDataset(torch.utils.data.Dataset):
 def unlabelled_photos(root: Path | None = None) -> list[Path]:
     root = root or default_devdata_dir()
     return sorted((root / "photos_hamer").glob("*.jpg")) if root else []
+
+
+def open_devdata(root=None, split: str = "all", **options) -> DevDataset:
+    """`open_dataset("devdata", root, split)`: split "all" or one set ("freihand", "onehand10k", "panoptic",
+    "interhand2.6m"); root is the devdata folder (found beside the repository when None)."""
+    sets = None if split in ("all", "train", "test") else (split,)
+    return DevDataset(None if root is None else Path(root), sets)

@@ -150,3 +150,17 @@ class FreiHANDDataset(torch.utils.data.Dataset):
         for k, v in self.sidecar.items():
             item[k if k not in item else f"synth_{k}"] = v[a]
         return item
+
+
+SPLITS = {"train": "training", "training": "training", "test": "evaluation", "eval": "evaluation",
+          "evaluation": "evaluation"}  # fmt: skip
+
+
+def open_freihand(root, split: str = "train", **options) -> FreiHANDDataset:
+    """`open_dataset("freihand", root, split)`: "train" / "training" or "test" / "evaluation" (options:
+    `load_vertices`)."""
+    if root is None:
+        raise ValueError("freihand: the folder of the release is needed (root)")
+    if split not in SPLITS:
+        raise ValueError(f"freihand split must be one of {sorted(SPLITS)}, got {split!r}")
+    return FreiHANDDataset(root, SPLITS[split], **options)

@@ -39,7 +39,6 @@ from PIL import Image
 
 from handrecon.data.freihand import META, SIDECAR
 from handrecon.io.atomic import save_npz_atomic, write_json_atomic
-from handrecon.synth.compose import OCCLUDER
 
 SHARD_SIZE = 1000
 FREIHAND_FILES = ("xyz", "K", "mano", "verts", "scale")
@@ -85,7 +84,7 @@ class EncodedSample:
 
 def encode_sample(sample, jpeg_quality: int = 95) -> EncodedSample:
     """Encode a `SynthSample` for `FreiHANDWriter` (JPEG image and mask, PNG labels, annotation rows)."""
-    mask = (((sample.objects > 0) & (sample.objects < OCCLUDER)) * 255).astype(np.uint8)
+    mask = (sample.hand_mask * 255).astype(np.uint8)
     mano = np.concatenate(
         [sample.global_orient, sample.hand_pose.reshape(2, 45), sample.betas, sample.transl], -1
     ).astype(np.float32)

@@ -170,8 +170,8 @@ class Sample:
         return None if self.mask is None else self.mask == slot + 1
 
     # -- tensors ---------------------------------------------------------------------------------
-    def to_tensors(self, max_hands: int = MAX_HANDS) -> dict[str, Any]:
-        """Fixed-shape tensors (see the module docstring); raises when the sample has more hands."""
+    def hand_arrays(self, max_hands: int = MAX_HANDS) -> dict[str, np.ndarray]:
+        """The hands' part of `to_tensors` as numpy arrays (keys `HAND_KEYS`)."""
         if len(self.hands) > max_hands:
             raise ValueError(
                 f"sample {self.source}:{self.sample_id} has {len(self.hands)} hands, more than max_hands={max_hands}"
@@ -213,9 +213,14 @@ class Sample:
                 out["transl"][k], out["has_transl"][k] = h.transl, True
             if h.box is not None:
                 out["box"][k], out["has_box"][k] = h.box, True
+        return out
+
+    def to_tensors(self, max_hands: int = MAX_HANDS) -> dict[str, Any]:
+        """Fixed-shape tensors (see the module docstring); raises when the sample has more hands."""
+        out = self.hand_arrays(max_hands)
         t: dict[str, Any] = {k: torch.from_numpy(v) for k, v in out.items()}
         t["image"] = torch.from_numpy(np.ascontiguousarray(self.image.transpose(2, 0, 1)))
-        t["K"] = torch.from_numpy(self.K.astype(f32))
+        t["K"] = torch.from_numpy(self.K.astype(np.float32))
         t["has_K"] = torch.tensor(self.K_known)
         H, W = self.image.shape[:2]
         t["mask"] = torch.from_numpy(self.mask) if self.mask is not None else torch.zeros(H, W, dtype=torch.uint8)
@@ -234,33 +239,38 @@ class Sample:
                 v = v[index]
             return v.numpy() if isinstance(v, torch.Tensor) else v
 
-        hands = []
-        for k in np.flatnonzero(g("hand_valid")):
-            model = int(g("hand_model")[k])
-            has_pose, has_betas, has_transl = g("has_pose")[k], g("has_betas")[k], g("has_transl")[k]
-            hands.append(
-                HandLabel(
-                    side=SIDES[int(g("side")[k])],
-                    keypoints_2d=g("keypoints_2d")[k] if g("has_keypoints_2d")[k] else None,
-                    joints_3d=g("joints_3d")[k] if g("joints_3d_valid")[k].any() else None,
-                    joints_3d_valid=g("joints_3d_valid")[k] if g("joints_3d_valid")[k].any() else None,
-                    hand_model=HAND_MODELS[model] if model >= 0 else None,
-                    global_orient=g("global_orient")[k] if has_pose else None,
-                    hand_pose=g("hand_pose")[k] if has_pose else None,
-                    betas=g("betas")[k] if has_betas else None,
-                    transl=g("transl")[k] if has_transl else None,
-                    box=g("box")[k] if g("has_box")[k] else None,
-                )
-            )
         return cls(
             image=np.ascontiguousarray(g("image").transpose(1, 2, 0)),
             K=g("K"),
-            hands=hands,
+            hands=hands_from_arrays({k: g(k) for k in HAND_KEYS}),
             mask=g("mask") if bool(g("has_mask")) else None,
             source=g("source"),
             sample_id=g("sample_id"),
             K_known=bool(g("has_K")),
         )
+
+
+def hands_from_arrays(a: dict[str, np.ndarray]) -> list[HandLabel]:
+    """Invert `Sample.hand_arrays`: the hands of the valid slots."""
+    hands = []
+    for k in np.flatnonzero(a["hand_valid"]):
+        model = int(a["hand_model"][k])
+        has_pose, has_3d = a["has_pose"][k], a["joints_3d_valid"][k].any()
+        hands.append(
+            HandLabel(
+                side=SIDES[int(a["side"][k])],
+                keypoints_2d=a["keypoints_2d"][k] if a["has_keypoints_2d"][k] else None,
+                joints_3d=a["joints_3d"][k] if has_3d else None,
+                joints_3d_valid=a["joints_3d_valid"][k] if has_3d else None,
+                hand_model=HAND_MODELS[model] if model >= 0 else None,
+                global_orient=a["global_orient"][k] if has_pose else None,
+                hand_pose=a["hand_pose"][k] if has_pose else None,
+                betas=a["betas"][k] if a["has_betas"][k] else None,
+                transl=a["transl"][k] if a["has_transl"][k] else None,
+                box=a["box"][k] if a["has_box"][k] else None,
+            )
+        )
+    return hands
 
 
 def collate_samples(batch: Sequence[Sample | dict[str, Any]], max_hands: int = MAX_HANDS) -> dict[str, Any]:

@@ -104,3 +104,23 @@ class SyntheticHandDataset(torch.utils.data.Dataset):
 
     def __getitem__(self, i: int) -> Sample:
         return sample_from_synth(self.synth_sample(i), self.keypoints)
+
+
+# Disjoint index ranges of the on-the-fly splits (sample i of a split is engine sample start + i).
+SPLIT_STARTS = {"train": 0, "val": 1_000_000_000, "test": 2_000_000_000}
+
+
+def open_synthetic(root=None, split: str = "train", **options):
+    """`open_dataset("synthetic", ...)`: a set written by `handrecon synth` when `root` is given (FreiHAND
+    layout), else samples rendered on the fly: options `length` (10000), `keypoints` ("truth" or
+    "detections") and any `SynthConfig` field (seed, size, two_hand_prob, ego_prob, ...); the splits
+    "train", "val" and "test" are disjoint index ranges of one seed."""
+    if root:
+        from handrecon.data.freihand import open_freihand
+
+        return open_freihand(root, split, **options)
+    if split not in SPLIT_STARTS:
+        raise ValueError(f"synthetic split must be one of {sorted(SPLIT_STARTS)}, got {split!r}")
+    length = int(options.pop("length", 10_000))
+    keypoints = options.pop("keypoints", "truth")
+    return SyntheticHandDataset(SynthConfig(**options), length, SPLIT_STARTS[split], keypoints)

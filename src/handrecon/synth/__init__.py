@@ -7,28 +7,24 @@ effects, seen by exocentric crops or egocentric wide-angle cameras; each sample 
 confidences for self-supervised training.
 
 - `SynthEngine(SynthConfig(...)).sample(i)` -> `SynthSample` (numpy), a pure function of (seed, i);
-- `SyntheticHandDataset` (now in `handrecon.data.synthetic`) renders samples on the fly for DataLoaders;
-- `generate_set` / `handrecon synth` write a set in FreiHAND's layout, `FreiHANDDataset` reads it (and
-  FreiHAND itself).
+- `generate_set` / `handrecon synth` write a set in FreiHAND's layout.
+
+The data-layer parts live in `handrecon.data`: `data.synthetic.SyntheticHandDataset` renders samples on the
+fly for DataLoaders, `data.freihand_writer` writes FreiHAND's layout, `data.freihand.FreiHANDDataset` reads
+it (and FreiHAND itself).
 """
 
 from handrecon.synth.config import SynthConfig
-from handrecon.synth.dataset import SyntheticHandDataset
 from handrecon.synth.engine import SynthEngine, SynthSample
-from handrecon.synth.freihand import FreiHANDDataset, FreiHANDWriter, encode_sample
 from handrecon.synth.generate import generate_set
 from handrecon.synth.hand_shapes import POSE_CATEGORIES
 from handrecon.synth.visibility import Occlusion
 
 __all__ = [
     "POSE_CATEGORIES",
-    "FreiHANDDataset",
-    "FreiHANDWriter",
     "Occlusion",
     "SynthConfig",
     "SynthEngine",
     "SynthSample",
-    "SyntheticHandDataset",
-    "encode_sample",
     "generate_set",
 ]
