@@ -67,7 +67,7 @@ def main() -> int:
     torch.set_num_threads(args.threads)
     model = load_checkpoint(args.checkpoint)
     scale = float(model.recipe.data.crop_scale)
-    sets = [DatasetConfig("synthetic", "val", args.synthetic, 1_000_000), DatasetConfig("devdata", "val")]
+    sets = [DatasetConfig("synthetic", "val", args.synthetic, 1_000_000), DatasetConfig("devdata", "all")]
     for cfg in sets:
         name = f"{cfg.name} {cfg.split}"
         t0 = time.perf_counter()

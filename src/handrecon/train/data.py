@@ -12,7 +12,6 @@ every checkpoint: a resumed run starts at the next batch of the same epoch in th
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 import lightning.pytorch as pl
@@ -24,47 +23,36 @@ from handrecon.data.sample import HandLabel, Sample, collate_samples
 from handrecon.train.config import DataConfig, DatasetConfig
 from handrecon.train.crops import apply_homogeneous, box_around, square_crop
 
-_REGISTERED: dict[str, Callable[[DatasetConfig], Dataset]] = {}
-
-
-def register_dataset(name: str, factory: Callable[[DatasetConfig], Dataset]) -> None:
-    """Make `name` usable in recipes: `factory(cfg)` returns a Dataset of `Sample`s (a user's own reader)."""
-    _REGISTERED[name] = factory
-
 
 def open_dataset(cfg: DatasetConfig) -> Dataset:
-    """The dataset named by `cfg` (`synthetic`, `devdata`, `freihand` or a registered name) of `Sample`s."""
-    if cfg.name in _REGISTERED:
-        return _REGISTERED[cfg.name](cfg)
+    """The dataset of `cfg` as `Sample`s, through the data package's registry (`handrecon.data.open_dataset`:
+    synthetic, freihand, devdata, shards or a registered name; `opts.root` is its folder, the other `opts`
+    its reader options). A synthetic set with an explicit `start` is that index range of the generator."""
+    from handrecon.data import open_dataset as open_registered
+
     opts = dict(cfg.opts)
-    if cfg.name == "synthetic":
-        import handrecon.synth  # noqa: F401 - imported first: data.synthetic and synth import each other
+    root = opts.pop("root", None)
+    if cfg.name == "synthetic" and root is None:
+        import handrecon.synth  # noqa: F401 - loads the engine before data.synthetic (older trees import each other)
         from handrecon.data.synthetic import SyntheticHandDataset
         from handrecon.synth.config import SynthConfig
 
-        keypoints = opts.pop("keypoints", "truth")
-        length = 1000 if cfg.length is None else cfg.length
-        return SyntheticHandDataset(SynthConfig(**opts), length=length, start=cfg.start, keypoints=keypoints)
-    if cfg.name == "devdata":
-        from handrecon.data.devdata import DevDataset
-
-        sets = opts.get("sets")
-        return _subset(DevDataset(sets=tuple(sets) if sets else None), cfg)
-    if cfg.name == "freihand":
-        from handrecon.data.freihand import FreiHANDDataset
-
-        if "root" not in opts:
-            raise ValueError("dataset freihand needs opts.root, the folder in FreiHAND's layout")
-        return _subset(FreiHANDDataset(opts["root"], split=cfg.split), cfg)
-    known = ", ".join(["synthetic", "devdata", "freihand", *_REGISTERED])
-    raise ValueError(f"unknown dataset {cfg.name!r}; available: {known}")
+        if cfg.start is not None:
+            keypoints = opts.pop("keypoints", "truth")
+            length = 1000 if cfg.length is None else cfg.length
+            return SyntheticHandDataset(SynthConfig(**opts), length=length, start=cfg.start, keypoints=keypoints)
+        if cfg.length is not None:
+            opts["length"] = cfg.length
+        return open_registered("synthetic", None, cfg.split, **opts)
+    return _subset(open_registered(cfg.name, root, cfg.split, **opts), cfg)
 
 
 def _subset(ds: Dataset, cfg: DatasetConfig) -> Dataset:
-    if cfg.start == 0 and cfg.length is None:
+    start = cfg.start or 0
+    if start == 0 and cfg.length is None:
         return ds
-    stop = len(ds) if cfg.length is None else min(len(ds), cfg.start + cfg.length)
-    return torch.utils.data.Subset(ds, range(cfg.start, stop))
+    stop = len(ds) if cfg.length is None else min(len(ds), start + cfg.length)
+    return torch.utils.data.Subset(ds, range(start, stop))
 
 
 def crop_hand(sample: Sample, size: int = 224, scale: float = 1.6, jitter: float = 0.0,
