@@ -130,3 +130,14 @@ def test_two_process_ddp_on_cpu_completes(tmp_path):
     assert res.returncode == 0, res.stderr[-3000:]
     assert "MEMBER: 2/2" in res.stdout + res.stderr  # Lightning's line from the second process
     assert (tmp_path / "cpu-small" / "checkpoints" / "last.ckpt").is_file()
+
+
+def test_mixed_precision_with_gradient_clipping_runs_on_cpu(tiny):
+    cfg = load_recipe("cpu-small", [*tiny, "model.freeze_backbone=false", "model.cache_backbone_outputs=false",
+                                    "trainer.precision=bf16-mixed", "trainer.gradient_clip_val=0.5",
+                                    "trainer.max_steps=2", "trainer.limit_val_batches=0",
+                                    "trainer.enable_checkpointing=false"])
+    rec = LossRecorder()
+    trainer = fit(cfg, extra_callbacks=[rec])
+    assert trainer.precision == "bf16-mixed" and len(rec.losses) == 2
+    assert all(torch.isfinite(torch.tensor(v)) for v in rec.losses.values())
