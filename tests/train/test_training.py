@@ -128,7 +128,7 @@ def test_two_process_ddp_on_cpu_completes(tmp_path):
     env = {**os.environ, "OMP_NUM_THREADS": "1", "PL_DISABLE_FORK": "1"}
     res = subprocess.run(args, capture_output=True, text=True, timeout=300, env=env, cwd=Path(__file__).parents[2])
     assert res.returncode == 0, res.stderr[-3000:]
-    assert "MEMBER: 2/2" in res.stdout + res.stderr  # Lightning's line from the second process
+    assert res.stdout.count("checkpoints, recipe.yaml and logs in") == 2  # one line from each process
     assert (tmp_path / "cpu-small" / "checkpoints" / "last.ckpt").is_file()
 
 
