@@ -52,7 +52,7 @@ def pipeline_report(ds, name: str) -> tuple[MetricReport, list[bool]]:
         report.add("PA-MPJPE [mm]", pa)
         e2 = np.nan
         if ok:
-            e2 = float(np.linalg.norm(best.keypoints_2d[vis] - kp[vis, :2], axis=1).mean())
+            e2 = float(np.linalg.norm(best.joints_2d[vis] - kp[vis, :2], axis=1).mean())
         report.add("2D error [px]", e2)
     rec.close()
     return report, found
