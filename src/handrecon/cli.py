@@ -11,6 +11,9 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "demo": ("handrecon.commands.demo", "reconstruct the bundled sample image and print where the outputs are"),
     "reconstruct": ("handrecon.commands.reconstruct", "3D hands from photos and videos"),
     "synth": ("handrecon.commands.synth", "generate labelled synthetic hand images"),
+    "train": ("handrecon.commands.train", "train a network from a recipe"),
+    "evaluate": ("handrecon.commands.evaluate", "evaluate a trained network on a dataset"),
+    "export": ("handrecon.commands.export", "export a trained network to ONNX"),
     "data": ("handrecon.commands.data", "inspect datasets and pack them into WebDataset shards"),
     "detect": ("handrecon.commands.detect", "pseudo-labels (2D keypoints, sigma, side, box) of photos and videos"),
 }
