@@ -173,6 +173,7 @@ def main() -> None:
         "--baseline-src", type=Path, default=None,
         help="a `src` folder of an earlier version (e.g. from `git archive`): its command runs side by side too",
     )  # fmt: skip
+    ap.add_argument("--baseline-threads", type=int, default=1, help="OMP_NUM_THREADS of the baseline's runs")
     ap.add_argument("--skip", nargs="*", default=[], choices=["startup", "folder", "outputs", "video"])
     args = ap.parse_args()
 
@@ -195,7 +196,9 @@ def main() -> None:
         envs = {"": env}
         if args.baseline_src is not None:
             base_path = os.pathsep.join([str(args.baseline_src.resolve()), env.get("PYTHONPATH", "")])
-            envs["baseline: "] = dict(env, PYTHONPATH=base_path)
+            # torch threads of the baseline: 1 by default, as the command now uses (with 2 on a loaded
+            # 2-core machine its fits run many times slower; see the per-step costs below)
+            envs["baseline: "] = dict(env, PYTHONPATH=base_path, OMP_NUM_THREADS=str(args.baseline_threads))
         envs_of: dict[str, dict] = {"MediaPipe loop": env}
         folder_runs: set[str] = set()
         for tag, e in envs.items():
