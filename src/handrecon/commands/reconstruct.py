@@ -46,6 +46,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--no-overlay", action="store_true", help="do not write overlay and side-view images")
     p.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
     p.add_argument(
+        "--ray", metavar="ADDRESS",
+        help='run on a Ray cluster ("auto", "ray://HOST:10001", or "local" for this machine); inputs and --out '
+        'must be on a file system every node sees; needs pip install "handrecon[ray]"',
+    )  # fmt: skip
+    p.add_argument(
         "--workers", "-j", type=int, default=None,
         help="inputs processed in parallel, each worker process with its own models (default: $HANDRECON_WORKERS, "
         "else the machine's cores)",
@@ -131,6 +136,7 @@ def run(args: argparse.Namespace) -> int:
         formats = check_arguments(args)
     except SettingError as e:
         return usage_error(str(e))
+    ray_actors = args.workers  # on Ray: the cluster's CPUs unless given
     if args.workers is None:
         from handrecon.pipeline.batch import default_workers
 
@@ -150,12 +156,16 @@ def run(args: argparse.Namespace) -> int:
 
     job = BatchJob(reconstructor_settings(args), args.out, formats, overlay=not args.no_overlay)
     workers = min(args.workers, len(inputs))
+    ray_address = getattr(args, "ray", None)
     try:
-        if workers > 1 and args.model == "mano":  # unusable MANO files: one clear error, not one per worker
+        # unusable MANO files: one clear error, not one per worker
+        if (workers > 1 or ray_address) and args.model == "mano":
             from handrecon.hand import HandModel
 
             HandModel(side="right", model="mano", mano_dir=args.mano_dir)
-        failures, written = _reconstruct_all(job, inputs, workers, args.quiet, lambda job: make_reconstructor(args))
+        failures, written = _reconstruct_all(
+            job, inputs, workers, args.quiet, lambda job: make_reconstructor(args), ray_address, ray_actors
+        )
     except InputError as e:  # settings out of range, unusable MANO files
         return usage_error(str(e))
     print(f"{written} of {len(inputs)} input(s) reconstructed into {one_line(args.out)}", file=sys.stderr)
@@ -174,8 +184,17 @@ def one_line(x: object) -> str:
     return _one_line(x)
 
 
-def _reconstruct_all(job, inputs: list[Path], workers: int, quiet: bool, rec_factory) -> tuple[list[str], int]:
-    """Every input, in this process or in `workers` processes; one line per result or failure, one
+def _reconstruct_all(
+    job,
+    inputs: list[Path],
+    workers: int,
+    quiet: bool,
+    rec_factory,
+    ray_address: str | None = None,
+    ray_actors: int | None = None,
+) -> tuple[list[str], int]:
+    """Every input, in this process, in `workers` processes or on a Ray cluster (`--ray`, where the
+    workers are the cluster's CPUs unless --workers is given); one line per result or failure, one
     progress bar. Returns (failure lines in input order, inputs written). A failure to build the
     reconstructor (before any input) raises."""
     from contextlib import closing
@@ -188,7 +207,12 @@ def _reconstruct_all(job, inputs: list[Path], workers: int, quiet: bool, rec_fac
     failures: dict[int, list[str]] = {}
     written = 0
     stems = output_stems(inputs)
-    outcomes = run_batch(job, inputs, stems, workers=workers, progress=not quiet, rec_factory=rec_factory)
+    if ray_address:
+        from handrecon.pipeline.ray_batch import run_on_ray
+
+        outcomes = run_on_ray(job, inputs, stems, ray_address, actors=ray_actors)
+    else:
+        outcomes = run_batch(job, inputs, stems, workers=workers, progress=not quiet, rec_factory=rec_factory)
     # closing(): on Ctrl-C the batch stops its workers and removes their temporaries before we return
     with closing(outcomes), tqdm(total=len(inputs), desc="files", unit="file", disable=quiet, file=sys.stderr) as bar:
         for outcome in outcomes:
