@@ -115,7 +115,7 @@ def video_fps(root: Path, envs: dict[str, dict], runs: int, seconds: int = 3) ->
         fps: dict[str, list[float]] = {tag: [] for tag in envs}
         for r in range(runs):
             for tag, e in envs.items():
-                out, _ = timed([sys.executable, "-c", VIDEO_RUN, str(clip), str(Path(tmp) / f"v{r}{tag}")], e)
+                _, out = timed([sys.executable, "-c", VIDEO_RUN, str(clip), str(Path(tmp) / f"v{r}{tag}")], e)
                 fps[tag].append(float(out.split()[0]))
     for tag, v in fps.items():
         print(f"{tag}video 640x480, one hand, JSON + MP4 overlay: {statistics.median(v):.1f} frames/s "
