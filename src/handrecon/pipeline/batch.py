@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import signal
+import sys
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
@@ -145,19 +146,31 @@ def _stop_workers(pool: ProcessPoolExecutor) -> None:
     pool.shutdown(wait=True, cancel_futures=True)
 
 
+def _worker_context():
+    """Linux: a fork server that imports the pipeline's modules once (torch, MediaPipe) and forks the
+    workers from itself, so that each starts with them imported (their import was most of a worker's
+    start-up: 15.3 s of CPU for 12 photos with 2 spawned workers vs 6.3 s in one process). The server is
+    a fresh process: forking it is safe whatever this process has run. Elsewhere: spawn."""
+    import multiprocessing
+
+    if sys.platform.startswith("linux"):
+        ctx = multiprocessing.get_context("forkserver")
+        ctx.set_forkserver_preload(["handrecon.api"])
+        return ctx
+    return multiprocessing.get_context("spawn")
+
+
 def run_pool(
     job: BatchJob, inputs: Sequence[Path], stems: Sequence[str], workers: int
 ) -> Iterator[InputOutcome]:
-    """The inputs spread over `workers` processes (spawned: same behaviour on every platform), outcomes
-    in the order they finish. At most two inputs wait per worker, so a stop loses little queued work."""
-    import multiprocessing
-
+    """The inputs spread over `workers` processes (`_worker_context`), outcomes in the order they finish.
+    At most two inputs wait per worker, so a stop loses little queued work."""
     from handrecon.io import remove_stale_temporaries
 
     threads = COMPUTE_THREADS
     pool = ProcessPoolExecutor(
         max_workers=workers,
-        mp_context=multiprocessing.get_context("spawn"),
+        mp_context=_worker_context(),
         initializer=_worker_start,
         initargs=(job, threads),
     )
