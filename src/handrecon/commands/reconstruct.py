@@ -7,6 +7,7 @@ inputs go on, the failures are listed at the end and the exit status is 1.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
@@ -125,7 +126,24 @@ def make_reconstructor(args: argparse.Namespace):
     return HandReconstructor(**reconstructor_settings(args))
 
 
+def _pool_likely(args: argparse.Namespace) -> bool:
+    """Several workers and more than one input or a folder, judged before anything heavy is imported."""
+    from handrecon.pipeline.batch import WORKERS_ENV
+
+    if getattr(args, "ray", None) or not (len(args.inputs) > 1 or any(p.is_dir() for p in args.inputs)):
+        return False
+    if args.workers is not None:
+        return args.workers > 1
+    env = os.environ.get(WORKERS_ENV, "").strip()
+    return (int(env) > 1) if env.isdigit() else (os.cpu_count() or 1) > 1
+
+
 def run(args: argparse.Namespace) -> int:
+    if _pool_likely(args):
+        # its fork server imports torch and MediaPipe while this process imports its own and checks arguments
+        from handrecon.pipeline.batch import start_worker_server
+
+        start_worker_server()
     from handrecon.io import InputError, SettingError, prepare_output_dir, remove_stale_temporaries
 
     def usage_error(message: str) -> int:

@@ -160,6 +160,16 @@ def _worker_context():
     return multiprocessing.get_context("spawn")
 
 
+def start_worker_server() -> None:
+    """Start the fork server now (Linux), so that its imports run while this process does its own:
+    call it as early as a pool is known to be needed."""
+    ctx = _worker_context()
+    if ctx.get_start_method() == "forkserver":
+        from multiprocessing import forkserver
+
+        forkserver.ensure_running()
+
+
 def run_pool(
     job: BatchJob, inputs: Sequence[Path], stems: Sequence[str], workers: int
 ) -> Iterator[InputOutcome]:
