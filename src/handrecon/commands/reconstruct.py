@@ -120,10 +120,15 @@ def reconstructor_settings(args: argparse.Namespace) -> dict:
     }
 
 
-def make_reconstructor(args: argparse.Namespace):
+def build_reconstructor(**settings):
+    """`HandReconstructor(**settings)`, imported on use: a pool's parent never loads the models' code."""
     from handrecon.api import HandReconstructor
 
-    return HandReconstructor(**reconstructor_settings(args))
+    return HandReconstructor(**settings)
+
+
+def make_reconstructor(args: argparse.Namespace):
+    return build_reconstructor(**reconstructor_settings(args))
 
 
 def _pool_likely(args: argparse.Namespace) -> bool:
@@ -172,7 +177,7 @@ def run(args: argparse.Namespace) -> int:
     remove_stale_temporaries(args.out)  # left by an earlier run that was killed
     from handrecon.pipeline.batch import BatchJob
 
-    job = BatchJob(reconstructor_settings(args), args.out, formats, overlay=not args.no_overlay)
+    job = BatchJob(build_reconstructor, reconstructor_settings(args), args.out, formats, overlay=not args.no_overlay)
     workers = min(args.workers, len(inputs))
     ray_address = getattr(args, "ray", None)
     try:

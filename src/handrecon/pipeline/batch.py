@@ -28,9 +28,11 @@ VIDEO_EXTS = {".mp4", ".mov", ".avi", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg", 
 
 @dataclass(frozen=True)
 class BatchJob:
-    """What every input of a batch shares: how to build the reconstructor (keywords of
-    `HandReconstructor`, picklable so that a worker process can build its own) and what to write."""
+    """What every input of a batch shares: how to build the reconstructor (`factory(**reconstructor)`,
+    e.g. `HandReconstructor` and its keywords; picklable, so that a worker process builds its own) and
+    what to write."""
 
+    factory: Callable[..., object]
     reconstructor: dict
     out: Path
     formats: tuple[str, ...]
@@ -94,9 +96,7 @@ def process_input(rec, job: BatchJob, index: int, path: Path, stem: str, progres
 
 
 def make_reconstructor(job: BatchJob):
-    from handrecon.api import HandReconstructor
-
-    return HandReconstructor(**job.reconstructor)
+    return job.factory(**job.reconstructor)
 
 
 def run_serial(
@@ -155,7 +155,7 @@ def _worker_context():
 
     if sys.platform.startswith("linux"):
         ctx = multiprocessing.get_context("forkserver")
-        ctx.set_forkserver_preload(["handrecon.api"])
+        ctx.set_forkserver_preload(["handrecon.pipeline.image"])
         return ctx
     return multiprocessing.get_context("spawn")
 

@@ -8,6 +8,7 @@ system), since each actor reads and writes files itself; nothing but the outcome
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
@@ -57,19 +58,24 @@ def run_on_ray(
     ray = _import_ray()
     started = False
     if not ray.is_initialized():
-        ray.init(address=None if address in (None, "local") else address, log_to_driver=False)
+        ray.init(
+            address=None if address in (None, "local") else address,
+            log_to_driver=False,
+            logging_level=logging.ERROR,  # the command prints its own lines
+        )
         started = True
     try:
         if actors is None:
             actors = max(1, int(ray.cluster_resources().get("CPU", 1)))
         actors = max(1, min(actors, len(inputs)))
         ray.data.DataContext.get_current().enable_progress_bars = False  # the command draws its own
+        logging.getLogger("ray.data").setLevel(logging.WARNING)
         items = [{"index": i, "path": str(p), "stem": s} for i, (p, s) in enumerate(zip(inputs, stems, strict=True))]
         ds = ray.data.from_items(items, override_num_blocks=len(items)).map_batches(
             _ReconstructRows,
             fn_constructor_kwargs={"job": job},
             batch_size=1,
-            concurrency=actors,
+            compute=ray.data.ActorPoolStrategy(size=actors),
             num_cpus=1,
         )
         for row in ds.iter_rows():
