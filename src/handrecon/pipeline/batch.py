@@ -197,8 +197,9 @@ def run_pool(
                 i, (path, stem) = nxt
                 pending[pool.submit(_worker_process, i, path, stem)] = i
 
-        # the workers start with Ctrl-C ignored (an ignored signal stays ignored in the new interpreter):
-        # a Ctrl-C while they import would otherwise print their tracebacks; the parent handles it
+        # spawned workers start with Ctrl-C ignored (an ignored signal stays ignored in the new interpreter),
+        # else a Ctrl-C while they import prints their tracebacks; forked ones ignore it from their first
+        # step (`_worker_start`). The parent handles it.
         main_thread = threading.current_thread() is threading.main_thread()
         previous = signal.signal(signal.SIGINT, signal.SIG_IGN) if main_thread else None
         try:
