@@ -19,12 +19,24 @@ COMMANDS: dict[str, tuple[str, str]] = {
 }
 
 
-def build_parser() -> argparse.ArgumentParser:
+def chosen_command(argv: list[str]) -> str | None:
+    """The subcommand named on the command line (the first word that is not an option), if any."""
+    for word in argv:
+        if not word.startswith("-"):
+            return word if word in COMMANDS else None
+    return None
+
+
+def build_parser(only: str | None = None) -> argparse.ArgumentParser:
+    """The whole parser; with `only`, the other subcommands' options are not loaded (their modules import
+    torch and more: start-up pays only for the command that runs)."""
     parser = argparse.ArgumentParser(prog="handrecon", description="3D hand reconstruction from RGB images and videos.")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for name, (module, help_text) in COMMANDS.items():
         p = sub.add_parser(name, help=help_text, description=help_text)
         p.set_defaults(_module=module)
+        if only is not None and name != only:
+            continue
         try:
             importlib.import_module(module).add_arguments(p)
         except ModuleNotFoundError as e:
@@ -35,7 +47,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    argv = sys.argv[1:] if argv is None else list(argv)
+    # a command's options only: `handrecon --help` and unknown commands load none
+    args = build_parser(only=chosen_command(argv) or "").parse_args(argv)
     if getattr(args, "_missing", False):
         print(f"handrecon {args.command}: not available in this installation", file=sys.stderr)
         return 2

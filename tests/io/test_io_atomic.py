@@ -154,3 +154,20 @@ def test_npz_round_trip(tmp_path):
     with pytest.raises(ValueError, match="object"):
         save_npz_atomic(tmp_path / "obj.npz", {"x": np.array([{"a": 1}], dtype=object)})
     assert _names(tmp_path) == ["out.npz"]
+
+
+def test_png_encoding_is_lossless_at_every_level_and_encoded_pngs_pass_through():
+    import io as _io
+
+    import numpy as np
+    from PIL import Image
+
+    from handrecon.io import PNGData, png_bytes
+
+    rng = np.random.default_rng(0)
+    img = (rng.random((40, 30, 3)) * 255).astype(np.uint8)
+    fast, small = png_bytes(img), png_bytes(img, compress_level=9)
+    assert isinstance(fast, PNGData) and fast != small  # another zlib level, other bytes ...
+    for data in (fast, small):  # ... the same pixels
+        assert np.array_equal(np.asarray(Image.open(_io.BytesIO(data))), img)
+    assert png_bytes(fast) is fast  # encoded once, reused by every writer it is given to

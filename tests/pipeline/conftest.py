@@ -18,3 +18,9 @@ def reconstructor():
     rec = HandReconstructor()
     yield rec
     rec.close()
+
+
+@pytest.fixture(autouse=True)
+def one_worker_by_default(monkeypatch):
+    """In-process runs, so that tests can replace parts of the pipeline; the pool has its own tests."""
+    monkeypatch.setenv("HANDRECON_WORKERS", "1")

@@ -7,6 +7,7 @@ inputs go on, the failures are listed at the end and the exit status is 1.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
@@ -55,6 +56,16 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--formats", default="obj,ply,glb", help="mesh formats, comma separated (default: obj,ply,glb)")
     p.add_argument("--no-overlay", action="store_true", help="do not write overlay and side-view images")
     p.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
+    p.add_argument(
+        "--ray", metavar="ADDRESS",
+        help='run on a Ray cluster ("auto", "ray://HOST:10001", or "local" for this machine); inputs and --out '
+        'must be on a file system every node sees; needs pip install "handrecon[ray]"',
+    )  # fmt: skip
+    p.add_argument(
+        "--workers", "-j", type=int, default=None,
+        help="inputs processed in parallel, each worker process with its own models (default: $HANDRECON_WORKERS, "
+        "else the machine's cores)",
+    )  # fmt: skip
 
 
 # PipelineConfig / camera setting -> the flag that sets it, for messages
@@ -91,6 +102,8 @@ def check_arguments(args: argparse.Namespace) -> tuple[str, ...]:
     bad = [f for f in formats if f not in ("obj", "ply", "glb")]
     if bad:
         raise SettingError("--formats", f"unknown mesh format(s) {bad}; choose from obj, ply, glb")
+    if args.workers is not None and args.workers < 1:
+        raise SettingError("--workers", f"must be a whole number of at least 1, got {args.workers}")
     if args.model == "mano" and args.mano_dir is None:
         raise SettingError("--model mano", "needs --mano-dir (the folder with MANO_RIGHT.pkl / MANO_LEFT.pkl)")
     try:
@@ -106,26 +119,53 @@ def check_arguments(args: argparse.Namespace) -> tuple[str, ...]:
     return formats
 
 
-def make_reconstructor(args: argparse.Namespace):
+def reconstructor_settings(args: argparse.Namespace) -> dict:
+    """Keywords of `HandReconstructor` (picklable: each worker process builds its own)."""
+    return {
+        "model": args.model,
+        "mano_dir": args.mano_dir,
+        "detector": args.detector,
+        "max_hands": args.max_hands,
+        "min_detection_confidence": args.min_confidence,
+        "tta_passes": args.tta,
+        "texture": not args.no_texture,
+        "fx": args.fx,
+        "fy": args.fy,
+        "cx": args.cx,
+        "cy": args.cy,
+        "fov": args.fov,
+    }
+
+
+def build_reconstructor(**settings):
+    """`HandReconstructor(**settings)`, imported on use: a pool's parent never loads the models' code."""
     from handrecon.api import HandReconstructor
 
-    return HandReconstructor(
-        model=args.model,
-        mano_dir=args.mano_dir,
-        detector=args.detector,
-        max_hands=args.max_hands,
-        min_detection_confidence=args.min_confidence,
-        tta_passes=args.tta,
-        texture=not args.no_texture,
-        fx=args.fx,
-        fy=args.fy,
-        cx=args.cx,
-        cy=args.cy,
-        fov=args.fov,
-    )
+    return HandReconstructor(**settings)
+
+
+def make_reconstructor(args: argparse.Namespace):
+    return build_reconstructor(**reconstructor_settings(args))
+
+
+def _pool_likely(args: argparse.Namespace) -> bool:
+    """Several workers and more than one input or a folder, judged before anything heavy is imported."""
+    from handrecon.pipeline.batch import WORKERS_ENV
+
+    if getattr(args, "ray", None) or not (len(args.inputs) > 1 or any(p.is_dir() for p in args.inputs)):
+        return False
+    if args.workers is not None:
+        return args.workers > 1
+    env = os.environ.get(WORKERS_ENV, "").strip()
+    return (int(env) > 1) if env.isdigit() else (os.cpu_count() or 1) > 1
 
 
 def run(args: argparse.Namespace) -> int:
+    if _pool_likely(args):
+        # its fork server imports torch and MediaPipe while this process imports its own and checks arguments
+        from handrecon.pipeline.batch import start_worker_server
+
+        start_worker_server()
     from handrecon.io import InputError, SettingError, prepare_output_dir, remove_stale_temporaries
 
     def usage_error(message: str) -> int:
@@ -136,6 +176,14 @@ def run(args: argparse.Namespace) -> int:
         formats = check_arguments(args)
     except SettingError as e:
         return usage_error(str(e))
+    ray_actors = args.workers  # on Ray: the cluster's CPUs unless given
+    if args.workers is None:
+        from handrecon.pipeline.batch import default_workers
+
+        try:
+            args.workers = default_workers()
+        except SettingError as e:
+            return usage_error(str(e))
     inputs = collect_inputs(args.inputs)
     if not inputs:
         return usage_error("no input files")
@@ -144,14 +192,22 @@ def run(args: argparse.Namespace) -> int:
     except InputError as e:
         return usage_error(f"--out {e}")
     remove_stale_temporaries(args.out)  # left by an earlier run that was killed
+    from handrecon.pipeline.batch import BatchJob
+
+    job = BatchJob(build_reconstructor, reconstructor_settings(args), args.out, formats, overlay=not args.no_overlay)
+    workers = min(args.workers, len(inputs))
+    ray_address = getattr(args, "ray", None)
     try:
-        rec = make_reconstructor(args)
+        # unusable MANO files: one clear error, not one per worker
+        if (workers > 1 or ray_address) and args.model == "mano":
+            from handrecon.hand import HandModel
+
+            HandModel(side="right", model="mano", mano_dir=args.mano_dir)
+        failures, written = _reconstruct_all(
+            job, inputs, workers, args.quiet, lambda job: make_reconstructor(args), ray_address, ray_actors
+        )
     except InputError as e:  # settings out of range, unusable MANO files
         return usage_error(str(e))
-    try:
-        failures, written = _reconstruct_all(rec, inputs, formats, args)
-    finally:
-        rec.close()
     print(f"{written} of {len(inputs)} input(s) reconstructed into {one_line(args.out)}", file=sys.stderr)
     if failures:
         print(f"{len(failures)} failure(s):", file=sys.stderr)
@@ -169,50 +225,39 @@ def one_line(x: object) -> str:
 
 
 def _reconstruct_all(
-    rec, inputs: list[Path], formats: tuple[str, ...], args: argparse.Namespace
+    job,
+    inputs: list[Path],
+    workers: int,
+    quiet: bool,
+    rec_factory,
+    ray_address: str | None = None,
+    ray_actors: int | None = None,
 ) -> tuple[list[str], int]:
-    """Every input in turn; one line per result or failure. Returns (failure lines, inputs written)."""
+    """Every input, in this process, in `workers` processes or on a Ray cluster (`--ray`, where the
+    workers are the cluster's CPUs unless --workers is given); one line per result or failure, one
+    progress bar. Returns (failure lines in input order, inputs written). A failure to build the
+    reconstructor (before any input) raises."""
+    from contextlib import closing
+
     from tqdm import tqdm
 
-    from handrecon.io import InputError
-    from handrecon.pipeline.outputs import output_stems, write_image_outputs
-    from handrecon.pipeline.video import reconstruct_video_file
+    from handrecon.pipeline.batch import run_batch
+    from handrecon.pipeline.outputs import output_stems
 
-    failures: list[str] = []
+    failures: dict[int, list[str]] = {}
     written = 0
     stems = output_stems(inputs)
-    bar = tqdm(inputs, desc="files", unit="file", disable=args.quiet, file=sys.stderr)
-    for path, stem in zip(bar, stems, strict=True):
-        name = one_line(path)
-        try:
-            if path.suffix.lower() in VIDEO_EXTS:
-                summary = reconstruct_video_file(
-                    rec, path, args.out / stem, formats=formats, overlay=not args.no_overlay, progress=not args.quiet
-                )
-                failures += [f"{name} frame {i}: {one_line(reason)}" for i, reason in summary.frame_failures]
-                if summary.frames_with_hands == 0:
-                    raise InputError(path, f"no hand found in any of its {summary.frames} frame(s)")
-                written += 1
-                bar.write(f"{name}: hands in {summary.frames_with_hands} of {summary.frames} frame(s) -> "
-                          f"{one_line(summary.json_dir)}")  # fmt: skip
-                continue
-            rgb, K, k_source = rec.load(path)
-            hands = rec.reconstruct(rgb, K=K)
-            if not hands:
-                raise InputError(path, "no hand found")
-            files = write_image_outputs(
-                args.out, stem, str(path), rgb, hands, K.numpy(), formats, overlay=not args.no_overlay,
-                extra={"camera_source": k_source},
-            )  # fmt: skip
-            written += 1
-            bar.write(f"{name}: {len(hands)} hand(s) -> {one_line(files.json)}")
-        except InputError as e:
-            failures.append(str(e))
-            bar.write(f"error: {e}")
-        except KeyboardInterrupt:
-            raise
-        except Exception as e:  # one bad input must not stop the batch
-            line = one_line(f"{name}: {type(e).__name__}: {' '.join(str(e).split())}")
-            failures.append(line)
-            bar.write(f"error: {line}")
-    return failures, written
+    if ray_address:
+        from handrecon.pipeline.ray_batch import run_on_ray
+
+        outcomes = run_on_ray(job, inputs, stems, ray_address, actors=ray_actors)
+    else:
+        outcomes = run_batch(job, inputs, stems, workers=workers, progress=not quiet, rec_factory=rec_factory)
+    # closing(): on Ctrl-C the batch stops its workers and removes their temporaries before we return
+    with closing(outcomes), tqdm(total=len(inputs), desc="files", unit="file", disable=quiet, file=sys.stderr) as bar:
+        for outcome in outcomes:
+            failures[outcome.index] = outcome.failures
+            written += outcome.written
+            bar.write(outcome.message)
+            bar.update(1)
+    return [line for i in sorted(failures) for line in failures[i]], written

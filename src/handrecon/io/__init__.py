@@ -6,9 +6,11 @@ command line catches. Every file handrecon writes appears complete or not at all
 """
 
 from handrecon.io.atomic import (
+    PNGData,
     atomic_open,
     atomic_path,
     atomic_paths,
+    png_bytes,
     prepare_output_dir,
     remove_stale_temporaries,
     save_npz_atomic,
@@ -41,6 +43,8 @@ from handrecon.io.mesh_export import camera_to_gltf, write_glb, write_obj, write
 from handrecon.io.video import VideoFrame, VideoReader, VideoWriter
 
 __all__ = [
+    "PNGData",
+    "png_bytes",
     "DEFAULT_FOV_DEG",
     "MAX_PIXELS",
     "MIN_SIDE",

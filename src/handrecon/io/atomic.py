@@ -231,8 +231,21 @@ def _as_numpy(x: Any) -> np.ndarray:
     return x.detach().cpu().numpy() if isinstance(x, torch.Tensor) else np.asarray(x)
 
 
-def png_bytes(image: Any) -> bytes:
-    """PNG encoding of a uint8 (H, W), (H, W, 1), (H, W, 3) or (H, W, 4) image, uint16 (H, W), or floats in [0, 1]."""
+# zlib level of the PNGs handrecon writes: 1 encodes several times faster than Pillow's default 6 for
+# files a little larger (PNG stays lossless either way); benchmarks/bench_throughput.py measures both.
+PNG_COMPRESS_LEVEL = 1
+
+
+class PNGData(bytes):
+    """An image already encoded as PNG: `png_bytes` passes it through, so that one texture written in
+    several formats (OBJ's PNG, the GLB's embedded image) is encoded once."""
+
+
+def png_bytes(image: Any, compress_level: int = PNG_COMPRESS_LEVEL) -> PNGData:
+    """PNG encoding of a uint8 (H, W), (H, W, 1), (H, W, 3) or (H, W, 4) image, uint16 (H, W), or floats in [0, 1]
+    (a `PNGData` is returned as it is)."""
+    if isinstance(image, PNGData):
+        return image
     a = _as_numpy(image)
     if a.ndim == 3 and a.shape[2] == 1:
         a = a[..., 0]
@@ -247,8 +260,8 @@ def png_bytes(image: Any) -> bytes:
     elif a.dtype != np.uint8:
         raise ValueError(f"expected uint8, uint16 (grey) or float images, got {a.dtype}")
     buf = io.BytesIO()
-    Image.fromarray(np.ascontiguousarray(a)).save(buf, format="PNG")
-    return buf.getvalue()
+    Image.fromarray(np.ascontiguousarray(a)).save(buf, format="PNG", compress_level=compress_level)
+    return PNGData(buf.getvalue())
 
 
 def save_png_atomic(path: str | os.PathLike, image: Any) -> Path:

@@ -17,6 +17,7 @@ import torch
 from handrecon.geometry.camera import PerspectiveCamera
 from handrecon.io import (
     downscale_for_processing,
+    png_bytes,
     save_npz_atomic,
     save_png_atomic,
     write_glb,
@@ -183,9 +184,11 @@ def write_image_outputs(
     arrays: dict[str, np.ndarray] = {"K": K}
     for i, h in enumerate(hands):
         hs = hand_stem(stem, i, h)
+        # one PNG encoding of the texture for the OBJ's file and the GLB's embedded image
+        texture = None if h.texture is None or not {"obj", "glb"} & set(mesh_formats) else png_bytes(h.texture)
         if "obj" in mesh_formats:
             p = out_dir / f"{hs}.obj"
-            write_obj(p, h.vertices, h.faces, uv=h.uv, faces_uv=h.faces_uv, texture=h.texture)
+            write_obj(p, h.vertices, h.faces, uv=h.uv, faces_uv=h.faces_uv, texture=texture)
             meshes.append(p)
         if "ply" in mesh_formats:
             p = out_dir / f"{hs}.ply"
@@ -195,7 +198,7 @@ def write_image_outputs(
             p = out_dir / f"{hs}.glb"
             # glTF multiplies a texture by vertex colours: the texture when there is one, else the colours
             colors = None if h.texture is not None else h.vertex_colors
-            write_glb(p, h.vertices, h.faces, uv=h.uv, faces_uv=h.faces_uv, texture=h.texture, vertex_colors=colors)
+            write_glb(p, h.vertices, h.faces, uv=h.uv, faces_uv=h.faces_uv, texture=texture, vertex_colors=colors)
             meshes.append(p)
         for key in ("joints_3d", "joints_2d", "keypoints_2d_detected", "sigma_2d", "vertices", "global_orient",
                     "hand_pose", "betas", "transl", "joint_angles_deg"):  # fmt: skip

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import time
+from collections import deque
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -73,20 +74,71 @@ class VideoReconstructor:
         self.image.detector.close()
 
 
+class BackgroundWriter:
+    """Runs the frames' writing (overlay rendering and encoding, JSON files) on one thread, in order,
+    while the next frame is fitted: torch, OpenCV and file writes release the GIL, so a second core works.
+    At most `max_pending` frames wait (bounded memory); the first error is raised by `submit` or `close`."""
+
+    def __init__(self, max_pending: int = 8) -> None:
+        from concurrent.futures import ThreadPoolExecutor
+
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="handrecon-video-writer")
+        self._pending: deque = deque()
+        self.max_pending = max_pending
+
+    def submit(self, fn, *args) -> None:
+        self._pending.append(self._pool.submit(fn, *args))
+        while len(self._pending) > self.max_pending or (self._pending and self._pending[0].done()):
+            self._pending.popleft().result()
+
+    def close(self) -> None:
+        """Wait for every frame written (raising the first error)."""
+        try:
+            while self._pending:
+                self._pending.popleft().result()
+        finally:
+            self._pool.shutdown(wait=True)
+
+    def abort(self) -> None:
+        """Drop the frames not started, wait for the one being written."""
+        for f in self._pending:
+            f.cancel()
+        self._pending.clear()
+        self._pool.shutdown(wait=True, cancel_futures=True)
+
+
 def reconstruct_video_file(
     rec, path: Path, out_dir: Path, formats=(), overlay: bool = True, progress: bool = True
 ) -> VideoSummary:
-    """Reconstruct every frame of a video file into `out_dir` (frames/*.json and <stem>_overlay.mp4)."""
+    """Reconstruct every frame of a video file into `out_dir` (frames/*.json and <stem>_overlay.mp4); the
+    files of frame i are written in the background while frame i + 1 is reconstructed."""
     from tqdm import tqdm
 
     reader = VideoReader(path)
     K, k_source = rec.intrinsics(reader.width, reader.height, name=str(path))
+    Kn = K.numpy()
     summary = VideoSummary(json_dir=out_dir / "frames")
     summary.json_dir.mkdir(parents=True, exist_ok=True)
     video = VideoReconstructor(rec.pipeline)
     fps = reader.fps or 30.0
     writer = VideoWriter(out_dir / f"{path.stem}_overlay.mp4", fps) if overlay else None
-    last = None
+    background = BackgroundWriter()
+    state = {"last": None}  # the last overlay frame, touched only by the background thread
+
+    def write_frame(fr, hands: list[Hand]) -> None:
+        rec_json = image_record(
+            f"{path}#frame={fr.index}", fr.rgb.shape[1], fr.rgb.shape[0], Kn, hands,
+            extra={"frame": fr.index, "timestamp_s": fr.timestamp, "camera_source": k_source},
+        )  # fmt: skip
+        write_json_atomic(summary.json_dir / f"{path.stem}_{fr.index:06d}.json", rec_json)
+        if writer is not None:
+            state["last"] = overlay_image(fr.rgb, hands, Kn, uncertainty=False)
+            writer.write(state["last"])
+
+    def repeat_last() -> None:
+        if writer is not None and state["last"] is not None:
+            writer.write(state["last"])  # keep the overlay's timing
+
     start = time.perf_counter()
     try:
         total = reader.frame_count or None
@@ -94,26 +146,20 @@ def reconstruct_video_file(
             summary.frames += 1
             if not fr.ok:
                 summary.frame_failures.append((fr.index, fr.error or "unreadable frame"))
-                if writer is not None and last is not None:
-                    writer.write(last)  # keep the overlay's timing
+                background.submit(repeat_last)
                 continue
             hands = video(fr.rgb, K, fr.index, fr.timestamp if fr.timestamp is not None else fr.index / fps)
             summary.frames_with_hands += bool(hands)
-            rec_json = image_record(
-                f"{path}#frame={fr.index}", fr.rgb.shape[1], fr.rgb.shape[0], K.numpy(), hands,
-                extra={"frame": fr.index, "timestamp_s": fr.timestamp, "camera_source": k_source},
-            )  # fmt: skip
-            write_json_atomic(summary.json_dir / f"{path.stem}_{fr.index:06d}.json", rec_json)
-            if writer is not None:
-                last = overlay_image(fr.rgb, hands, K.numpy(), uncertainty=False)
-                writer.write(last)
+            background.submit(write_frame, fr, hands)
+        background.close()
         if writer is not None:
-            if last is None:
+            if state["last"] is None:
                 writer.abort()
                 raise InputError(path, "no readable frame")
             writer.close()
             summary.overlay = out_dir / f"{path.stem}_overlay.mp4"
     except BaseException:
+        background.abort()
         if writer is not None:
             writer.abort()
         raise

@@ -1,0 +1,257 @@
+"""Throughput of `handrecon reconstruct` on a folder, as a new user runs it: the wall time of the whole
+command (start-up included) against a plain Python loop over MediaPipe Hands (its import included), side by
+side in one run, the runs interleaved, medians and ratios.
+
+The folder: `--count` 256x256 single-hand photos made at run time in a temporary folder (never in the
+project) from the labelled single-hand dev photos (../shared/devdata: FreiHAND, OneHand10K, and the
+one-hand InterHand/Panoptic images): each a square crop around the labelled hand with a margin that varies
+from copy to copy (and every second copy mirrored), resized to 256x256, saved as JPEG.
+
+Variants: default outputs; JSON only (`--no-overlay --no-texture --formats ''`), each with `--workers 1`
+and `--workers N` when the command has that option. Also: start-up (`reconstruct --help`, one photo) and
+the video mode's frame rate at 640x480 (one hand, in this process).
+
+Run: python benchmarks/bench_throughput.py [--runs 3] [--count 60] [--workers 2] [--skip video]
+"""
+
+# ruff: noqa: B023  (output_costs times lambdas that are called at once, inside their loop turn)
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+PLAIN_LOOP = """
+import sys, time
+from pathlib import Path
+import numpy as np
+from PIL import Image
+import mediapipe as mp
+hands = mp.solutions.hands.Hands(static_image_mode=True, max_num_hands=2, min_detection_confidence=0.5)
+found = 0
+for p in sorted(Path(sys.argv[1]).glob("*.jpg")):
+    r = hands.process(np.asarray(Image.open(p).convert("RGB")))
+    found += bool(r.multi_hand_landmarks)
+print(found)
+"""
+
+
+def make_folder(root: Path, folder: Path, count: int) -> int:
+    """`count` 256x256 one-hand photos in `folder`; returns how many distinct source photos were used."""
+    from PIL import Image
+
+    from handrecon.data.devdata import load_labelled
+
+    sources = [it for it in load_labelled(root) if len(it.hands) == 1]
+    folder.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(0)
+    for i in range(count):
+        item = sources[i % len(sources)]
+        im = Image.open(item.path).convert("RGB")
+        kp = item.hands[0].keypoints[item.hands[0].visible]
+        lo, hi = kp.min(0), kp.max(0)
+        centre = (lo + hi) / 2 + rng.uniform(-0.08, 0.08, 2) * (hi - lo).max()
+        half = (hi - lo).max() * rng.uniform(0.75, 1.1)
+        box = tuple(int(round(v)) for v in (*(centre - half), *(centre + half)))
+        crop = im.crop(box).resize((256, 256), Image.BILINEAR)  # outside the photo: black border
+        if i % 2:
+            crop = crop.transpose(Image.FLIP_LEFT_RIGHT)
+        crop.save(folder / f"hand_{i:03d}.jpg", quality=92)
+    return len(sources)
+
+
+def timed(cmd: list[str], env: dict) -> tuple[float, str]:
+    t0 = time.perf_counter()
+    r = subprocess.run(cmd, capture_output=True, text=True, env=env)
+    dt = time.perf_counter() - t0
+    if r.returncode not in (0, 1):  # 1: some photo had no hand found, still a finished run
+        raise RuntimeError(f"{cmd} failed ({r.returncode}): {r.stderr[-2000:]}")
+    return dt, r.stdout + r.stderr
+
+
+def has_workers_option(env: dict) -> bool:
+    """Whether the command run with `env` has --workers (a baseline source tree may not)."""
+    r = subprocess.run([sys.executable, "-m", "handrecon.cli", "reconstruct", "--help"], capture_output=True,
+                       text=True, env=env)  # fmt: skip
+    return "--workers" in r.stdout
+
+
+VIDEO_RUN = """
+import sys, torch
+from pathlib import Path
+from handrecon.api import HandReconstructor
+from handrecon.pipeline.video import reconstruct_video_file
+torch.set_num_threads(1)
+rec = HandReconstructor()
+s = reconstruct_video_file(rec, Path(sys.argv[1]), Path(sys.argv[2]), overlay=True, progress=False)
+print(s.frames / s.seconds, s.frames_with_hands)
+"""
+
+
+def video_fps(root: Path, envs: dict[str, dict], runs: int, seconds: int = 3) -> None:
+    """Frames/s of the video mode (JSON per frame + MP4 overlay, models loaded before the clock starts) on a
+    640x480 clip of a moving one-hand photo, each source tree in its own process, runs interleaved."""
+    import cv2
+
+    src = cv2.imread(str(root / "labeled" / "onehand10k" / "784.jpg"))
+    if src is None:
+        print("video: sample photo missing")
+        return
+    frame = cv2.resize(src, (640, 480))
+    with tempfile.TemporaryDirectory() as tmp:
+        clip = Path(tmp) / "clip.mp4"
+        writer = cv2.VideoWriter(str(clip), cv2.VideoWriter_fourcc(*"mp4v"), 30, (640, 480))
+        for i in range(30 * seconds):
+            M = np.float32([[1, 0, 12 * np.sin(i / 10)], [0, 1, 6 * np.cos(i / 13)]])
+            writer.write(cv2.warpAffine(frame, M, (640, 480), borderMode=cv2.BORDER_REPLICATE))
+        writer.release()
+        fps: dict[str, list[float]] = {tag: [] for tag in envs}
+        for r in range(runs):
+            for tag, e in envs.items():
+                _, out = timed([sys.executable, "-c", VIDEO_RUN, str(clip), str(Path(tmp) / f"v{r}{tag}")], e)
+                fps[tag].append(float(out.split()[0]))
+    for tag, v in fps.items():
+        print(f"{tag}video 640x480, one hand, JSON + MP4 overlay: {statistics.median(v):.1f} frames/s "
+              f"(median of {runs}: {', '.join(f'{x:.1f}' for x in v)})")  # fmt: skip
+
+
+def output_costs(folder: Path, limit: int = 20) -> None:
+    """Per image, in this process: what each step and output costs (median ms over the folder's first
+    photos), with one torch thread as the command uses, and the fit with two for comparison."""
+    import torch
+
+    torch.set_num_threads(1)
+
+    from handrecon.api import HandReconstructor
+    from handrecon.io import save_npz_atomic, save_png_atomic, write_glb, write_json_atomic, write_obj, write_ply
+    from handrecon.pipeline.outputs import image_record, overlay_image, side_image
+
+    rec = HandReconstructor()
+    paths = sorted(folder.glob("*.jpg"))[:limit]
+    costs: dict[str, list[float]] = {}
+
+    def clock(name, fn):
+        t0 = time.perf_counter()
+        out = fn()
+        costs.setdefault(name, []).append((time.perf_counter() - t0) * 1000)
+        return out
+
+    with tempfile.TemporaryDirectory() as tmp:
+        out = Path(tmp)
+        for p in paths:
+            rgb, K, _ = clock("load + camera", lambda p=p: rec.load(p))
+            dets = clock("detect", lambda: rec.pipeline.detect(rgb))
+            if not dets:
+                continue
+            obs, ik = clock("observations + IK", lambda: rec.pipeline.observations(dets, K))
+            fits = clock("fit", lambda: rec.pipeline.fitter.fit(obs, K, ik, None))
+            torch.set_num_threads(2)
+            clock("fit with 2 torch threads", lambda: rec.pipeline.fitter.fit(obs, K, ik, None))
+            torch.set_num_threads(1)
+            clock("package (no texture)", lambda: rec.pipeline.package(rgb, dets, fits, K, False))
+            hands = clock("package + texture", lambda: rec.pipeline.package(rgb, dets, fits, K, True))
+            h, Kn = hands[0], K.numpy()
+            ov = clock("overlay render", lambda: overlay_image(rgb, hands, Kn))
+            clock("overlay PNG write", lambda: save_png_atomic(out / "o.png", ov))
+            sv = clock("side view render", lambda: side_image(hands, Kn, rgb.shape[1], rgb.shape[0]))
+            clock("side view PNG write", lambda: save_png_atomic(out / "s.png", sv))
+            clock("OBJ + MTL + texture PNG", lambda: write_obj(out / "m.obj", h.vertices, h.faces, uv=h.uv,
+                                                               faces_uv=h.faces_uv, texture=h.texture))  # fmt: skip
+            clock("PLY", lambda: write_ply(out / "m.ply", h.vertices, h.faces, vertex_colors=h.vertex_colors))
+            clock("GLB", lambda: write_glb(out / "m.glb", h.vertices, h.faces, uv=h.uv, faces_uv=h.faces_uv,
+                                           texture=h.texture))  # fmt: skip
+            arrays = {"v": h.vertices, "f": h.faces, "j": h.joints_3d, "c": h.vertex_colors}
+            clock("NPZ", lambda: save_npz_atomic(out / "a.npz", arrays))
+            clock("JSON", lambda: write_json_atomic(out / "a.json", image_record("x", 256, 256, Kn, hands)))
+    rec.close()
+    print(f"\nper image, in process ({len(paths)} photos, median ms):")
+    for name, ts in costs.items():
+        print(f"  {name:<26} {statistics.median(ts):7.1f}")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--devdata", type=Path, default=None)
+    ap.add_argument("--runs", type=int, default=3)
+    ap.add_argument("--count", type=int, default=60)
+    ap.add_argument("--workers", type=int, default=os.cpu_count() or 1)
+    ap.add_argument(
+        "--baseline-src", type=Path, default=None,
+        help="a `src` folder of an earlier version (e.g. from `git archive`): its command runs side by side too",
+    )  # fmt: skip
+    ap.add_argument("--baseline-threads", type=int, default=1, help="OMP_NUM_THREADS of the baseline's runs")
+    ap.add_argument("--skip", nargs="*", default=[], choices=["startup", "folder", "outputs", "video"])
+    args = ap.parse_args()
+
+    from handrecon.data.devdata import default_devdata_dir
+
+    root = args.devdata or default_devdata_dir()
+    if root is None:
+        print("no devdata folder (../shared/devdata): nothing to measure")
+        return
+    env = dict(os.environ, PYTHONWARNINGS="ignore")
+    print(f"load average at start: {' '.join(f'{x:.1f}' for x in os.getloadavg())} on {os.cpu_count()} cores")
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp = Path(tmp)
+        n_src = make_folder(root, tmp / "photos", args.count)
+        print(f"folder: {args.count} photos 256x256 from {n_src} labelled one-hand dev photos (crops, mirrored)")
+        cli = [sys.executable, "-m", "handrecon.cli", "reconstruct"]
+        variants: dict[str, list[str]] = {
+            "MediaPipe loop": [sys.executable, "-c", PLAIN_LOOP, str(tmp / "photos")],
+        }
+        envs = {"": env}
+        if args.baseline_src is not None:
+            base_path = os.pathsep.join([str(args.baseline_src.resolve()), env.get("PYTHONPATH", "")])
+            # torch threads of the baseline: 1 by default, as the command now uses (with 2 on a loaded
+            # 2-core machine its fits run many times slower; see the per-step costs below)
+            envs["baseline: "] = dict(env, PYTHONPATH=base_path, OMP_NUM_THREADS=str(args.baseline_threads))
+        envs_of: dict[str, dict] = {"MediaPipe loop": env}
+        folder_runs: set[str] = set()
+        for tag, e in envs.items():
+            workers = has_workers_option(e)
+            json_only = ["--no-overlay", "--no-texture", "--formats", ""]
+            for name, extra in (("default outputs", []), ("JSON only", json_only)):
+                base = [*cli, str(tmp / "photos"), "-q", *extra]
+                counts = [1, args.workers] if workers else [None]
+                for w in counts:
+                    label = f"{tag}{name}" + ("" if w is None else f", {w} worker(s)")
+                    opt = [] if w is None else ["--workers", str(w)]
+                    variants[label] = [*base, *opt, "--out", str(tmp / f"o{len(variants)}")]
+                    envs_of[label] = e
+                    folder_runs.add(label)
+        if "startup" not in args.skip:
+            one = sorted((tmp / "photos").glob("*.jpg"))[0]
+            for tag, e in envs.items():
+                variants[f"{tag}reconstruct --help"] = [*cli, "--help"]
+                variants[f"{tag}one photo, default outputs"] = [*cli, str(one), "-q", "--out", str(tmp / f"one{tag}")]
+                envs_of[f"{tag}reconstruct --help"] = envs_of[f"{tag}one photo, default outputs"] = e
+        if "folder" in args.skip:
+            variants = {k: v for k, v in variants.items() if k not in folder_runs}
+        times: dict[str, list[float]] = {k: [] for k in variants}
+        for r in range(args.runs):  # interleaved: every variant once per round
+            for name, cmd in variants.items():
+                dt, _ = timed(cmd, envs_of[name])
+                times[name].append(dt)
+            print(f"round {r + 1}/{args.runs} done, load {os.getloadavg()[0]:.1f}", flush=True)
+        ref = statistics.median(times["MediaPipe loop"])
+        print(f"\nwall time of the whole command, median of {args.runs} interleaved runs:")
+        for name, ts in times.items():
+            m = statistics.median(ts)
+            spread = f"{min(ts):.2f}-{max(ts):.2f}"
+            print(f"  {name:<34} {m:7.2f} s  ({spread})  {m / ref:5.2f}x the MediaPipe loop")
+        print(f"load average at end: {' '.join(f'{x:.1f}' for x in os.getloadavg())}")
+        if "outputs" not in args.skip:
+            output_costs(tmp / "photos")
+        if "video" not in args.skip:
+            video_fps(root, envs, args.runs)
+
+
+if __name__ == "__main__":
+    main()
