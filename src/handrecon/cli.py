@@ -13,6 +13,9 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "synth": ("handrecon.commands.synth", "generate labelled synthetic hand images"),
     "data": ("handrecon.commands.data", "inspect datasets and pack them into WebDataset shards"),
     "detect": ("handrecon.commands.detect", "pseudo-labels (2D keypoints, sigma, side, box) of photos and videos"),
+    "train": ("handrecon.commands.train", "train a network from a recipe"),
+    "evaluate": ("handrecon.commands.evaluate", "evaluate a trained network on a dataset"),
+    "export": ("handrecon.commands.export", "export a trained network to ONNX"),
 }
 
 

@@ -1,0 +1,247 @@
+"""Data for training: datasets by name, the hand crop every network sees, a resumable loader, the DataModule.
+
+Every dataset returns `handrecon.data.sample.Sample`s; `HandCropDataset` turns each into a square crop
+(crop_size pixels) around its first hand, with the crop's own intrinsics, and mirrors a left hand into a
+right one (image flipped, x -> -x in 3D, parameters mirrored: the networks predict right hands, DESIGN.md),
+then gives the one-slot tensor form of the schema plus `flipped` and `crop_A` (image -> crop pixels).
+
+`ResumableLoader` shuffles with a permutation that is a function of (seed, epoch) only, splits it over the
+DDP ranks itself, and reports how many batches it gave (`state_dict`), which Lightning stores in every
+checkpoint: a resumed run starts at the next batch of the same epoch in the same order (exact resume).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import lightning.pytorch as pl
+import numpy as np
+import torch
+from torch.utils.data import DataLoader, Dataset, Sampler
+
+from handrecon.data.sample import HandLabel, Sample, collate_samples
+from handrecon.train.config import DataConfig, DatasetConfig
+from handrecon.train.crops import apply_homogeneous, box_around, square_crop
+
+
+_REGISTERED: dict[str, Callable[[DatasetConfig], Dataset]] = {}
+
+
+def register_dataset(name: str, factory: Callable[[DatasetConfig], Dataset]) -> None:
+    """Make `name` usable in recipes: `factory(cfg)` returns a Dataset of `Sample`s (a user's own reader)."""
+    _REGISTERED[name] = factory
+
+
+def open_dataset(cfg: DatasetConfig) -> Dataset:
+    """The dataset named by `cfg` (`synthetic`, `devdata`, `freihand` or a registered name) of `Sample`s."""
+    if cfg.name in _REGISTERED:
+        return _REGISTERED[cfg.name](cfg)
+    opts = dict(cfg.opts)
+    if cfg.name == "synthetic":
+        import handrecon.synth  # noqa: F401 - imported first: data.synthetic and synth import each other
+        from handrecon.data.synthetic import SyntheticHandDataset
+        from handrecon.synth.config import SynthConfig
+
+        keypoints = opts.pop("keypoints", "truth")
+        length = 1000 if cfg.length is None else cfg.length
+        return SyntheticHandDataset(SynthConfig(**opts), length=length, start=cfg.start, keypoints=keypoints)
+    if cfg.name == "devdata":
+        from handrecon.data.devdata import DevDataset
+
+        sets = opts.get("sets")
+        return _subset(DevDataset(sets=tuple(sets) if sets else None), cfg)
+    if cfg.name == "freihand":
+        from handrecon.data.freihand import FreiHANDDataset
+
+        if "root" not in opts:
+            raise ValueError("dataset freihand needs opts.root, the folder in FreiHAND's layout")
+        return _subset(FreiHANDDataset(opts["root"], split=cfg.split), cfg)
+    known = ", ".join(["synthetic", "devdata", "freihand", *_REGISTERED])
+    raise ValueError(f"unknown dataset {cfg.name!r}; available: {known}")
+
+
+def _subset(ds: Dataset, cfg: DatasetConfig) -> Dataset:
+    if cfg.start == 0 and cfg.length is None:
+        return ds
+    stop = len(ds) if cfg.length is None else min(len(ds), cfg.start + cfg.length)
+    return torch.utils.data.Subset(ds, range(cfg.start, stop))
+
+
+def crop_hand(sample: Sample, size: int = 224, scale: float = 1.6, jitter: float = 0.0,
+              rng: np.random.Generator | None = None) -> tuple[Sample, np.ndarray, bool]:
+    """(the crop around the first hand as a one-hand right-hand Sample, A image -> crop pixels, flipped)."""
+    if not sample.hands:
+        raise ValueError(f"sample {sample.source}:{sample.sample_id} has no hand to crop")
+    h = sample.hands[0]
+    if h.keypoints_2d is not None and (h.keypoints_2d[:, 2] > 0).any():
+        pts, vis = h.keypoints_2d[:, :2], h.keypoints_2d[:, 2] > 0
+    elif h.joints_3d is not None:
+        uvw = h.joints_3d @ sample.K.T
+        pts, vis = uvw[:, :2] / uvw[:, 2:], h.joints_3d_valid
+    elif h.box is not None:
+        pts, vis = h.box.reshape(2, 2), None
+    else:
+        raise ValueError(f"sample {sample.source}:{sample.sample_id}: its first hand has no 2D, 3D or box label")
+    cx, cy, side = box_around(pts, vis, scale)
+    side = max(side, 8.0)
+    if jitter and rng is not None:
+        cx += rng.uniform(-jitter, jitter) * side
+        cy += rng.uniform(-jitter, jitter) * side
+        side *= 1 + rng.uniform(-jitter, jitter)
+    crop = square_crop(sample.image, cx, cy, side, size, K=sample.K)
+    image, K, A = crop.image, crop.K, crop.A
+    kp = None
+    if h.keypoints_2d is not None:
+        kp = h.keypoints_2d.copy()
+        kp[:, :2] = apply_homogeneous(A, kp[:, :2])
+    j3, params = h.joints_3d, h.params
+    flipped = h.side == "left"
+    if flipped:
+        image = np.ascontiguousarray(image[:, ::-1])
+        F = np.diag([-1.0, 1.0, 1.0])
+        F[0, 2] = size
+        A, K = F @ A, F @ K @ np.diag([-1.0, 1.0, 1.0])
+        if kp is not None:
+            kp[:, 0] = size - kp[:, 0]
+        j3 = None if j3 is None else j3 * np.array([-1.0, 1.0, 1.0])
+        params = None if params is None else params.mirrored()
+    p = None if params is None else params.numpy()
+    hand = HandLabel(
+        side="right",
+        keypoints_2d=kp,
+        joints_3d=j3,
+        joints_3d_valid=h.joints_3d_valid,
+        hand_model=h.hand_model if p is not None else None,
+        global_orient=None if p is None else p["global_orient"],
+        hand_pose=None if p is None else p["hand_pose"],
+        betas=None if (p is None or h.betas is None) else p["betas"][: h.betas.size],
+        transl=None if (p is None or h.transl is None) else p["transl"],
+    )
+    return Sample(image, K, [hand], None, sample.source, sample.sample_id), A, flipped
+
+
+class HandCropDataset(Dataset):
+    """Crops of a `Sample` dataset as one-slot tensors (see the module docstring); `cache` keeps them in memory."""
+
+    def __init__(self, base: Dataset, size: int = 224, scale: float = 1.6, jitter: float = 0.0, seed: int = 0,
+                 cache: bool = False) -> None:
+        self.base, self.size, self.scale, self.jitter, self.seed = base, size, scale, jitter, seed
+        self._cache: dict[int, dict[str, Any]] | None = {} if cache else None
+
+    def __len__(self) -> int:
+        return len(self.base)
+
+    def __getitem__(self, i: int) -> dict[str, Any]:
+        if self._cache is not None and i in self._cache:
+            return self._cache[i]
+        rng = np.random.default_rng((self.seed, i)) if self.jitter else None
+        sample, A, flipped = crop_hand(self.base[i], self.size, self.scale, self.jitter, rng)
+        t = sample.to_tensors(max_hands=1)
+        t.pop("mask")
+        t.pop("has_mask")
+        t["flipped"] = torch.tensor(flipped)
+        t["crop_A"] = torch.from_numpy(A.astype(np.float32))
+        t["index"] = i
+        if self._cache is not None:
+            self._cache[i] = t
+        return t
+
+
+def collate(batch: list[dict[str, Any]]) -> dict[str, Any]:
+    return collate_samples(batch, max_hands=1)
+
+
+class EpochPermutationSampler(Sampler[int]):
+    """Indices of this rank for the epoch: a (seed, epoch) permutation (or the identity), from `start` on."""
+
+    def __init__(self, n: int, seed: int = 0, shuffle: bool = True) -> None:
+        self.n, self.seed, self.shuffle = n, seed, shuffle
+        self.epoch = 0
+        self.start = 0  # indices of this rank already consumed (resume)
+
+    def set_epoch(self, epoch: int) -> None:
+        if epoch != self.epoch:
+            self.start = 0
+        self.epoch = epoch
+
+    def _rank(self) -> tuple[int, int]:
+        if torch.distributed.is_available() and torch.distributed.is_initialized():
+            return torch.distributed.get_rank(), torch.distributed.get_world_size()
+        return 0, 1
+
+    def indices(self) -> list[int]:
+        order = (torch.randperm(self.n, generator=torch.Generator().manual_seed(self.seed * 100003 + self.epoch))
+                 if self.shuffle else torch.arange(self.n)).tolist()
+        rank, world = self._rank()
+        per = -(-self.n // world)
+        order = (order * world)[: per * world]  # pad by repetition so every rank has as many
+        return order[rank::world]
+
+    def __iter__(self):
+        idx = self.indices()[self.start :]
+        self.start = 0
+        return iter(idx)
+
+    def __len__(self) -> int:
+        return len(self.indices())
+
+
+class ResumableLoader(DataLoader):
+    """A DataLoader over an `EpochPermutationSampler` that Lightning checkpoints (state_dict / load_state_dict)."""
+
+    def __init__(self, dataset: Dataset, batch_size: int, seed: int = 0, shuffle: bool = True, **kwargs) -> None:
+        self.position_sampler = EpochPermutationSampler(len(dataset), seed, shuffle)
+        super().__init__(dataset, batch_size=batch_size, sampler=self.position_sampler, **kwargs)
+        self._yielded = 0
+
+    def __iter__(self):
+        self._yielded = self.position_sampler.start // self.batch_size
+        for batch in super().__iter__():
+            self._yielded += 1
+            yield batch
+
+    def state_dict(self) -> dict[str, int]:
+        return {"epoch": self.position_sampler.epoch, "batches": self._yielded}
+
+    def load_state_dict(self, state: dict[str, int]) -> None:
+        self.position_sampler.epoch = int(state["epoch"])
+        self.position_sampler.start = int(state["batches"]) * self.batch_size
+        self._yielded = int(state["batches"])
+
+
+def dataset_label(cfg: DatasetConfig) -> str:
+    return f"{cfg.name}_{cfg.split}"
+
+
+class HandDataModule(pl.LightningDataModule):
+    """Training and validation crops of the recipe's datasets."""
+
+    def __init__(self, cfg: DataConfig, crop_size: int = 224, seed: int = 0) -> None:
+        super().__init__()
+        self.cfg, self.crop_size, self.seed = cfg, crop_size, seed
+        self.train_set: Dataset | None = None
+        self.val_sets: list[Dataset] = []
+        self.val_names = [dataset_label(v) for v in cfg.val]
+
+    def _crops(self, ds_cfg: DatasetConfig, train: bool) -> Dataset:
+        return HandCropDataset(open_dataset(ds_cfg), self.crop_size, self.cfg.crop_scale,
+                               self.cfg.crop_jitter if train else 0.0, self.seed, self.cfg.cache)
+
+    def setup(self, stage: str | None = None) -> None:
+        if self.train_set is None and stage in (None, "fit"):
+            self.train_set = self._crops(self.cfg.train, True)
+        if not self.val_sets and stage in (None, "fit", "validate"):
+            self.val_sets = [self._crops(v, False) for v in self.cfg.val]
+
+    def _kwargs(self) -> dict[str, Any]:
+        w = self.cfg.num_workers
+        return {"num_workers": w, "collate_fn": collate, "persistent_workers": w > 0}
+
+    def train_dataloader(self) -> DataLoader:
+        return ResumableLoader(self.train_set, self.cfg.batch_size, self.seed, self.cfg.shuffle, drop_last=True,
+                               **self._kwargs())
+
+    def val_dataloader(self) -> list[DataLoader]:
+        bs = self.cfg.val_batch_size or self.cfg.batch_size
+        return [DataLoader(v, batch_size=bs, shuffle=False, **self._kwargs()) for v in self.val_sets]
