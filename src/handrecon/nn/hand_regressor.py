@@ -65,21 +65,23 @@ class HandRegressor(nn.Module):
             return torch.cat([out.features.mean((2, 3)), lm, out.presence[:, None]], 1)
         return self.backbone(x).mean((2, 3))
 
-    def forward(self, images: torch.Tensor | None, K: torch.Tensor, backbone_outputs: torch.Tensor | None = None
-                ) -> HandPrediction:
+    def forward(self, images: torch.Tensor | None, K: torch.Tensor, backbone_outputs: torch.Tensor | None = None,
+                with_vertices: bool = True) -> HandPrediction:
         """images (B, 3, S, S) RGB in [0, 1] (S = crop_size); K (B, 3, 3) the crops' intrinsics.
-        `backbone_outputs` (from `backbone_outputs`) replaces the images when given."""
+        `backbone_outputs` (from `backbone_outputs`) replaces the images when given; `with_vertices=False`
+        skips skinning the mesh (vertices None) when no loss reads it."""
         b = self.backbone_outputs(images) if backbone_outputs is None else backbone_outputs
         C = self.backbone.out_channels
         rot6d, betas, camera = self.head(b[:, :C], b[:, C:] if self.use_landmarks else None)
         R = rotation_6d_to_matrix(rot6d)
         hm = self.hand_model
-        out = hm(global_orient=R[:, 0], hand_pose=R[:, 1:], betas=betas, transl=torch.zeros_like(camera))
+        out = hm(global_orient=R[:, 0], hand_pose=R[:, 1:], betas=betas, transl=torch.zeros_like(camera),
+                 skin_mesh=with_vertices)
         focal = K[:, 0, 0]
         s = camera[:, 0].clamp(min=1e-3)
         transl = torch.stack([camera[:, 1], camera[:, 2], 2 * focal / (s * self.crop_size)], -1)
         joints = out.joints + transl[:, None]
-        vertices = out.vertices + transl[:, None]
+        vertices = out.vertices + transl[:, None] if with_vertices else None
         return HandPrediction(
             global_orient=R[:, 0],
             hand_pose=R[:, 1:],

@@ -21,7 +21,7 @@ class HandPrediction:
     betas: torch.Tensor  # (B, S)
     camera: torch.Tensor  # (B, 3) weak-perspective (s, tx, ty) in units of the crop
     transl: torch.Tensor  # (B, 3) hand-model translation in the camera, metres
-    vertices: torch.Tensor  # (B, V, 3) camera frame, metres
+    vertices: torch.Tensor | None  # (B, V, 3) camera frame, metres (None when not asked for)
     joints: torch.Tensor  # (B, 21, 3) camera frame, metres, OpenPose-21
     keypoints_2d: torch.Tensor  # (B, 21, 2) crop pixels
     joint_variance: torch.Tensor | None = None  # (B, 21) per-joint variance (m^2) when the model predicts it

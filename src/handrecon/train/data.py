@@ -24,7 +24,6 @@ from handrecon.data.sample import HandLabel, Sample, collate_samples
 from handrecon.train.config import DataConfig, DatasetConfig
 from handrecon.train.crops import apply_homogeneous, box_around, square_crop
 
-
 _REGISTERED: dict[str, Callable[[DatasetConfig], Dataset]] = {}
 
 

@@ -61,6 +61,9 @@ def keypoints_2d_term(pred: HandPrediction, batch: Batch, crop_size: int = 224, 
     return egocentric.keypoint_2d_loss(pred.keypoints_2d / crop_size, kp[..., :2] / crop_size, valid)
 
 
+# Terms that read the predicted mesh (the others let training skip skinning it).
+NEEDS_VERTICES: set[str] = set()
+
 LOSS_TERMS: dict[str, Callable[..., torch.Tensor]] = {
     "pose": pose_term,
     "shape": shape_term,

@@ -19,7 +19,7 @@ from handrecon.eval.position_error import pa_mpjpe, root_relative_mpjpe
 from handrecon.nn.hand_regressor import build_model
 from handrecon.nn.prediction import HandPrediction
 from handrecon.train.config import recipe_from_dict, to_container
-from handrecon.train.losses import check_weights, compute_losses
+from handrecon.train.losses import NEEDS_VERTICES, check_weights, compute_losses
 
 
 def model_from_recipe(cfg: DictConfig) -> torch.nn.Module:
@@ -82,8 +82,9 @@ class HandReconModule(pl.LightningModule):
         return self.model(images, K)
 
     def _predict(self, batch: dict, stage: str = "train") -> HandPrediction:
+        verts = stage != "train" or any(w and k in NEEDS_VERTICES for k, w in self.cfg.loss.weights.items())
         if not self._cache_outputs or "index" not in batch:
-            return self.model(batch["image"].float() / 255.0, batch["K"])
+            return self.model(batch["image"].float() / 255.0, batch["K"], with_vertices=verts)
         keys = [(stage, int(i)) for i in batch["index"]]
         missing = [k for k in keys if k not in self._outputs_cache]
         if missing:
@@ -92,7 +93,7 @@ class HandReconModule(pl.LightningModule):
             for k, o in zip(keys, out, strict=True):
                 self._outputs_cache[k] = o.detach()
         outputs = torch.stack([self._outputs_cache[k] for k in keys])
-        return self.model(None, batch["K"], backbone_outputs=outputs)
+        return self.model(None, batch["K"], backbone_outputs=outputs, with_vertices=verts)
 
     def _losses(self, batch: dict) -> tuple[HandPrediction, torch.Tensor, dict[str, torch.Tensor]]:
         pred = self._predict(batch)

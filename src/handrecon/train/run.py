@@ -77,7 +77,8 @@ def build_trainer(cfg: DictConfig, extra_callbacks: list[Callback] | None = None
     if kwargs.pop("logger", True) is False:
         loggers: list | bool = False
     else:
-        loggers = [TensorBoardLogger(str(out), name="tensorboard", version=""), CSVLogger(str(out), name="csv", version="")]
+        loggers = [TensorBoardLogger(str(out), name="tensorboard", version=""),
+                   CSVLogger(str(out), name="csv", version="")]
     kwargs.setdefault("use_distributed_sampler", False)  # ResumableLoader shards by rank itself
     kwargs.setdefault("default_root_dir", str(out))
     return pl.Trainer(callbacks=callbacks, logger=loggers, **kwargs)
