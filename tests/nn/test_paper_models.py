@@ -93,3 +93,14 @@ def test_wildhands_no_intrinsics_needs_the_crop_transform():
                                                        "conv_channels": [8, 8, 8], "feature_dim": 16})
     with pytest.raises(ValueError, match="crop_A"):
         m(torch.rand(1, 3, S, S), _K(1))
+
+
+def test_wildhands_cached_map_gives_the_same_prediction():
+    torch.manual_seed(0)
+    m = WildHands("resnet18", crop_size=S, head_opts={"kpe": "sparse", "hidden": 16, "conv_channels": [8, 8, 8],
+                                                       "feature_dim": 16}).eval()
+    img = torch.rand(2, 3, S, S)
+    with torch.no_grad():
+        a = m(img, _K()).joints
+        b = m(None, _K(), backbone_outputs=m.backbone_outputs(img)).joints
+    assert torch.allclose(a, b, atol=1e-6)

@@ -139,7 +139,7 @@ class WildHands(nn.Module):
             self.backbone.eval()
         return self
 
-    def feature_map(self, images: torch.Tensor, K: torch.Tensor) -> torch.Tensor:
+    def feature_map(self, images: torch.Tensor, K: torch.Tensor | None) -> torch.Tensor:
         x = normalize_input(self.backbone, images)
         if self.kpe == "input":
             x = x + self.input_kpe(dense_kpe(K, images.shape[-1], None, self.num_frequencies))
@@ -147,6 +147,13 @@ class WildHands(nn.Module):
         if f.shape[-2:] != (MAP_SIZE, MAP_SIZE):  # small crops / other backbones: the stack's 7 x 7 grid
             f = F.adaptive_avg_pool2d(f, MAP_SIZE)
         return f
+
+    def backbone_outputs(self, images: torch.Tensor) -> torch.Tensor:
+        """The 7 x 7 feature map (B, C, 7, 7): a function of the image alone (not with kpe 'input'), which a
+        frozen backbone lets the trainer cache per sample."""
+        if self.kpe == "input":
+            raise ValueError("with kpe 'input' the feature map depends on K; it cannot be cached")
+        return self.feature_map(images, None)
 
     def encoding(self, K: torch.Tensor, crop_A: torch.Tensor | None) -> torch.Tensor | None:
         """The KPE concatenated to the feature map (B, E, 7, 7), or None."""
@@ -166,17 +173,20 @@ class WildHands(nn.Module):
     def forward(self, images: torch.Tensor, K: torch.Tensor, backbone_outputs: torch.Tensor | None = None,
                 with_vertices: bool = True, crop_A: torch.Tensor | None = None) -> WildHandsPrediction:
         """images (B, 3, S, S) RGB in [0, 1]; K (B, 3, 3) the crops' intrinsics; crop_A (B, 3, 3) image ->
-        crop pixels (only for kpe 'no_intrinsics'). `backbone_outputs` is not supported (the KPE joins
-        the map before pooling)."""
+        crop pixels (only for kpe 'no_intrinsics'); `backbone_outputs` (the cached 7 x 7 map of
+        `backbone_outputs`) replaces the images when given."""
         if backbone_outputs is not None:
-            raise ValueError("WildHands reads the whole feature map; cached pooled outputs do not apply")
-        K = K.to(images.dtype)
-        f = self.feature_map(images, K)
+            if self.kpe == "input":
+                raise ValueError("with kpe 'input' the feature map depends on K; it cannot be cached")
+            f = backbone_outputs
+        else:
+            f = self.feature_map(images, K.to(images.dtype))
+        K = K.to(f.dtype)
         e = self.encoding(K, crop_A)
         x = f if e is None else torch.cat([f, e.to(f.dtype)], 1)
         feat = self.fc(self.convs(x).flatten(1))
         ctx = torch.cat([feat, f.mean((2, 3))], 1) if self.global_features else feat
-        B = images.shape[0]
+        B = f.shape[0]
         est = {
             "betas": feat.new_zeros(B, self.num_betas),
             "hand_pose": self.rot_init.repeat(15).expand(B, -1),

@@ -87,8 +87,8 @@ class HandReconModule(pl.LightningModule):
 
     def _predict(self, batch: dict, stage: str = "train") -> HandPrediction:
         verts = stage != "train" or any(w and k in NEEDS_VERTICES for k, w in self.cfg.loss.weights.items())
+        extra = {"crop_A": batch["crop_A"]} if getattr(self.model, "uses_crop_transform", False) else {}
         if not self._cache_outputs or "index" not in batch:
-            extra = {"crop_A": batch["crop_A"]} if getattr(self.model, "uses_crop_transform", False) else {}
             return self.model(batch["image"].float() / 255.0, batch["K"], with_vertices=verts, **extra)
         keys = [(stage, int(i)) for i in batch["index"]]
         missing = [k for k in keys if k not in self._outputs_cache]
@@ -98,7 +98,7 @@ class HandReconModule(pl.LightningModule):
             for k, o in zip(keys, out, strict=True):
                 self._outputs_cache[k] = o.detach()
         outputs = torch.stack([self._outputs_cache[k] for k in keys])
-        return self.model(None, batch["K"], backbone_outputs=outputs, with_vertices=verts)
+        return self.model(None, batch["K"], backbone_outputs=outputs, with_vertices=verts, **extra)
 
     def active_weights(self) -> dict[str, float]:
         """The loss weights of the current epoch (`loss.start_epoch` / `loss.stop_epoch`)."""
