@@ -52,7 +52,7 @@ def pipeline_report(ds, name: str) -> tuple[MetricReport, list[bool]]:
         report.add("PA-MPJPE [mm]", pa)
         e2 = np.nan
         if ok:
-            e2 = float(np.linalg.norm(best.keypoints_2d[vis] - kp[vis, :2], axis=1).mean())
+            e2 = float(np.linalg.norm(best.joints_2d[vis] - kp[vis, :2], axis=1).mean())
         report.add("2D error [px]", e2)
     rec.close()
     return report, found
@@ -67,7 +67,7 @@ def main() -> int:
     torch.set_num_threads(args.threads)
     model = load_checkpoint(args.checkpoint)
     scale = float(model.recipe.data.crop_scale)
-    sets = [DatasetConfig("synthetic", "val", args.synthetic, 1_000_000), DatasetConfig("devdata", "val")]
+    sets = [DatasetConfig("synthetic", "val", args.synthetic, 1_000_000), DatasetConfig("devdata", "all")]
     for cfg in sets:
         name = f"{cfg.name} {cfg.split}"
         t0 = time.perf_counter()

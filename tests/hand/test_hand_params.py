@@ -70,3 +70,28 @@ def test_camera_frame_change_moves_the_posed_hand(right64):
     expected = torch.as_tensor(opengl_to_opencv(a.vertices.numpy()))
     torch.testing.assert_close(b.vertices, expected)
     torch.testing.assert_close(b.joints, a.joints @ torch.as_tensor(OPENGL_TO_OPENCV).T)
+
+
+def test_mirroring_a_batch_of_three_axis_angle_wrists():
+    """(3, 3) axis-angle wrists are not rotation matrices."""
+    from handrecon.hand.mirror import mirror_hand_params
+
+    go = torch.randn(3, 3, generator=torch.Generator().manual_seed(0))
+    m, _, _ = mirror_hand_params(go, None, None)
+    torch.testing.assert_close(m, go * torch.tensor([1.0, -1.0, -1.0]))
+    torch.testing.assert_close(HandParams(go, torch.zeros(3, 15, 3), torch.zeros(3, 10), torch.zeros(3, 3))
+                               .mirrored().global_orient, m)  # fmt: skip
+
+
+def test_reconstructed_hand_exposes_its_parameters():
+    from handrecon.pipeline.results import Hand, Plausibility
+
+    rng = np.random.default_rng(0)
+    z = np.zeros
+    h = Hand("left", "openhand", z((21, 3)), z((21, 2)), z((21, 2)), z(21), z((5, 3)), z((2, 3), int),
+             rng.normal(size=3), rng.normal(size=(15, 3)), rng.normal(size=10), rng.normal(size=3), z((15, 3)),
+             np.eye(3), Plausibility(0.0, [], 5.0, None, 6.0), bone_scales=rng.normal(size=16))  # fmt: skip
+    p = h.params
+    assert p.batch_size == 1 and p.hand_pose.shape == (1, 15, 3) and p.bone_scales.shape == (1, 16)
+    np.testing.assert_array_equal(p.numpy(0)["hand_pose"], h.hand_pose)
+    np.testing.assert_array_equal(p.numpy(0)["transl"], h.transl)

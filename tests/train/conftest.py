@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import pytest
+import torch
 
-from handrecon.train.config import DatasetConfig
-from handrecon.train.data import register_dataset
+from handrecon.data import register_dataset
 
 SYNTH = "{size: 96, occluder_prob: 0.0}"
 # A small, fast configuration every test can start from (overrides of a bundled recipe).
@@ -25,23 +25,26 @@ TINY = [
     "trainer.enable_model_summary=false",
 ]
 
+# One intra-op thread: on a shared machine, OpenMP threads waiting for each other cost far more than they give.
+torch.set_num_threads(1)
+
 _RENDERED: dict[str, list] = {}
 
 
-def _tiny_synthetic(cfg: DatasetConfig):
+def _tiny_synthetic(root, split: str = "train", **options):
     """Synthetic samples (train: indices 0.., val: 500000..) rendered once per test session, held in memory."""
-    if cfg.split not in _RENDERED:
+    if split not in _RENDERED:
         import handrecon.synth  # noqa: F401
         from handrecon.data.synthetic import SyntheticHandDataset
         from handrecon.synth.config import SynthConfig
 
-        start = 0 if cfg.split == "train" else 500_000
+        start = 0 if split == "train" else 500_000
         ds = SyntheticHandDataset(SynthConfig(size=96, occluder_prob=0.0), length=8, start=start)
-        _RENDERED[cfg.split] = [ds[i] for i in range(8)]
-    return _RENDERED[cfg.split][: cfg.length]
+        _RENDERED[split] = [ds[i] for i in range(8)]
+    return _RENDERED[split]
 
 
-register_dataset("tiny_synthetic", _tiny_synthetic)
+register_dataset("tiny_synthetic", _tiny_synthetic, overwrite=True)
 
 
 @pytest.fixture

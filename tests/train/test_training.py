@@ -54,14 +54,14 @@ def test_fast_dev_run_of_every_recipe(recipe, tmp_path):
 
 def test_one_batch_overfit_drives_the_loss_near_zero(tiny):
     # One batch: as many samples as the batch size, the same crops at every step.
-    cfg = load_recipe("cpu-small", [*tiny, "data.train.length=4", "trainer.max_steps=150", "trainer.max_epochs=200",
-                                    "trainer.limit_val_batches=0", "optim.lr=2e-3", "optim.weight_decay=0",
+    cfg = load_recipe("cpu-small", [*tiny, "data.train.length=4", "trainer.max_steps=300", "trainer.max_epochs=400",
+                                    "trainer.limit_val_batches=0", "optim.lr=3e-3", "optim.weight_decay=0",
                                     "loss.weights={keypoints_3d: 5.0, keypoints_2d: 5.0, pose: 1.0}",
                                     "trainer.enable_checkpointing=false"])
     rec = LossRecorder()
     fit(cfg, extra_callbacks=[rec])
     first, last = rec.losses[min(rec.losses)], rec.losses[max(rec.losses)]
-    assert last < 0.02 * first and last < 5e-3, (first, last)
+    assert last < 0.005 * first, (first, last)
 
 
 def test_resume_reproduces_the_next_steps_exactly(tiny, tmp_path):
@@ -114,10 +114,10 @@ def test_onnx_export_matches_pytorch(trained, tmp_path):
     from handrecon.cli import main
 
     out = tmp_path / "model.onnx"
-    assert main(["export", str(trained / "last.ckpt"), "--out", str(out)]) == 0
+    assert main(["export", str(trained / "last.ckpt"), "--out", str(out), "--batch-size", "3"]) == 0
     from handrecon.train.export import verify_onnx
 
-    diffs = verify_onnx(load_checkpoint(trained / "last.ckpt"), out, batch=3)
+    diffs = verify_onnx(load_checkpoint(trained / "last.ckpt"), out, seed=5)
     assert max(diffs.values()) < 1e-4, diffs
 
 
@@ -131,4 +131,16 @@ def test_two_process_ddp_on_cpu_completes(tmp_path):
     env = {**os.environ, "OMP_NUM_THREADS": "1", "PL_DISABLE_FORK": "1"}
     res = subprocess.run(args, capture_output=True, text=True, timeout=300, env=env, cwd=Path(__file__).parents[2])
     assert res.returncode == 0, res.stderr[-3000:]
+    assert res.stdout.count("checkpoints, recipe.yaml and logs in") == 2  # one line from each process
     assert (tmp_path / "cpu-small" / "checkpoints" / "last.ckpt").is_file()
+
+
+def test_mixed_precision_with_gradient_clipping_runs_on_cpu(tiny):
+    cfg = load_recipe("cpu-small", [*tiny, "model.freeze_backbone=false", "model.cache_backbone_outputs=false",
+                                    "trainer.precision=bf16-mixed", "trainer.gradient_clip_val=0.5",
+                                    "trainer.max_steps=2", "trainer.limit_val_batches=0",
+                                    "trainer.enable_checkpointing=false"])
+    rec = LossRecorder()
+    trainer = fit(cfg, extra_callbacks=[rec])
+    assert trainer.precision == "bf16-mixed" and len(rec.losses) == 2
+    assert all(torch.isfinite(torch.tensor(v)) for v in rec.losses.values())

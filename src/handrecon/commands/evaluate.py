@@ -10,11 +10,11 @@ from pathlib import Path
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("checkpoint", type=Path, help="a checkpoint written by handrecon train")
-    p.add_argument("--dataset", required=True, help="synthetic, devdata or freihand")
+    p.add_argument("--dataset", required=True, help="a data-registry name (synthetic, freihand, devdata, ...)")
     p.add_argument("--split", default="evaluation", help="the dataset's split (default: evaluation)")
     p.add_argument("--root", help="the dataset's folder (freihand)")
     p.add_argument("--limit", type=int, help="evaluate the first N samples only")
-    p.add_argument("--start", type=int, default=0, help="first sample (synthetic: its index range)")
+    p.add_argument("--start", type=int, help="first sample (synthetic: the start of its index range)")
     p.add_argument("--submission", choices=["freihand", "ho3d_v2", "ho3d_v3"], help="also write this server's file")
     p.add_argument("--out", "-o", type=Path, default=Path("handrecon_eval"), help="output folder")
     p.add_argument("--batch-size", type=int, default=16)

@@ -11,6 +11,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("checkpoint", type=Path, help="a checkpoint written by handrecon train")
     p.add_argument("--out", "-o", type=Path, help="the .onnx file (default: beside the checkpoint)")
     p.add_argument("--opset", type=int, default=17)
+    p.add_argument("--batch-size", type=int, default=1, help="the graph's (fixed) batch size (default 1)")
     p.add_argument("--tolerance", type=float, default=1e-4, help="largest accepted |ONNX - PyTorch| (metres, px)")
 
 
@@ -25,7 +26,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"handrecon export: {e}", file=sys.stderr)
         return 2
     out = args.out or args.checkpoint.with_suffix(".onnx")
-    export_onnx(model, out, args.opset)
+    export_onnx(model, out, args.opset, args.batch_size)
     diffs = verify_onnx(model, out)
     worst = max(diffs.values())
     print(f"wrote {out}; largest |ONNX - PyTorch| {worst:.2e} ({', '.join(f'{k} {v:.1e}' for k, v in diffs.items())})")

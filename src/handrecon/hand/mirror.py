@@ -34,11 +34,13 @@ def mirror_hand_params(
     hand_pose: torch.Tensor | None = None,
     transl: torch.Tensor | None = None,
 ) -> tuple[torch.Tensor | None, torch.Tensor | None, torch.Tensor | None]:
-    """Mirror axis-angle or rotation-matrix pose parameters and a translation (None passes through)."""
+    """Mirror axis-angle ((B, 3), (B, 15, 3)) or rotation-matrix ((B, 3, 3), (B, 15, 3, 3)) pose parameters
+    and a translation (None passes through)."""
 
-    def rot(x: torch.Tensor | None) -> torch.Tensor | None:
+    def rot(x: torch.Tensor | None, matrix_dims: int) -> torch.Tensor | None:
         if x is None:
             return None
-        return mirror_rotation_matrix(x) if x.shape[-2:] == (3, 3) else mirror_axis_angle(x)
+        # told apart by the number of dimensions: a batch of 3 axis-angle wrists is also 3 x 3
+        return mirror_rotation_matrix(x) if x.dim() == matrix_dims else mirror_axis_angle(x)
 
-    return rot(global_orient), rot(hand_pose), None if transl is None else mirror_points(transl)
+    return rot(global_orient, 3), rot(hand_pose, 4), None if transl is None else mirror_points(transl)

@@ -58,6 +58,8 @@ class HandRegressor(nn.Module):
     def backbone_outputs(self, images: torch.Tensor) -> torch.Tensor:
         """What the head reads from the backbone, (B, C) pooled features [+ landmarks and presence]: a
         function of the image alone, which a frozen backbone lets the trainer cache per sample."""
+        if self.freeze_backbone and self.backbone.training:
+            self.backbone.eval()  # a trainer may set modes module by module, past `train()` below
         x = normalize_input(self.backbone, images)
         if self.use_landmarks:
             out = self.backbone.forward_all(x)

@@ -39,12 +39,13 @@ class ModelConfig:
 
 @dataclass
 class DatasetConfig:
-    """One dataset: `name` in the dataset registry, its split, how many samples, reader options."""
+    """One dataset: `name` in the data registry, its split, how many samples (from `start`; a synthetic set's
+    `start` is an index range of its generator instead of its split), reader options (`root`: its folder)."""
 
     name: str = "synthetic"
     split: str = "train"
     length: int | None = None
-    start: int = 0
+    start: int | None = None
     opts: dict[str, Any] = field(default_factory=dict)
 
 

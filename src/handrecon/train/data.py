@@ -5,14 +5,13 @@ Every dataset returns `handrecon.data.sample.Sample`s; `HandCropDataset` turns e
 right one (image flipped, x -> -x in 3D, parameters mirrored: the networks predict right hands, DESIGN.md),
 then gives the one-slot tensor form of the schema plus `flipped` and `crop_A` (image -> crop pixels).
 
-`ResumableLoader` shuffles with a permutation that is a function of (seed, epoch) only, splits it over the
-DDP ranks itself, and reports how many batches it gave (`state_dict`), which Lightning stores in every
-checkpoint: a resumed run starts at the next batch of the same epoch in the same order (exact resume).
+`ResumableLoader` shuffles with a permutation that is a function of (seed, epoch) only and splits it over
+the DDP ranks itself; `HandDataModule.state_dict` stores the training position (epoch, batches processed) in
+every checkpoint: a resumed run starts at the next batch of the same epoch in the same order (exact resume).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 import lightning.pytorch as pl
@@ -24,47 +23,36 @@ from handrecon.data.sample import HandLabel, Sample, collate_samples
 from handrecon.train.config import DataConfig, DatasetConfig
 from handrecon.train.crops import apply_homogeneous, box_around, square_crop
 
-_REGISTERED: dict[str, Callable[[DatasetConfig], Dataset]] = {}
-
-
-def register_dataset(name: str, factory: Callable[[DatasetConfig], Dataset]) -> None:
-    """Make `name` usable in recipes: `factory(cfg)` returns a Dataset of `Sample`s (a user's own reader)."""
-    _REGISTERED[name] = factory
-
 
 def open_dataset(cfg: DatasetConfig) -> Dataset:
-    """The dataset named by `cfg` (`synthetic`, `devdata`, `freihand` or a registered name) of `Sample`s."""
-    if cfg.name in _REGISTERED:
-        return _REGISTERED[cfg.name](cfg)
+    """The dataset of `cfg` as `Sample`s, through the data package's registry (`handrecon.data.open_dataset`:
+    synthetic, freihand, devdata, shards or a registered name; `opts.root` is its folder, the other `opts`
+    its reader options). A synthetic set with an explicit `start` is that index range of the generator."""
+    from handrecon.data import open_dataset as open_registered
+
     opts = dict(cfg.opts)
-    if cfg.name == "synthetic":
-        import handrecon.synth  # noqa: F401 - imported first: data.synthetic and synth import each other
+    root = opts.pop("root", None)
+    if cfg.name == "synthetic" and root is None:
+        import handrecon.synth  # noqa: F401 - loads the engine before data.synthetic (older trees import each other)
         from handrecon.data.synthetic import SyntheticHandDataset
         from handrecon.synth.config import SynthConfig
 
-        keypoints = opts.pop("keypoints", "truth")
-        length = 1000 if cfg.length is None else cfg.length
-        return SyntheticHandDataset(SynthConfig(**opts), length=length, start=cfg.start, keypoints=keypoints)
-    if cfg.name == "devdata":
-        from handrecon.data.devdata import DevDataset
-
-        sets = opts.get("sets")
-        return _subset(DevDataset(sets=tuple(sets) if sets else None), cfg)
-    if cfg.name == "freihand":
-        from handrecon.data.freihand import FreiHANDDataset
-
-        if "root" not in opts:
-            raise ValueError("dataset freihand needs opts.root, the folder in FreiHAND's layout")
-        return _subset(FreiHANDDataset(opts["root"], split=cfg.split), cfg)
-    known = ", ".join(["synthetic", "devdata", "freihand", *_REGISTERED])
-    raise ValueError(f"unknown dataset {cfg.name!r}; available: {known}")
+        if cfg.start is not None:
+            keypoints = opts.pop("keypoints", "truth")
+            length = 1000 if cfg.length is None else cfg.length
+            return SyntheticHandDataset(SynthConfig(**opts), length=length, start=cfg.start, keypoints=keypoints)
+        if cfg.length is not None:
+            opts["length"] = cfg.length
+        return open_registered("synthetic", None, cfg.split, **opts)
+    return _subset(open_registered(cfg.name, root, cfg.split, **opts), cfg)
 
 
 def _subset(ds: Dataset, cfg: DatasetConfig) -> Dataset:
-    if cfg.start == 0 and cfg.length is None:
+    start = cfg.start or 0
+    if start == 0 and cfg.length is None:
         return ds
-    stop = len(ds) if cfg.length is None else min(len(ds), cfg.start + cfg.length)
-    return torch.utils.data.Subset(ds, range(cfg.start, stop))
+    stop = len(ds) if cfg.length is None else min(len(ds), start + cfg.length)
+    return torch.utils.data.Subset(ds, range(start, stop))
 
 
 def crop_hand(sample: Sample, size: int = 224, scale: float = 1.6, jitter: float = 0.0,
@@ -187,26 +175,23 @@ class EpochPermutationSampler(Sampler[int]):
 
 
 class ResumableLoader(DataLoader):
-    """A DataLoader over an `EpochPermutationSampler` that Lightning checkpoints (state_dict / load_state_dict)."""
+    """A DataLoader over an `EpochPermutationSampler`; `HandDataModule` sets its position on resume."""
 
     def __init__(self, dataset: Dataset, batch_size: int, seed: int = 0, shuffle: bool = True, **kwargs) -> None:
         self.position_sampler = EpochPermutationSampler(len(dataset), seed, shuffle)
         super().__init__(dataset, batch_size=batch_size, sampler=self.position_sampler, **kwargs)
-        self._yielded = 0
 
-    def __iter__(self):
-        self._yielded = self.position_sampler.start // self.batch_size
-        for batch in super().__iter__():
-            self._yielded += 1
-            yield batch
+    def state_dict(self) -> dict:
+        """Empty: the position is stored by `HandDataModule` (this loader runs a batch ahead of training)."""
+        return {}
 
-    def state_dict(self) -> dict[str, int]:
-        return {"epoch": self.position_sampler.epoch, "batches": self._yielded}
+    def load_state_dict(self, state: dict) -> None:
+        pass
 
-    def load_state_dict(self, state: dict[str, int]) -> None:
-        self.position_sampler.epoch = int(state["epoch"])
-        self.position_sampler.start = int(state["batches"]) * self.batch_size
-        self._yielded = int(state["batches"])
+    def set_position(self, epoch: int, batches: int) -> None:
+        """Start the epoch `epoch` after its first `batches` batches."""
+        self.position_sampler.epoch = int(epoch)
+        self.position_sampler.start = int(batches) * self.batch_size
 
 
 def dataset_label(cfg: DatasetConfig) -> str:
@@ -222,6 +207,19 @@ class HandDataModule(pl.LightningDataModule):
         self.train_set: Dataset | None = None
         self.val_sets: list[Dataset] = []
         self.val_names = [dataset_label(v) for v in cfg.val]
+        self._resume_position: tuple[int, int] | None = None
+
+    def state_dict(self) -> dict[str, int]:
+        """The training data position, stored in every checkpoint: the epoch and the batches of it that
+        training has processed (the loader itself runs a batch ahead, so it cannot tell)."""
+        t = self.trainer
+        if t is None:
+            return {}
+        return {"epoch": int(t.current_epoch), "batches": int(t.fit_loop.epoch_loop.batch_progress.current.processed)}
+
+    def load_state_dict(self, state: dict[str, int]) -> None:
+        if state:
+            self._resume_position = (int(state["epoch"]), int(state["batches"]))
 
     def _crops(self, ds_cfg: DatasetConfig, train: bool) -> Dataset:
         return HandCropDataset(open_dataset(ds_cfg), self.crop_size, self.cfg.crop_scale,
@@ -238,8 +236,12 @@ class HandDataModule(pl.LightningDataModule):
         return {"num_workers": w, "collate_fn": collate, "persistent_workers": w > 0}
 
     def train_dataloader(self) -> DataLoader:
-        return ResumableLoader(self.train_set, self.cfg.batch_size, self.seed, self.cfg.shuffle, drop_last=True,
-                               **self._kwargs())
+        loader = ResumableLoader(self.train_set, self.cfg.batch_size, self.seed, self.cfg.shuffle, drop_last=True,
+                                 **self._kwargs())
+        if self._resume_position is not None:
+            loader.set_position(*self._resume_position)
+            self._resume_position = None
+        return loader
 
     def val_dataloader(self) -> list[DataLoader]:
         bs = self.cfg.val_batch_size or self.cfg.batch_size

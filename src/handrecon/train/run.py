@@ -31,7 +31,10 @@ class RNGStateCallback(Callback):
         self._pending: dict[str, Any] | None = None
 
     def state_dict(self) -> dict[str, Any]:
-        state = {"python": random.getstate(), "numpy": np.random.get_state(), "torch": torch.get_rng_state()}
+        name, keys, pos, has_gauss, gauss = np.random.get_state()
+        # Plain types and tensors only: checkpoints load with torch.load(weights_only=True).
+        numpy_state = [name, torch.from_numpy(keys.astype(np.int64)), int(pos), int(has_gauss), float(gauss)]
+        state = {"python": random.getstate(), "numpy": numpy_state, "torch": torch.get_rng_state()}
         if torch.cuda.is_available() and torch.cuda.is_initialized():
             state["cuda"] = torch.cuda.get_rng_state_all()
         return state
@@ -44,7 +47,8 @@ class RNGStateCallback(Callback):
             return
         s, self._pending = self._pending, None
         random.setstate(s["python"])
-        np.random.set_state(s["numpy"])
+        name, keys, pos, has_gauss, gauss = s["numpy"]
+        np.random.set_state((name, keys.numpy().astype(np.uint32), pos, has_gauss, gauss))
         torch.set_rng_state(s["torch"])
         if "cuda" in s and torch.cuda.is_available():
             torch.cuda.set_rng_state_all(s["cuda"])
