@@ -111,9 +111,9 @@ def test_mse_then_nll_schedule_and_3d_fraction():
 
 def test_mixed_dataset_draws_from_every_set(tmp_path):
     pytest.importorskip("handrecon.synth")
-    from handrecon.train import release_data  # noqa: F401
+    from handrecon.train import mixing  # noqa: F401
 
-    cfg = DatasetConfig(name="mixed", length=6, opts={"weights": [1, 1], "sets": [
+    cfg = DatasetConfig(name="mixed", opts={"length": 6, "weights": [1, 1], "sets": [
         {"name": "synthetic", "split": "train", "length": 3, "opts": {"size": 64}},
         {"name": "synthetic", "split": "val", "length": 3, "start": 1000, "opts": {"size": 64}}]})
     ds = open_dataset(cfg)

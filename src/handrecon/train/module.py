@@ -19,8 +19,8 @@ from handrecon.eval.position_error import pa_mpjpe, root_relative_mpjpe
 from handrecon.nn.models import build_model
 from handrecon.nn.prediction import HandPrediction
 from handrecon.train import (
+    mixing,  # noqa: F401 - registers the `mixed` dataset
     paper_losses,  # noqa: F401 - registers the papers' loss terms
-    release_data,  # noqa: F401 - registers the release readers and `mixed`
 )
 from handrecon.train.config import recipe_from_dict, to_container
 from handrecon.train.losses import NEEDS_VERTICES, check_weights, compute_losses
