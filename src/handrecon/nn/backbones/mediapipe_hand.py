@@ -113,15 +113,20 @@ def same_padding(size: int, kernel: int, stride: int) -> tuple[int, int]:
 class SameConv2d(nn.Conv2d):
     """A convolution with TensorFlow's SAME padding, optionally followed by ReLU6 (as fused in TFLite)."""
 
-    def __init__(self, *args, relu6: bool = False, **kwargs) -> None:
-        super().__init__(*args, padding=0, **kwargs)
+    def __init__(self, in_channels: int, out_channels: int, kernel_size: int, stride: int = 1, *args,
+                 relu6: bool = False, **kwargs) -> None:
+        # Stride 1 with an odd kernel: SAME is symmetric, the convolution pads by itself (no padded copy).
+        self.pad_inside = stride == 1 and kernel_size % 2 == 1
+        padding = (kernel_size - 1) // 2 if self.pad_inside else 0
+        super().__init__(in_channels, out_channels, kernel_size, stride, padding, *args, **kwargs)
         self.relu6 = relu6
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        k, s = self.kernel_size[0], self.stride[0]
-        ph, pw = same_padding(x.shape[-2], k, s), same_padding(x.shape[-1], k, s)
-        if any(ph + pw):
-            x = F.pad(x, (pw[0], pw[1], ph[0], ph[1]))
+        if not self.pad_inside:
+            k, s = self.kernel_size[0], self.stride[0]
+            ph, pw = same_padding(x.shape[-2], k, s), same_padding(x.shape[-1], k, s)
+            if any(ph + pw):
+                x = F.pad(x, (pw[0], pw[1], ph[0], ph[1]))
         x = super().forward(x)
         return F.relu6(x) if self.relu6 else x
 
