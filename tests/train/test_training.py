@@ -28,7 +28,10 @@ SMALL_DATA = [
 ]
 # Backbones of the GPU recipes too large for a CPU test: the same code with a smaller member of the family.
 SMALLER_BACKBONE = {"vit-ief": ["model.backbone=vit_s16", "model.backbone_opts={img_size: 64}", "model.crop_size=64"],
-                    "resnet50-ief": ["model.crop_size=64"]}  # fmt: skip
+                    "resnet50-ief": ["model.crop_size=64"],
+                    "knowledge-prior-resnet50": ["model.backbone=resnet18", "model.crop_size=64"],
+                    "wildhands-resnet50": ["model.backbone=resnet18", "model.crop_size=64",
+                                           "model.head_opts={conv_channels: [32, 16, 8]}"]}  # fmt: skip
 
 
 class LossRecorder(Callback):

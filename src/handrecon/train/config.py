@@ -76,6 +76,13 @@ class LossConfig:
     """Weights of the named loss terms (`handrecon.train.losses.LOSS_TERMS`); absent or 0 = not computed."""
 
     weights: dict[str, float] = field(default_factory=lambda: {"keypoints_3d": 5.0, "keypoints_2d": 5.0})
+    # Schedules by term name: a term counts from its start epoch and before its stop epoch (the knowledge-prior
+    # paper's MSE data term first, then the NLL: stop_epoch.keypoints_2d_mse = start_epoch.keypoints_2d_nll).
+    start_epoch: dict[str, int] = field(default_factory=dict)
+    stop_epoch: dict[str, int] = field(default_factory=dict)
+    # 3D labels used for this fraction of the training samples only (chosen by sample index; table 3b of
+    # the knowledge-prior paper); the rest train from 2D labels.
+    supervised_3d_fraction: float = 1.0
 
 
 @dataclass

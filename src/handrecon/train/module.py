@@ -16,8 +16,12 @@ from omegaconf import DictConfig
 
 from handrecon.eval.keypoints_2d import l2_error_2d
 from handrecon.eval.position_error import pa_mpjpe, root_relative_mpjpe
-from handrecon.nn.hand_regressor import build_model
+from handrecon.nn.models import build_model
 from handrecon.nn.prediction import HandPrediction
+from handrecon.train import (
+    mixing,  # noqa: F401 - registers the `mixed` dataset
+    paper_losses,  # noqa: F401 - registers the papers' loss terms
+)
 from handrecon.train.config import recipe_from_dict, to_container
 from handrecon.train.losses import NEEDS_VERTICES, check_weights, compute_losses
 
@@ -83,8 +87,9 @@ class HandReconModule(pl.LightningModule):
 
     def _predict(self, batch: dict, stage: str = "train") -> HandPrediction:
         verts = stage != "train" or any(w and k in NEEDS_VERTICES for k, w in self.cfg.loss.weights.items())
+        extra = {"crop_A": batch["crop_A"]} if getattr(self.model, "uses_crop_transform", False) else {}
         if not self._cache_outputs or "index" not in batch:
-            return self.model(batch["image"].float() / 255.0, batch["K"], with_vertices=verts)
+            return self.model(batch["image"].float() / 255.0, batch["K"], with_vertices=verts, **extra)
         keys = [(stage, int(i)) for i in batch["index"]]
         missing = [k for k in keys if k not in self._outputs_cache]
         if missing:
@@ -93,16 +98,38 @@ class HandReconModule(pl.LightningModule):
             for k, o in zip(keys, out, strict=True):
                 self._outputs_cache[k] = o.detach()
         outputs = torch.stack([self._outputs_cache[k] for k in keys])
-        return self.model(None, batch["K"], backbone_outputs=outputs, with_vertices=verts)
+        return self.model(None, batch["K"], backbone_outputs=outputs, with_vertices=verts, **extra)
+
+    def active_weights(self) -> dict[str, float]:
+        """The loss weights of the current epoch (`loss.start_epoch` / `loss.stop_epoch`)."""
+        e = self.current_epoch if self._trainer is not None else 0
+        lc = self.cfg.loss
+        return {k: (w if lc.start_epoch.get(k, 0) <= e < lc.stop_epoch.get(k, 1 << 30) else 0.0)
+                for k, w in lc.weights.items()}
+
+    def _with_3d_fraction(self, batch: dict) -> dict:
+        """3D labels kept for `loss.supervised_3d_fraction` of the samples (a fixed hash of their index)."""
+        f = float(self.cfg.loss.supervised_3d_fraction)
+        if f >= 1.0 or "index" not in batch:
+            return batch
+        idx = torch.as_tensor(batch["index"], device=batch["joints_3d_valid"].device).long()
+        keep = ((idx * 2654435761) % 1000).float() < f * 1000
+        b = dict(batch)
+        b["joints_3d_valid"] = batch["joints_3d_valid"] & keep[:, None, None]
+        for k in ("has_pose", "has_betas"):
+            if k in b:
+                b[k] = batch[k] & keep[:, None]
+        return b
 
     def _losses(self, batch: dict) -> tuple[HandPrediction, torch.Tensor, dict[str, torch.Tensor]]:
         pred = self._predict(batch)
-        ctx = {"crop_size": self.cfg.model.crop_size, "pose_mean": self.model.hand_model.pose_mean}
-        total, terms = compute_losses(pred, batch, dict(self.cfg.loss.weights), **ctx)
+        ctx = {"crop_size": self.cfg.model.crop_size, "pose_mean": self.model.hand_model.pose_mean,
+               "hand_model": self.model.hand_model}
+        total, terms = compute_losses(pred, batch, self.active_weights(), **ctx)
         return pred, total, terms
 
     def training_step(self, batch: dict, batch_idx: int) -> torch.Tensor:
-        _, total, terms = self._losses(batch)
+        _, total, terms = self._losses(self._with_3d_fraction(batch))
         bs = batch["image"].shape[0]
         self.log("train/loss", total, prog_bar=True, batch_size=bs)
         for k, v in terms.items():
