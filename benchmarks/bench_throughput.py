@@ -188,6 +188,7 @@ def main() -> None:
     )  # fmt: skip
     ap.add_argument("--baseline-threads", type=int, default=1, help="OMP_NUM_THREADS of the baseline's runs")
     ap.add_argument("--skip", nargs="*", default=[], choices=["startup", "folder", "outputs", "video"])
+    ap.add_argument("--detectors", nargs="+", default=["thorough", "fast"], help="detectors of this tree to run")
     args = ap.parse_args()
 
     from handrecon.data.devdata import default_devdata_dir
@@ -217,15 +218,19 @@ def main() -> None:
         for tag, e in envs.items():
             workers = has_workers_option(e)
             json_only = ["--no-overlay", "--no-texture", "--formats", ""]
+            # the baseline tree runs its own default detector; this tree each of --detectors
+            detectors = [None] if tag else [*args.detectors]
             for name, extra in (("default outputs", []), ("JSON only", json_only)):
-                base = [*cli, str(tmp / "photos"), "-q", *extra]
-                counts = [1, args.workers] if workers else [None]
-                for w in counts:
-                    label = f"{tag}{name}" + ("" if w is None else f", {w} worker(s)")
-                    opt = [] if w is None else ["--workers", str(w)]
-                    variants[label] = [*base, *opt, "--out", str(tmp / f"o{len(variants)}")]
-                    envs_of[label] = e
-                    folder_runs.add(label)
+                for det in detectors:
+                    base = [*cli, str(tmp / "photos"), "-q", *extra, *([] if det is None else ["--detector", det])]
+                    counts = [1, args.workers] if workers else [None]
+                    for w in counts:
+                        label = f"{tag}{name}" + ("" if det is None else f", {det}")
+                        label += "" if w is None else f", {w} worker(s)"
+                        opt = [] if w is None else ["--workers", str(w)]
+                        variants[label] = [*base, *opt, "--out", str(tmp / f"o{len(variants)}")]
+                        envs_of[label] = e
+                        folder_runs.add(label)
         if "startup" not in args.skip:
             one = sorted((tmp / "photos").glob("*.jpg"))[0]
             for tag, e in envs.items():
