@@ -11,6 +11,7 @@ import pytest
 
 from handrecon.io import InputError, one_line, prepare_output_dir, remove_stale_temporaries
 from handrecon.io.native_stderr import quiet_native_stderr
+from tests.processes import dead_pid
 
 
 def test_one_line_escapes_control_characters_only():
@@ -33,19 +34,9 @@ def test_prepare_output_dir(tmp_path):
             prepare_output_dir("/proc/self/handrecon_out")
 
 
-def _dead_pid() -> int:
-    for pid in range(4_000_000, 4_100_000, 997):
-        try:
-            os.kill(pid, 0)
-        except ProcessLookupError:
-            return pid
-        except PermissionError:
-            continue
-    pytest.skip("no free process id found")
-
 
 def test_only_temporaries_of_writers_that_are_gone_are_removed(tmp_path):
-    dead, alive, own = _dead_pid(), os.getppid(), os.getpid()
+    dead, alive, own = dead_pid(), os.getppid(), os.getpid()
     (tmp_path / "sub").mkdir()
     stale = [tmp_path / f".x.json.{dead}-0123abcd.tmp.json", tmp_path / "sub" / f".v.mp4.{dead}-ffffffff.tmp.mp4"]
     live = [tmp_path / f".y.json.{alive}-0123abcd.tmp.json", tmp_path / f".z.png.{own}-00000000.tmp.png"]

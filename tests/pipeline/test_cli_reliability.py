@@ -16,6 +16,7 @@ from PIL import Image
 
 from handrecon.cli import main as cli_main
 from handrecon.io import VideoWriter
+from tests.processes import dead_pid
 
 
 @pytest.fixture(scope="module")
@@ -143,8 +144,8 @@ def test_names_collisions_stale_files_and_a_video_without_hands(tmp_path, capsys
     stale = [out / "same_hand1_right.ply", out / "same_hand0_left.glb", out / "same_overlay.png"]
     for p in stale:
         p.write_bytes(b"from an earlier run")
-    dead_pid = _a_dead_pid()
-    stale_tmp = out / f".same.json.{dead_pid}-0123abcd.tmp.json"
+    gone = dead_pid()
+    stale_tmp = out / f".same.json.{gone}-0123abcd.tmp.json"
     stale_tmp.write_text("{")
     unrelated = out / "notes.txt"
     unrelated.write_text("mine")
@@ -173,13 +174,3 @@ def test_names_collisions_stale_files_and_a_video_without_hands(tmp_path, capsys
     # no file of the image without a hand; nothing hidden left over
     assert not list(out.glob("nothing*")) and not [p for p in out.rglob(".*")]
 
-
-def _a_dead_pid() -> int:
-    for pid in range(4_000_000, 4_100_000, 997):
-        try:
-            os.kill(pid, 0)
-        except ProcessLookupError:
-            return pid
-        except PermissionError:
-            continue
-    pytest.skip("no free process id found")
