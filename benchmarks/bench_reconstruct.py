@@ -9,6 +9,7 @@
   mode's frame rate on a 640x480 clip made from a dev photo.
 
 Run: python benchmarks/bench_reconstruct.py [--runs 5] [--devdata PATH] [--detector thorough|fast]
+(another openhand asset, e.g. one rebuilt by tools/build_hand_model.py: HANDRECON_OPENHAND_ASSET=PATH)
 """
 
 from __future__ import annotations
@@ -203,6 +204,9 @@ def main() -> None:
         print("no devdata folder (../shared/devdata): nothing to measure")
         return
     rec = HandReconstructor(detector=args.detector)
+    skeleton = rec.models["right"].asset.metadata.get("provenance", {}).get("skeleton", {})
+    separate = "separate keypoints" if rec.models["right"].separate_keypoints else "keypoints = joints"
+    print(f"hand model: openhand, skeleton {skeleton.get('kind', 'makehuman')}, {separate}; detector {args.detector}")
     if "accuracy" not in args.skip:
         accuracy(rec, root)
     if "plausibility" not in args.skip:

@@ -323,6 +323,13 @@ def main() -> None:
         default="makehuman",
         help="joint centres: anatomical (tools/hand_skeleton.py) or MakeHuman's bone heads (the bundled asset)",
     )
+    ap.add_argument(
+        "--keypoints",
+        choices=("surface", "joints"),
+        default="surface",
+        help="with --skeleton anatomical: keypoints where datasets label joints (surface, a separate keypoint "
+        "regressor; tools/hand_skeleton.py) or at the skinning joints",
+    )
     args = ap.parse_args()
 
     torch.set_default_dtype(torch.float64)
@@ -378,14 +385,19 @@ def main() -> None:
     cap_faces = cap_holes(mean, faces)
     uv, faces_uv = uv_layout(model, faces, cap_faces)
 
+    kp_regressor = None  # keypoints = skinning joints unless a separate keypoint regressor is built
     skeleton_info = {"kind": "makehuman", "note": "joint centres at the heads of MakeHuman's hand bones"}
     if args.skeleton == "anatomical":
         # Joint centres at the anatomical centres of rotation (tools/hand_skeleton.py); every shape's joints
         # are the new regressor applied to its vertices, the skinning weights are recomputed for them.
         faces_closed = np.concatenate([faces, cap_faces])
         ray = J_mean[4] - J_mean[0]  # the source rig's wrist-to-middle-MCP direction
-        joints, hl, hb, _, group = hand_skeleton.anatomical_skeleton(mean, faces_closed, weights, J_mean, tip_ids)
+        joints, hl, hb, lines, group = hand_skeleton.anatomical_skeleton(mean, faces_closed, weights, J_mean, tip_ids)
         new_regressor = hand_skeleton.joint_regressor_rows(mean, joints, group)
+        if args.keypoints == "surface":
+            keypoints = hand_skeleton.keypoint_positions(joints, lines)
+            kp_regressor = hand_skeleton.joint_regressor_rows(mean, keypoints, group)
+            kp_regressor[0] = regressor[0]
         new_regressor[0] = regressor[0]  # the wrist stays MakeHuman's wrist joint centre (the frame's origin)
         regressor = new_regressor
         weights = hand_skeleton.bone_heat_weights(mean, faces, joints, mean[tip_ids], group)
@@ -395,6 +407,8 @@ def main() -> None:
         val_proj_err = np.linalg.norm(np.einsum("jv,nvc->njc", regressor, V_val_proj - offset) - J_val, axis=-1)
         J_mean = regressor @ mean
         skeleton_info = hand_skeleton.provenance(mean, J_mean, tip_ids, hl, hb, ray)
+        if kp_regressor is not None:
+            skeleton_info["keypoints"] = hand_skeleton.keypoint_provenance(J_mean, kp_regressor @ mean)
 
     # Hand length: the anny population itself, and the model under beta ~ N(0, I).
     lengths_pop = hand_lengths(V, J, tip_ids)
@@ -466,6 +480,7 @@ def main() -> None:
         hand_length_stats=np.asarray(json.dumps(stats)),
         provenance=np.asarray(json.dumps(provenance)),
         licence=np.asarray(licence_path.read_text()),
+        **({} if kp_regressor is None else {"kp_regressor": kp_regressor.astype(np.float32)}),
     )
     print(json.dumps(stats, indent=1))
     print(f"wrote {args.out} ({args.out.stat().st_size / 1e6:.2f} MB)")

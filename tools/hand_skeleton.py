@@ -252,6 +252,40 @@ def anatomical_skeleton(
     return joints, hand_length, breadth, lines, group
 
 
+# ----------------------------------------------------------------------------------------------------
+# Keypoints: where datasets label the joints, which is not always where the hand bends. Annotators mark a
+# joint where they see it on the skin; a model's keypoint regressor should put it there, while the skinning
+# joints stay at the centres of rotation. Surface anatomy (BB93: Bugbee & Botte, "Surface anatomy of the
+# hand: the relationships between palmar skin creases and osseous anatomy", Clin. Orthop. Relat. Res.
+# 296:122-126, 1993, radiographs of 53 hands) puts the interphalangeal creases within a few millimetres of
+# their joints (and the dorsal knuckles of PIP/DIP/IP lie over them), so those keypoints are the joint
+# centres; but the finger's base, where it visibly leaves the palm (proximal digital crease, the level of
+# the webs), lies 14 to 20 mm distal of the MCP joint, whose head is hidden in the palm. The MCP keypoint is
+# therefore put on the finger's centreline MCP_KEYPOINT_OFFSET distal of the MCP joint centre (BB93's
+# midpoint), the convention of MANO-fitted labels too (MANO's MCP joints sit at the finger roots). The
+# thumb's MCP crease lies over its joint (BB93) and its CMC has no surface landmark: both stay at the joint.
+MCP_KEYPOINT_OFFSET = 0.017  # m, BB93: proximal digital creases 14-20 mm distal of the MCP joints
+
+
+def keypoint_positions(joints: np.ndarray, lines: dict[str, np.ndarray]) -> np.ndarray:
+    """(16, 3) rest keypoints: the joint centres, except each finger's MCP keypoint, moved along the finger's
+    centreline MCP_KEYPOINT_OFFSET (straight-line distance) distal of the MCP joint centre."""
+    kp = joints.copy()
+    for finger, chain in CHAINS.items():
+        if finger == "thumb":
+            continue
+        line, mcp = lines[finger], joints[chain[0]]
+        arc = _arc(line)
+        s0, _, _ = _project_on_polyline(mcp[None], line)
+        grid = np.linspace(s0[0], arc[-1], int((arc[-1] - s0[0]) / 2e-4) + 2)
+        pts = np.stack([np.interp(grid, arc, line[:, c]) for c in range(3)], 1)
+        r = np.linalg.norm(pts - mcp, axis=1) - MCP_KEYPOINT_OFFSET
+        k = int(np.argmax(r >= 0))
+        f = -r[k - 1] / (r[k] - r[k - 1])
+        kp[chain[0]] = pts[k - 1] + f * (pts[k] - pts[k - 1])
+    return kp
+
+
 def middle_ray_length(v: np.ndarray, old_joints: np.ndarray, tip_ids: np.ndarray) -> float:
     """Hand length: the middle ray's length from the wrist joint centre through the source rig's knuckles
     to the fingertip, i.e. the flat-hand length (wrist to middle fingertip) that the rest pose's slight
@@ -396,4 +430,21 @@ def provenance(
         "fingertip; inside the palm at mid-thickness; thumb CMC at BAG92's location at mid-thickness; PIP/DIP "
         "moved into the finger's flexion plane",
         "weights": "bone heat (BP07), squared and renormalised, at most 4 influences of at least 0.01",
+    }
+
+
+def keypoint_provenance(joints: np.ndarray, keypoints: np.ndarray) -> dict:
+    """What the asset records about its keypoints (kp_regressor) and how far they sit from the joints."""
+    offsets = {
+        finger: round(float(np.linalg.norm(keypoints[chain[0]] - joints[chain[0]]) * 1000), 2)
+        for finger, chain in CHAINS.items()
+    }
+    return {
+        "kind": "surface",
+        "source": "BB93: Bugbee & Botte, Surface anatomy of the hand: the relationships between palmar skin "
+        "creases and osseous anatomy, Clin. Orthop. Relat. Res. 296:122-126, 1993",
+        "rule": "keypoints at the joint centres, except finger MCPs: on the finger's centreline "
+        f"{MCP_KEYPOINT_OFFSET * 1000:.0f} mm distal of the MCP joint centre (proximal digital crease, BB93: "
+        "14-20 mm); each keypoint rides on the bone of its joint",
+        "mcp_keypoint_offset_mm": offsets,
     }

@@ -8,6 +8,7 @@ in code: the mirror image of a right asset (openhand), or MANO's own MANO_LEFT.p
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import dataclass, field, replace
 from importlib import resources
 from pathlib import Path
@@ -15,6 +16,7 @@ from pathlib import Path
 import numpy as np
 
 OPENHAND_FILE = "openhand_right.npz"
+OPENHAND_ENV = "HANDRECON_OPENHAND_ASSET"  # path of a right-hand asset used in place of the bundled one
 MIRROR = np.diag([-1.0, 1.0, 1.0])
 
 
@@ -41,6 +43,10 @@ class HandAsset:
     posedirs: np.ndarray | None = None  # (V, 3, 135) pose correctives (MANO only)
     pose_components: np.ndarray | None = None  # (45, 45) PCA basis of hand_pose (MANO only)
     pose_mean: np.ndarray | None = None  # (45,) mean hand_pose (MANO only)
+    # (16, V) where datasets label the 16 non-tip keypoints, when that differs from the skinning joints
+    # (`j_regressor`: the centres of rotation the skeleton bends about). None: keypoints = joints (MANO).
+    # Keypoint k rides rigidly on the bone of joint k (see HandModel.forward).
+    kp_regressor: np.ndarray | None = None
     metadata: dict = field(default_factory=dict)
 
     @property
@@ -68,6 +74,10 @@ class HandAsset:
                 "tip_vertex_ids must be 5 vertex ids",
             ),
             (self.posedirs is None or self.posedirs.shape == (V, 3, 135), "posedirs must be (V, 3, 135)"),
+            (
+                self.kp_regressor is None or self.kp_regressor.shape == (16, V),
+                f"kp_regressor must be (16, {V})",
+            ),
         ]
         for ok, msg in checks:
             if not ok:
@@ -115,6 +125,7 @@ def load_asset_npz(path: str | Path, name: str | None = None, side: str | None =
             posedirs=opt("posedirs"),
             pose_components=opt("pose_components"),
             pose_mean=opt("pose_mean"),
+            kp_regressor=opt("kp_regressor"),
             metadata=meta,
         )
     return asset.validate()
@@ -133,7 +144,7 @@ def save_asset_npz(asset: HandAsset, path: str | Path) -> None:
         "cap_faces": asset.cap_faces,
         "metadata": np.asarray(json.dumps({"name": asset.name, "side": asset.side})),
     }
-    for key in ("uv", "faces_uv", "posedirs", "pose_components", "pose_mean"):
+    for key in ("uv", "faces_uv", "posedirs", "pose_components", "pose_mean", "kp_regressor"):
         if getattr(asset, key) is not None:
             arrays[key] = getattr(asset, key)
     path = Path(path)
@@ -167,9 +178,18 @@ def mirror_asset(asset: HandAsset) -> HandAsset:
 
 
 def load_openhand(side: str = "right") -> HandAsset:
-    """The bundled open hand model; the left hand is the mirrored right hand."""
+    """The bundled open hand model; the left hand is the mirrored right hand.
+
+    The environment variable HANDRECON_OPENHAND_ASSET may name another right-hand asset file (e.g. one
+    rebuilt by tools/build_hand_model.py), so that benchmarks and tools can measure it in place of the
+    bundled one without code changes.
+    """
     if side not in ("right", "left"):
         raise ValueError(f"side must be 'right' or 'left', got {side!r}")
+    override = os.environ.get(OPENHAND_ENV)
+    if override:
+        right = load_asset_npz(Path(override).expanduser(), name="openhand", side="right")
+        return right if side == "right" else mirror_asset(right)
     with resources.as_file(resources.files("handrecon.assets") / OPENHAND_FILE) as p:
         right = load_asset_npz(p, name="openhand", side="right")
     return right if side == "right" else mirror_asset(right)

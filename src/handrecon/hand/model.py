@@ -6,6 +6,9 @@ Same interface for the bundled open `openhand` model (default) and for the user'
     model = HandModel(model="mano", mano_dir="~/mano")    # user-supplied MANO_RIGHT.pkl
     out = model(global_orient=(B,3), hand_pose=(B,15,3), betas=(B,10), transl=(B,3))
     out.vertices (B,V,3), out.joints (B,21,3, OpenPose order by default), out.joint_transforms (B,16,4,4)
+
+`joints` are keypoints (where datasets label the hand); `joint_transforms` and `rest_joints` belong to the
+skinning skeleton (where the hand bends). They coincide unless the asset has a separate keypoint regressor.
 """
 
 from __future__ import annotations
@@ -31,7 +34,7 @@ class HandOutput:
     """Result of a forward pass (all in the model / camera frame, metres)."""
 
     vertices: torch.Tensor | None  # (B, V, 3); None when called with skin_mesh=False
-    joints: torch.Tensor  # (B, 21, 3) in `joint_order`
+    joints: torch.Tensor  # (B, 21, 3) keypoints in `joint_order`
     joint_transforms: torch.Tensor  # (B, 16, 4, 4) posed world transform of each MANO joint (transl included)
     rest_joints: torch.Tensor  # (B, 16, 3) shaped joints before posing (no translation)
     rotations: torch.Tensor  # (B, 16, 3, 3) local joint rotations actually applied (global orient first)
@@ -118,6 +121,12 @@ class HandModel(nn.Module):
         self.register_buffer("j_regressor", _as_tensor(reg, f, None))
         self.register_buffer("j_template", _as_tensor(reg @ asset.v_template, f, None))
         self.register_buffer("j_shapedirs", _as_tensor(np.einsum("jv,vck->jck", reg, sd).reshape(48, -1), f, None))
+        # Keypoints (what datasets label) may differ from the skinning joints (where the hand bends).
+        kp = asset.kp_regressor
+        self.separate_keypoints = kp is not None
+        if kp is not None:
+            self.register_buffer("kp_template", _as_tensor(kp @ asset.v_template, f, None))
+            self.register_buffer("kp_shapedirs", _as_tensor(np.einsum("jv,vck->jck", kp, sd).reshape(48, -1), f, None))
         self.register_buffer("lbs_weights", _as_tensor(asset.weights, f, None))
         if asset.posedirs is not None:
             self.register_buffer("posedirs", _as_tensor(asset.posedirs.reshape(V * 3, -1).T, f, None))
@@ -154,6 +163,20 @@ class HandModel(nn.Module):
         m = torch.zeros(self.faces_closed.shape[0], dtype=torch.bool, device=self.faces.device)
         m[self.num_faces :] = True
         return m
+
+    @property
+    def keypoint_template(self) -> torch.Tensor:
+        """(16, 3) rest-pose keypoints of the template (MANO-16 order): where datasets label the joints."""
+        return self.kp_template if self.separate_keypoints else self.j_template
+
+    def rest_keypoints(self, betas: torch.Tensor | None, B: int) -> torch.Tensor:
+        """(B, 16, 3) shaped rest-pose keypoints (the skinning joints when the model has no separate ones)."""
+        if not self.separate_keypoints:
+            return self.shaped(betas, B, self.tip_vertex_ids)[1]
+        if betas is None:
+            return self.kp_template.expand(B, -1, -1)
+        S = betas.shape[1]
+        return self.kp_template + (betas @ self.kp_shapedirs[:, :S].T).reshape(B, 16, 3)
 
     @property
     def dtype(self) -> torch.dtype:
@@ -278,11 +301,18 @@ class HandModel(nn.Module):
         else:
             verts = skin(v_shaped, self.lbs_weights[ids], M, G_t, j_rest)
             verts, tips = (verts[:, 5:] if vertex_ids is not None else None), verts[:, :5]
+        if self.separate_keypoints:
+            # Keypoint k moves rigidly with the bone of joint k (as a vertex skinned to it alone would).
+            offset = self.rest_keypoints(betas, B) - j_rest
+            keypoints = (M @ offset[..., None])[..., 0] + G_t
+        else:
+            keypoints = G_t
         if transl is not None:
             verts = None if verts is None else verts + transl[:, None]
             tips = tips + transl[:, None]
             G_t = G_t + transl[:, None]
-        joints21 = torch.cat([G_t, tips], 1)
+            keypoints = keypoints + transl[:, None]
+        joints21 = torch.cat([keypoints, tips], 1)
         joints = convert_keypoints(joints21, "mano", joint_order) if joint_order != "mano" else joints21
         return HandOutput(
             vertices=verts,

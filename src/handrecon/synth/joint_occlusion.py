@@ -33,7 +33,7 @@ def joint_depth_tolerance(model) -> np.ndarray:
     """(21,) metres, OpenPose order: how deep each joint lies under the rest mesh's skin, scaled, plus a margin."""
     with torch.no_grad():
         v = model.v_template.detach().double().cpu()
-        joints = torch.cat([model.j_template.detach().double().cpu(), v[model.tip_vertex_ids.cpu()]], 0)
+        joints = torch.cat([model.keypoint_template.detach().double().cpu(), v[model.tip_vertex_ids.cpu()]], 0)
         depth = torch.cdist(joints, v).amin(1)
         depth = mano_to_openpose(depth[:, None], dim=0)[:, 0]
     return np.clip(1.5 * depth.numpy() + SKIN_MARGIN_M, SKIN_MARGIN_M, MAX_TOLERANCE_M)
