@@ -395,9 +395,11 @@ def main() -> None:
         joints, hl, hb, lines, group = hand_skeleton.anatomical_skeleton(mean, faces_closed, weights, J_mean, tip_ids)
         new_regressor = hand_skeleton.joint_regressor_rows(mean, joints, group)
         if args.keypoints == "surface":
-            keypoints = hand_skeleton.keypoint_positions(joints, lines)
+            keypoints = hand_skeleton.keypoint_positions(joints, lines, J_mean)
             kp_regressor = hand_skeleton.joint_regressor_rows(mean, keypoints, group)
             kp_regressor[0] = regressor[0]
+            if hand_skeleton.THUMB_CMC_KEYPOINT_FROM_SOURCE:  # the bundled asset's own row: same shape behaviour
+                kp_regressor[13] = regressor[13]
         new_regressor[0] = regressor[0]  # the wrist stays MakeHuman's wrist joint centre (the frame's origin)
         regressor = new_regressor
         weights = hand_skeleton.bone_heat_weights(mean, faces, joints, mean[tip_ids], group)

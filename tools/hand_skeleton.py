@@ -263,14 +263,21 @@ def anatomical_skeleton(
 # the webs), lies 14 to 20 mm distal of the MCP joint, whose head is hidden in the palm. The MCP keypoint is
 # therefore put on the finger's centreline MCP_KEYPOINT_OFFSET distal of the MCP joint centre (BB93's
 # midpoint), the convention of MANO-fitted labels too (MANO's MCP joints sit at the finger roots). The
-# thumb's MCP crease lies over its joint (BB93) and its CMC has no surface landmark: both stay at the joint.
+# thumb's MCP crease lies over its joint (BB93): that keypoint stays at the joint. The thumb's CMC lies deep
+# under the thenar muscles with no surface landmark documented for it; where the literature gives no rule,
+# the keypoint stays where the source rig (and so the bundled asset, whose keypoints are its joints) had it
+# when THUMB_CMC_KEYPOINT_FROM_SOURCE, else at the joint centre.
 MCP_KEYPOINT_OFFSET = 0.017  # m, BB93: proximal digital creases 14-20 mm distal of the MCP joints
+THUMB_CMC_KEYPOINT_FROM_SOURCE = True
 
 
-def keypoint_positions(joints: np.ndarray, lines: dict[str, np.ndarray]) -> np.ndarray:
+def keypoint_positions(joints: np.ndarray, lines: dict[str, np.ndarray], source_joints: np.ndarray) -> np.ndarray:
     """(16, 3) rest keypoints: the joint centres, except each finger's MCP keypoint, moved along the finger's
-    centreline MCP_KEYPOINT_OFFSET (straight-line distance) distal of the MCP joint centre."""
+    centreline MCP_KEYPOINT_OFFSET (straight-line distance) distal of the MCP joint centre, and the thumb
+    CMC's (see THUMB_CMC_KEYPOINT_FROM_SOURCE; `source_joints` (16, 3) the source rig's joints)."""
     kp = joints.copy()
+    if THUMB_CMC_KEYPOINT_FROM_SOURCE:
+        kp[CHAINS["thumb"][0]] = source_joints[CHAINS["thumb"][0]]
     for finger, chain in CHAINS.items():
         if finger == "thumb":
             continue
@@ -436,7 +443,7 @@ def provenance(
 def keypoint_provenance(joints: np.ndarray, keypoints: np.ndarray) -> dict:
     """What the asset records about its keypoints (kp_regressor) and how far they sit from the joints."""
     offsets = {
-        finger: round(float(np.linalg.norm(keypoints[chain[0]] - joints[chain[0]]) * 1000), 2)
+        finger: [round(float(np.linalg.norm(keypoints[j] - joints[j]) * 1000), 2) for j in chain]
         for finger, chain in CHAINS.items()
     }
     return {
@@ -446,5 +453,8 @@ def keypoint_provenance(joints: np.ndarray, keypoints: np.ndarray) -> dict:
         "rule": "keypoints at the joint centres, except finger MCPs: on the finger's centreline "
         f"{MCP_KEYPOINT_OFFSET * 1000:.0f} mm distal of the MCP joint centre (proximal digital crease, BB93: "
         "14-20 mm); each keypoint rides on the bone of its joint",
-        "mcp_keypoint_offset_mm": offsets,
+        "thumb_cmc_keypoint": "the source rig's (no surface landmark documented)"
+        if THUMB_CMC_KEYPOINT_FROM_SOURCE
+        else "the joint centre",
+        "keypoint_offset_from_joint_mm": offsets,
     }
