@@ -28,12 +28,12 @@ def hs():
 def built(hs):
     a = load_openhand()
     v, tips = a.v_template, a.tip_vertex_ids
-    joints, hl, hb, _, group = hs.anatomical_skeleton(v, a.faces_closed, a.weights, a.j_regressor @ v, tips)
-    return a, joints, hl, hb, group
+    joints, hl, hb, lines, group = hs.anatomical_skeleton(v, a.faces_closed, a.weights, a.j_regressor @ v, tips)
+    return a, joints, hl, hb, group, lines
 
 
 def test_segments_follow_the_literature(hs, built):
-    a, joints, hl, _, _ = built
+    a, joints, hl, _, _, _ = built
     v = a.v_template
     for finger, chain in hs.CHAINS.items():
         tip = v[a.tip_vertex_ids[hs.TIP_INDEX[finger]]]
@@ -47,7 +47,7 @@ def test_segments_follow_the_literature(hs, built):
 
 
 def test_regressor_rows_are_convex_and_exact(hs, built):
-    a, joints, _, _, group = built
+    a, joints, _, _, group, _ = built
     R = hs.joint_regressor_rows(a.v_template, joints, group)
     assert (R >= 0).all()
     np.testing.assert_allclose(R[1:].sum(1), 1.0, atol=1e-9)
@@ -55,7 +55,7 @@ def test_regressor_rows_are_convex_and_exact(hs, built):
 
 
 def test_bone_heat_weights(hs, built):
-    a, joints, _, _, group = built
+    a, joints, _, _, group, _ = built
     v = a.v_template
     W = hs.bone_heat_weights(v, a.faces, joints, v[a.tip_vertex_ids], group)
     assert W.shape == (len(v), 16) and (W >= 0).all() and ((W > 0).sum(1) <= 4).all()
@@ -66,3 +66,22 @@ def test_bone_heat_weights(hs, built):
     assert (W[v[:, 1] < 0].argmax(1) == 0).all()
     # every joint drives a sizeable share of the skin (no bone left without vertices)
     assert (W.sum(0) > 20).all()
+
+
+def test_keypoints_sit_where_the_surface_anatomy_puts_them(hs, built):
+    """Finger MCP keypoints 17 mm distal of their joint on the finger's centreline (proximal digital crease),
+    the thumb CMC's the source rig's, all others at their joints."""
+    a, joints, _, _, _, lines = built
+    source = a.j_regressor @ a.v_template
+    kp = hs.keypoint_positions(joints, lines, source)
+    moved = {chain[0] for finger, chain in hs.CHAINS.items() if finger != "thumb"}
+    for j in range(16):
+        if j in moved:
+            assert np.linalg.norm(kp[j] - joints[j]) == pytest.approx(hs.MCP_KEYPOINT_OFFSET, abs=2e-4)
+            assert (kp[j] - joints[j])[1] > 0.012  # distal (+y)
+            _, d, _ = hs._project_on_polyline(kp[j][None], next(lines[f] for f, c in hs.CHAINS.items() if c[0] == j))
+            assert d[0] < 1e-6
+        elif j == hs.CHAINS["thumb"][0] and hs.THUMB_CMC_KEYPOINT_FROM_SOURCE:
+            np.testing.assert_allclose(kp[j], source[j])
+        else:
+            np.testing.assert_allclose(kp[j], joints[j])
