@@ -130,3 +130,24 @@ def test_a_small_hand_on_a_face_is_a_face_feature():
     assert face_feature(landmarks(hand_keypoints(200, 205, 40)), [pose])  # a 'hand' the size of a nose
     assert not face_feature(landmarks(hand_keypoints(200, 205, 110)), [pose])  # a hand over the face
     assert not face_feature(landmarks(hand_keypoints(500, 205, 40)), [pose])  # a small hand elsewhere
+
+
+def test_settle_stops_at_the_first_reading_of_a_known_hand():
+    kp = hand_keypoints()
+    model = FakeModel(kp)
+    near = Proposal(RotatedRect(240, 230, 300, 300), "neighbour", 0.0)
+    _, free = settle(model, None, near, max_rounds=6)
+    model.calls = 0
+    lm, rounds = settle(model, None, near, max_rounds=6, known=[landmarks(kp)])
+    assert rounds == 1 == model.calls < free  # the reading is the known hand: no re-crop
+    assert same_hand(lm, landmarks(kp))
+
+
+def test_verifier_records_a_known_hand_read_again_as_a_source_not_a_new_hand():
+    kp = hand_keypoints()
+    verifier = HandVerifier(presence_threshold=0.5)
+    verifier.model = FakeModel(kp)
+    known = verifier(None, [Proposal(rect_from_hand_landmarks(kp), "palm", 1.0)])
+    assert len(known) == 1
+    again = verifier(None, [Proposal(RotatedRect(240, 230, 300, 300), "body", 0.9, "left", 0)], known=known)
+    assert again == [] and known[0].sources == ["palm", "body"]

@@ -28,6 +28,25 @@ class BodyHand:
     wrist: np.ndarray  # (2,) pixels
     visibility: float  # the pose model's probability that the wrist is visible
     person: int  # index of the person in the image
+    elbow: np.ndarray | None = None  # (2,) pixels
+
+
+# Hand length over forearm length (elbow to wrist): 0.108 / 0.146 of stature (Drillis & Contini 1966).
+HAND_TO_FOREARM = 0.108 / 0.146
+
+
+def forearm_rect(wrist: np.ndarray, elbow: np.ndarray) -> RotatedRect | None:
+    """A hand region that continues the forearm: centred half a hand length beyond the wrist along the
+    elbow -> wrist direction, turned along it, two hand lengths wide (the landmark model's crops are about
+    twice the hand). It does not rely on the pose model's finger points, which drift when the hand is hidden
+    or held together with the other hand."""
+    fore = np.asarray(wrist, dtype=np.float64) - np.asarray(elbow, dtype=np.float64)
+    length = float(np.linalg.norm(fore))
+    if length < 4:
+        return None
+    hand = HAND_TO_FOREARM * length
+    c = np.asarray(wrist, dtype=np.float64) + 0.5 * hand * fore / length
+    return RotatedRect(float(c[0]), float(c[1]), 2 * hand, 2 * hand, angle_up(elbow, wrist))
 
 
 def person_rect(det: SSDDetection) -> RotatedRect:
@@ -47,7 +66,7 @@ def hand_rect_from_body(wrist: np.ndarray, pinky: np.ndarray, index: np.ndarray)
 
 def hands_from_pose(pose: PoseLandmarks, person: int, min_visibility: float = 0.0) -> list[BodyHand]:
     out = []
-    for side, (w, p, i, _) in BODY_HAND_JOINTS.items():
+    for side, (w, p, i, e) in BODY_HAND_JOINTS.items():
         vis = float(min(pose.visibility[w], pose.presence[w]))
         if vis < min_visibility:
             continue
@@ -55,7 +74,7 @@ def hands_from_pose(pose: PoseLandmarks, person: int, min_visibility: float = 0.
         rect = hand_rect_from_body(kp[w], kp[p], kp[i])
         if rect.size < 4:
             continue
-        out.append(BodyHand(side, rect, kp[w].copy(), vis, person))
+        out.append(BodyHand(side, rect, kp[w].copy(), vis, person, kp[e].copy()))
     return out
 
 

@@ -51,7 +51,11 @@ class ThoroughSettings:
     palm_min_score: float = 0.5
     tiles: bool = True
     body: bool = True
-    close_up_fraction: float = 1 / 3  # a hand this large (of the shorter image side): no tiles, no body pass
+    close_up_fraction: float = 1 / 3  # a hand this large (of the shorter image side): no tiles
+    # a hand this large: no body pass either. The shoulders of a person (about 2.4 hand lengths apart:
+    # shoulder breadth 0.259, hand length 0.108 of stature, Drillis & Contini 1966) at that hand's depth
+    # would span more than the frame, so no body the pose detector needs can be in view beside it.
+    frame_filling_fraction: float = 0.5
     max_rounds: int = 4
     neighbours: bool = True  # crops beside each hand: the second of two touching hands
     scan: bool = True  # when nothing else found a hand: large windows read by the landmark model
@@ -99,7 +103,9 @@ class ThoroughHands:
             whole = Proposal(RotatedRect.around(0, 0, W, H), "whole-image", 0.0)
             hands = self.verifier(rgb, [whole])
             stats["proposals"] += 1
-        close_up = any(h.landmarks.size_px >= s.close_up_fraction * min(H, W) for h in hands)
+        largest = max((h.landmarks.size_px for h in hands), default=0.0) / min(H, W)
+        close_up = largest >= s.close_up_fraction
+        stats["close_up"] = close_up
         body_hands: list[BodyHand] = []
         poses: list = []
         extra: list[Proposal] = []
@@ -107,7 +113,7 @@ class ThoroughHands:
         if s.tiles and tiles:
             stats["tiles"] = len(tiles)
             extra += self.palm_proposals(rgb, tiles, "palm-tile")
-        if s.body:  # on a close-up the whole image only: the wrists of the arms it shows
+        if s.body and largest < s.frame_filling_fraction:  # on a close-up the whole image only
             regions = [None] + [t for t in tiles if t.size >= max(W, H) / 2 - 1]
             body_hands, poses = self.body(rgb, regions)
             stats["people"] = len(poses)
@@ -116,7 +122,7 @@ class ThoroughHands:
         extra = [p for p in extra if not _covered(p, hands)]
         if extra:
             stats["proposals"] += len(extra)
-            hands = self.verifier.merge(hands, self.verifier(rgb, proposal_nms(extra)))
+            hands = self.verifier.merge(hands, self.verifier(rgb, proposal_nms(extra), known=hands))
         if s.scan and not hands:  # nothing proposed a hand: the landmark model over large windows
             windows = [Proposal(r, "scan", 0.0) for r in scan_windows(W, H)]
             stats["proposals"] += len(windows)
@@ -125,7 +131,7 @@ class ThoroughHands:
             near = [Proposal(r, "neighbour", 0.0) for h in hands for r in neighbour_rects(h.landmarks.rect)]
             near = [p for p in near if not _covered(p, hands)]
             stats["proposals"] += len(near)
-            hands = self.verifier.merge(hands, self.verifier(rgb, near))
+            hands = self.verifier.merge(hands, self.verifier(rgb, near, known=hands))
         if poses:
             kept = [h for h in hands if not face_feature(h.landmarks, poses)]
             stats["dropped_on_face"] = len(hands) - len(kept)

@@ -49,12 +49,21 @@ class VerifiedHand:
 
 
 def settle(
-    model: HandLandmarkModel, rgb: np.ndarray, prop: Proposal, max_rounds: int = 4, give_up_below: float = 0.05
+    model: HandLandmarkModel,
+    rgb: np.ndarray,
+    prop: Proposal,
+    max_rounds: int = 4,
+    give_up_below: float = 0.05,
+    known: list[HandLandmarks] | None = None,
 ) -> tuple[HandLandmarks, int]:
-    """The landmark model on the proposal, re-cropped around its own landmarks until the crop settles."""
+    """The landmark model on the proposal, re-cropped around its own landmarks until the crop settles.
+    With `known` (hands already verified), the re-crops stop as soon as a reading is one of them: its next
+    crop would be that hand's own settled crop, so further runs cannot add a hand."""
     lm = model(rgb, prop.rect)
     rounds = 1
     while rounds < max_rounds and lm.presence >= give_up_below:
+        if known and any(same_hand(lm, k) for k in known):
+            break
         rect = rect_from_hand_landmarks(lm.keypoints)
         moved = math.hypot(rect.cx - lm.rect.cx, rect.cy - lm.rect.cy) / max(rect.size, 1.0)
         grown = abs(math.log(max(rect.size, 1.0) / max(lm.rect.size, 1.0)))
@@ -146,12 +155,24 @@ class HandVerifier:
         self.presence_threshold = presence_threshold
         self.max_rounds = max_rounds
 
-    def __call__(self, rgb: np.ndarray, proposals: list[Proposal]) -> list[VerifiedHand]:
-        out = []
+    def __call__(
+        self, rgb: np.ndarray, proposals: list[Proposal], known: list[VerifiedHand] | None = None
+    ) -> list[VerifiedHand]:
+        """Verified hands of the proposals, duplicates removed. `known`: hands verified before; a proposal
+        whose reading is one of them stops re-cropping (see `settle`) and its source is recorded on it."""
+        out: list[VerifiedHand] = []
+        seen = list(known or [])  # grows with each hand verified here
         for p in proposals:
-            lm, rounds = settle(self.model, rgb, p, self.max_rounds)
+            lm, rounds = settle(self.model, rgb, p, self.max_rounds, known=[k.landmarks for k in seen])
+            twin = next((k for k in seen if same_hand(lm, k.landmarks)), None)
+            if twin is not None:
+                twin.sources = twin.sources or [twin.proposal.source]
+                if p.source not in twin.sources:
+                    twin.sources.append(p.source)
+                continue
             if lm.presence >= self.presence_threshold:
                 out.append(VerifiedHand(lm, p, rounds))
+                seen.append(out[-1])
         return remove_duplicates(out)
 
     @staticmethod
