@@ -36,17 +36,20 @@ HAND_TO_FOREARM = 0.108 / 0.146
 
 
 def forearm_rect(wrist: np.ndarray, elbow: np.ndarray) -> RotatedRect | None:
-    """A hand region that continues the forearm: centred half a hand length beyond the wrist along the
-    elbow -> wrist direction, turned along it, two hand lengths wide (the landmark model's crops are about
-    twice the hand). It does not rely on the pose model's finger points, which drift when the hand is hidden
-    or held together with the other hand."""
+    """The crop the landmark model would settle on for a straight hand continuing the forearm: turned along
+    the elbow -> wrist direction, a hand length L = HAND_TO_FOREARM x forearm. MediaPipe's crop from landmarks
+    (`rect_from_hand_landmarks`) is twice the box of the palm and finger bases, moved up by 10 % of its side;
+    on the hand model's mean hand that box spans 0.72 L along the hand and is centred 0.36 L from the wrist,
+    so the crop is 1.43 L wide, centred 0.5 L beyond the wrist. It does not rely on the pose model's finger
+    points, which drift when the hand is hidden or held together with the other hand."""
     fore = np.asarray(wrist, dtype=np.float64) - np.asarray(elbow, dtype=np.float64)
     length = float(np.linalg.norm(fore))
     if length < 4:
         return None
     hand = HAND_TO_FOREARM * length
-    c = np.asarray(wrist, dtype=np.float64) + 0.5 * hand * fore / length
-    return RotatedRect(float(c[0]), float(c[1]), 2 * hand, 2 * hand, angle_up(elbow, wrist))
+    side = 2 * 0.72 * hand
+    c = np.asarray(wrist, dtype=np.float64) + (0.36 * hand + 0.1 * side) * fore / length
+    return RotatedRect(float(c[0]), float(c[1]), side, side, angle_up(elbow, wrist))
 
 
 def person_rect(det: SSDDetection) -> RotatedRect:

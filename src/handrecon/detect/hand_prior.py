@@ -31,8 +31,8 @@ from handrecon.hand.keypoints import OPENPOSE_BONES
 
 # Limits of each measure: the 99.5th percentile of the measure over landmark sets read on hands of the
 # synthetic renders (landmarks within a quarter hand of the truth), see `calibrate_limits`. Values printed by
-# `python benchmarks/bench_detection.py --calibrate-prior` (seed 0, 400 renders).
-PRIOR_LIMITS: dict[str, float] = {"bone": 0.30, "rom": 1.0, "projection": 0.10}
+# `python benchmarks/bench_detection.py --calibrate-prior 400` (seed 0).
+PRIOR_LIMITS: dict[str, float] = {"bone": 0.61, "rom": 20.41, "projection": 0.28}
 
 
 @dataclass(frozen=True)

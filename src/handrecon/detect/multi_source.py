@@ -24,7 +24,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from handrecon.detect.body import BodyHand, BodyHandProposer
+from handrecon.detect.body import BodyHand, BodyHandProposer, forearm_rect
 from handrecon.detect.crops import RotatedRect
 from handrecon.detect.landmarks import HandLandmarks, rect_from_hand_landmarks
 from handrecon.detect.mediapipe_hands import TTAConfig
@@ -40,7 +40,13 @@ from handrecon.detect.proposals import (
 )
 from handrecon.detect.ssd import palm_detector
 from handrecon.detect.types import HandDetection
-from handrecon.detect.verify import PRESENCE_THRESHOLD, HandVerifier, VerifiedHand, assign_handedness
+from handrecon.detect.verify import (
+    PRESENCE_THRESHOLD,
+    TWO_READ_THRESHOLD,
+    HandVerifier,
+    VerifiedHand,
+    assign_handedness,
+)
 
 DETECTOR_NAME = "handrecon-multisource (mediapipe-0.10.21 models)"
 
@@ -48,6 +54,7 @@ DETECTOR_NAME = "handrecon-multisource (mediapipe-0.10.21 models)"
 @dataclass(frozen=True)
 class ThoroughSettings:
     presence_threshold: float = PRESENCE_THRESHOLD
+    two_read_threshold: float | None = TWO_READ_THRESHOLD  # None: presence alone decides
     palm_min_score: float = 0.5
     tiles: bool = True
     body: bool = True
@@ -59,6 +66,7 @@ class ThoroughSettings:
     max_rounds: int = 4
     neighbours: bool = True  # crops beside each hand: the second of two touching hands
     scan: bool = True  # when nothing else found a hand: large windows read by the landmark model
+    forearm: bool = False  # a crop along the forearm of each visible body wrist that has no hand yet
 
 
 class ThoroughHands:
@@ -69,7 +77,9 @@ class ThoroughHands:
         self.max_hands = max_hands
         self.palms = palm_detector(self.settings.palm_min_score)
         self.body = BodyHandProposer()
-        self.verifier = HandVerifier(self.settings.presence_threshold, self.settings.max_rounds)
+        self.verifier = HandVerifier(
+            self.settings.presence_threshold, self.settings.max_rounds, self.settings.two_read_threshold
+        )
         self.last_stats: dict = {}
 
     def close(self) -> None:
@@ -123,6 +133,11 @@ class ThoroughHands:
         if extra:
             stats["proposals"] += len(extra)
             hands = self.verifier.merge(hands, self.verifier(rgb, proposal_nms(extra), known=hands))
+        if s.forearm and body_hands:  # a wrist with no hand yet: the region continuing its forearm
+            fore = [_forearm_proposal(b) for b in body_hands if b.visibility >= 0.5 and not _has_hand(b, hands)]
+            fore = [p for p in fore if p is not None and _inside(p.rect, W, H)]
+            stats["proposals"] += len(fore)
+            hands = self.verifier.merge(hands, self.verifier(rgb, fore, known=hands))
         if s.scan and not hands:  # nothing proposed a hand: the landmark model over large windows
             windows = [Proposal(r, "scan", 0.0) for r in scan_windows(W, H)]
             stats["proposals"] += len(windows)
@@ -130,6 +145,8 @@ class ThoroughHands:
         if s.neighbours and hands:
             near = [Proposal(r, "neighbour", 0.0) for h in hands for r in neighbour_rects(h.landmarks.rect)]
             near = [p for p in near if not _covered(p, hands)]
+            if largest >= s.frame_filling_fraction:  # a crop centred outside the frame cannot add a hand there
+                near = [p for p in near if _inside(p.rect, W, H)]
             stats["proposals"] += len(near)
             hands = self.verifier.merge(hands, self.verifier(rgb, near, known=hands))
         if poses:
@@ -163,9 +180,10 @@ class ThoroughHands:
     def _detection(self, h: VerifiedHand) -> HandDetection:
         lm = h.landmarks
         report = {
-            "kept_because": f"hand presence {lm.presence:.3f} >= {self.verifier.presence_threshold} "
-            f"after {h.rounds} landmark run(s) on the settled crop",
+            "kept_because": h.kept_because,
             "presence": round(lm.presence, 4),
+            "mirrored_presence": None if h.mirrored_presence is None else round(h.mirrored_presence, 4),
+            "prior": None if h.prior is None else {k: round(v, 4) for k, v in h.prior.as_dict().items()},
             "proposal_source": h.proposal.source,
             "found_by": list(h.sources),
             "handedness_source": h.handedness_source,
@@ -216,3 +234,17 @@ def _covered(p: Proposal, hands: list[VerifiedHand]) -> bool:
         if inside and 0.5 <= p.rect.size / max(h.landmarks.rect.size, 1.0) <= 2.0:
             return True
     return False
+
+
+def _forearm_proposal(b: BodyHand) -> Proposal | None:
+    rect = None if b.elbow is None else forearm_rect(b.wrist, b.elbow)
+    return None if rect is None else Proposal(rect, "forearm", b.visibility, b.side, b.person)
+
+
+def _has_hand(b: BodyHand, hands: list[VerifiedHand]) -> bool:
+    """A verified hand whose wrist lies within half a hand of the body's wrist."""
+    return any(np.linalg.norm(h.landmarks.keypoints[0] - b.wrist) < 0.5 * h.landmarks.size_px for h in hands)
+
+
+def _inside(rect: RotatedRect, width: int, height: int) -> bool:
+    return 0 <= rect.cx < width and 0 <= rect.cy < height
