@@ -42,7 +42,6 @@ from handrecon.detect.ssd import palm_detector
 from handrecon.detect.types import HandDetection
 from handrecon.detect.verify import (
     PRESENCE_THRESHOLD,
-    TWO_READ_THRESHOLD,
     HandVerifier,
     VerifiedHand,
     assign_handedness,
@@ -54,7 +53,7 @@ DETECTOR_NAME = "handrecon-multisource (mediapipe-0.10.21 models)"
 @dataclass(frozen=True)
 class ThoroughSettings:
     presence_threshold: float = PRESENCE_THRESHOLD
-    two_read_threshold: float | None = TWO_READ_THRESHOLD  # None: presence alone decides
+    two_read_threshold: float | None = None  # e.g. TWO_READ_THRESHOLD: see verify.py (off: hard_dev precision)
     palm_min_score: float = 0.5
     tiles: bool = True
     body: bool = True
