@@ -10,7 +10,13 @@ recall / precision / handedness of the thorough detector over hand-presence thre
 `handrecon.detect.verify.PRESENCE_THRESHOLD`). Times are wall seconds per image in one process, both
 detectors on the same machine in the same run (compare ratios: a shared machine makes absolute times noisy).
 
-Run: python benchmarks/bench_detection.py [--hard-dev PATH] [--sweep] [--per-image]
+`--close-ups N` times both front ends on N one-hand 256x256 close-ups (bench_throughput.py's folder),
+interleaved per image, and counts the thorough detector's model runs. `--calibrate-prior N` builds the tuning
+data of the verification rules (N synthetic renders and non-hand crops) and prints what the rules give
+(`handrecon.detect.hand_prior.PRIOR_LIMITS`, `handrecon.detect.verify.TWO_READ_THRESHOLD`).
+
+Run: python benchmarks/bench_detection.py [--hard-dev PATH] [--sweep] [--per-image] [--close-ups N]
+     [--calibrate-prior N]
 """
 
 from __future__ import annotations
@@ -214,6 +220,60 @@ def calibrate_prior(count: int, seed: int = 0) -> None:
     print(f"rule (lowest two-read threshold admitting no more non-hands than presence alone): {chosen}")
 
 
+def close_ups(count: int, rounds: int = 3) -> None:
+    """Per-image detection time on one-hand 256x256 close-ups (the folder of bench_throughput.py), thorough and
+    fast interleaved image by image (a loaded machine slows both alike), and the models each one runs."""
+    import collections
+
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from bench_throughput import make_folder
+
+    from handrecon.data.devdata import default_devdata_dir
+    from handrecon.detect import litert
+    from handrecon.detect.front_end import make_detector
+
+    root = default_devdata_dir()
+    if root is None:
+        print("no devdata folder (../shared/devdata): no close-ups to make")
+        return
+    with tempfile.TemporaryDirectory() as tmp:
+        make_folder(root, Path(tmp), count)
+        images = [np.asarray(Image.open(p).convert("RGB")) for p in sorted(Path(tmp).glob("*.jpg"))]
+    runs: collections.Counter = collections.Counter()
+    run = litert.TFLiteModel.run
+
+    def counted(model, x):
+        runs[model.name] += 1
+        return run(model, x)
+
+    dets = {"thorough": make_detector("thorough"), "fast": make_detector("fast")}
+    for d in dets.values():
+        d.detect(images[0])
+    times: dict[str, list[float]] = {k: [] for k in dets}
+    found = dict.fromkeys(dets, 0)
+    litert.TFLiteModel.run = counted
+    try:
+        for r in range(rounds):
+            for rgb in images:
+                for k in list(dets) if r % 2 == 0 else list(dets)[::-1]:
+                    t0 = time.perf_counter()
+                    n = len(dets[k].detect(rgb))
+                    times[k].append(time.perf_counter() - t0)
+                    found[k] += n if r == 0 else 0
+    finally:
+        litert.TFLiteModel.run = run
+    print(f"\n{len(images)} one-hand 256x256 close-ups, {rounds} rounds, thorough and fast interleaved per image:")
+    for k, ts in times.items():
+        print(
+            f"  {k:9s} median {1000 * statistics.median(ts):6.1f} ms  mean {1000 * statistics.mean(ts):6.1f} ms  "
+            f"hands found {found[k]}"
+        )
+    ratio = statistics.median(times["thorough"]) / statistics.median(times["fast"])
+    print(f"  thorough / fast (medians): {ratio:.2f}x")
+    per = ", ".join(f"{name} {n / (rounds * len(images)):.2f}" for name, n in sorted(runs.items()))
+    print(f"  thorough's model runs per image: {per}")
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--hard-dev", type=Path, default=default_hard_dev())
@@ -226,7 +286,16 @@ def main() -> int:
         metavar="N",
         help="only the tuning data: N synthetic renders and non-hand crops, figures of the verification rules",
     )
+    ap.add_argument(
+        "--close-ups",
+        type=int,
+        metavar="N",
+        help="only per-image time on N one-hand 256x256 close-ups, thorough and fast interleaved",
+    )
     a = ap.parse_args()
+    if a.close_ups:
+        close_ups(a.close_ups)
+        return 0
     if a.calibrate_prior:
         calibrate_prior(a.calibrate_prior)
         return 0
