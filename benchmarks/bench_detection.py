@@ -119,11 +119,13 @@ def prior_tuning_set(count: int = 400, seed: int = 0, negatives_per_render: int 
     landmarks lie within a quarter hand of the truth. Negatives: random turned square crops (0.2-0.6 of the
     image side) of the same renders with under 2 % hand pixels, whose settled landmarks still lie off the
     hands (background, forearm, occluders), and as many crops of the public-domain photo (a face). Each
-    reading: (presence, mirrored re-read presence, PriorCheck)."""
+    reading: (presence, mirrored re-read presence, PriorCheck). Third list: the readings of the two neighbour
+    crops of each hand (`proposals.neighbour_rects`) that settled on neither hand nor a part of one, the kind
+    of false hand the neighbour crops give on real photos."""
     from handrecon.detect.crops import RotatedRect
     from handrecon.detect.hand_prior import check_landmarks
     from handrecon.detect.landmarks import HandLandmarkModel, rect_from_hand_landmarks
-    from handrecon.detect.proposals import Proposal
+    from handrecon.detect.proposals import Proposal, neighbour_rects
     from handrecon.detect.verify import settle
     from handrecon.synth.config import SynthConfig
     from handrecon.synth.engine import SynthEngine
@@ -131,7 +133,7 @@ def prior_tuning_set(count: int = 400, seed: int = 0, negatives_per_render: int 
     model = HandLandmarkModel()
     engine = SynthEngine(SynthConfig(seed=seed, two_hand_prob=0.3, size=size))
     rng = np.random.default_rng(seed)
-    pos, neg = [], []
+    pos, neg, near = [], [], []
 
     def read(rgb, rect):
         lm, _ = settle(model, rgb, Proposal(rect, "scan", 0.0))
@@ -166,6 +168,10 @@ def prior_tuning_set(count: int = 400, seed: int = 0, negatives_per_render: int 
             lm, mirrored = read(s.image, rect_from_hand_landmarks(truth))
             if np.linalg.norm(lm.keypoints - truth, axis=1).mean() < 0.25 * float(np.ptp(truth, 0).max()):
                 pos.append((lm, mirrored))
+            for rect in neighbour_rects(rect_from_hand_landmarks(truth)):  # what the neighbour crops read
+                lm, mirrored = read(s.image, rect)
+                if not any(_same_or_part(lm.keypoints, s.joints2d[k]) for k in range(s.num_hands)):
+                    near.append((lm, mirrored))
         negatives(s.image, s.hand_mask)
     photo = _public_domain_photo()
     if photo is not None:
@@ -178,7 +184,17 @@ def prior_tuning_set(count: int = 400, seed: int = 0, negatives_per_render: int 
         checks = check_landmarks(np.stack([m.keypoints for m, _ in readings]), np.stack([m.world for m, _ in readings]))
         return [(m.presence, mirrored, c) for (m, mirrored), c in zip(readings, checks, strict=True)]
 
-    return with_checks(pos), with_checks(neg)
+    return with_checks(pos), with_checks(neg), with_checks(near)
+
+
+def _same_or_part(kp: np.ndarray, truth: np.ndarray) -> bool:
+    """A reading of that true hand (landmarks within half a hand of the truth), or of a part of it (half its
+    landmarks inside the hand's box): the detector merges or drops those, they are not false hands."""
+    size = float(np.ptp(truth, 0).max())
+    if np.linalg.norm(kp - truth, axis=1).mean() < 0.5 * size:
+        return True
+    lo, hi = truth.min(0) - 0.1 * size, truth.max(0) + 0.1 * size
+    return bool(np.all((kp >= lo) & (kp <= hi), axis=1).mean() >= 0.5)
 
 
 def calibrate_prior(count: int, seed: int = 0) -> None:
@@ -187,10 +203,21 @@ def calibrate_prior(count: int, seed: int = 0) -> None:
     from handrecon.detect.hand_prior import calibrate_limits
     from handrecon.detect.verify import PRESENCE_THRESHOLD
 
-    pos, neg = prior_tuning_set(count, seed)
+    pos, far, near = prior_tuning_set(count, seed)
+    neg = far + near
     P = np.array([[p, m] for p, m, _ in pos])
     N = np.array([[p, m] for p, m, _ in neg])
-    print(f"tuning set: {len(pos)} hands read correctly on {count} synthetic renders, {len(neg)} non-hand crops")
+    print(
+        f"tuning set: {len(pos)} hands read correctly on {count} synthetic renders, {len(neg)} non-hand readings "
+        f"({len(far)} crops away from the hands, {len(near)} crops beside a hand that settled off every hand)"
+    )
+    for name, group in (("away", far), ("beside", near)):
+        g = np.array([[p, m] for p, m, _ in group]).reshape(-1, 2)
+        print(
+            f"  {name}: presence >= 0.9: {int((g[:, 0] >= 0.9).sum())}, >= 0.8: {int((g[:, 0] >= 0.8).sum())}, "
+            f">= 0.5: {int((g[:, 0] >= 0.5).sum())}; two-read score >= 0.8: "
+            f"{int((np.sqrt(g[:, 0] * g[:, 1]) >= 0.8).sum())}"
+        )
     limits = calibrate_limits([c for _, _, c in pos])
     print(f"knowledge-prior limits (99.5th percentile of the hands): {limits}")
     hard = N[:, 0] >= 0.5
