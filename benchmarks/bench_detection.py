@@ -15,8 +15,10 @@ interleaved per image, and counts the thorough detector's model runs. `--calibra
 data of the verification rules (N synthetic renders and non-hand crops) and prints what the rules give
 (`handrecon.detect.hand_prior.PRIOR_LIMITS`, `handrecon.detect.verify.TWO_READ_THRESHOLD`).
 
-Run: python benchmarks/bench_detection.py [--hard-dev PATH] [--sweep] [--per-image] [--close-ups N]
-     [--calibrate-prior N]
+`--two-read` / `--forearm` score the thorough detector with those options on (both off by default).
+
+Run: python benchmarks/bench_detection.py [--hard-dev PATH] [--sweep] [--per-image] [--two-read] [--forearm]
+     [--close-ups N] [--calibrate-prior N]
 """
 
 from __future__ import annotations
@@ -313,6 +315,8 @@ def main() -> int:
         metavar="N",
         help="only the tuning data: N synthetic renders and non-hand crops, figures of the verification rules",
     )
+    ap.add_argument("--two-read", action="store_true", help="thorough detector with the two-read admission on")
+    ap.add_argument("--forearm", action="store_true", help="thorough detector with the forearm proposals on")
     ap.add_argument(
         "--close-ups",
         type=int,
@@ -330,14 +334,16 @@ def main() -> int:
         print("hard_dev not found (../shared/devdata/hard_dev); pass --hard-dev", file=sys.stderr)
         return 2
     from handrecon.detect.mediapipe_hands import MediaPipeHands
-    from handrecon.detect.multi_source import ThoroughHands
+    from handrecon.detect.multi_source import ThoroughHands, ThoroughSettings
+    from handrecon.detect.verify import TWO_READ_THRESHOLD
 
     ann = json.loads((a.hard_dev / "annotations.json").read_text())
     images = [
         (Path(im["file"]).stem, np.asarray(Image.open(a.hard_dev / im["file"]).convert("RGB"))) for im in ann["images"]
     ]
     out = a.out or Path(tempfile.mkdtemp(prefix="bench_detection_"))
-    with ThoroughHands() as det:
+    settings = ThoroughSettings(two_read_threshold=TWO_READ_THRESHOLD if a.two_read else None, forearm=a.forearm)
+    with ThoroughHands(settings=settings) as det:
         t_thorough = run_detector(det, images, out / "thorough")
     with MediaPipeHands() as det:
         t_fast = run_detector(det, images, out / "fast")
