@@ -10,7 +10,15 @@ recall / precision / handedness of the thorough detector over hand-presence thre
 `handrecon.detect.verify.PRESENCE_THRESHOLD`). Times are wall seconds per image in one process, both
 detectors on the same machine in the same run (compare ratios: a shared machine makes absolute times noisy).
 
-Run: python benchmarks/bench_detection.py [--hard-dev PATH] [--sweep] [--per-image]
+`--close-ups N` times both front ends on N one-hand 256x256 close-ups (bench_throughput.py's folder),
+interleaved per image, and counts the thorough detector's model runs. `--calibrate-prior N` builds the tuning
+data of the verification rules (N synthetic renders and non-hand crops) and prints what the rules give
+(`handrecon.detect.hand_prior.PRIOR_LIMITS`, `handrecon.detect.verify.TWO_READ_THRESHOLD`).
+
+`--two-read` / `--forearm` score the thorough detector with those options on (both off by default).
+
+Run: python benchmarks/bench_detection.py [--hard-dev PATH] [--sweep] [--per-image] [--two-read] [--forearm]
+     [--close-ups N] [--calibrate-prior N]
 """
 
 from __future__ import annotations
@@ -72,7 +80,8 @@ def sweep(hard_dev: Path, images, thresholds=(0.5, 0.6, 0.7, 0.8, 0.9, 0.95)) ->
     scorer = load_scorer(hard_dev)
     ann = json.loads((hard_dev / "annotations.json").read_text())
     lowest = min(thresholds)
-    with ThoroughHands(settings=dataclasses.replace(ThoroughSettings(), presence_threshold=lowest)) as det:
+    settings = dataclasses.replace(ThoroughSettings(), presence_threshold=lowest, two_read_threshold=None)
+    with ThoroughHands(settings=settings) as det:
         raw = {stem: det.detect(rgb) for stem, rgb in images}
     print(f"\npresence threshold sweep (thorough, every hand verified at >= {lowest}, then filtered):")
     for thr in thresholds:
@@ -91,25 +100,250 @@ def sweep(hard_dev: Path, images, thresholds=(0.5, 0.6, 0.7, 0.8, 0.9, 0.95)) ->
         )
 
 
+# ---------------------------------------------------------------------------------------------------
+# Tuning data for the verification rules: synthetic renders (the project's own engine) and non-hand crops.
+
+
+def _public_domain_photo() -> np.ndarray | None:
+    """matplotlib's sample `grace_hopper.jpg` (U.S. Navy photograph, public domain), also a background of the
+    synthetic engine; None without matplotlib."""
+    try:
+        from matplotlib import cbook
+
+        return np.asarray(Image.open(cbook.get_sample_data("grace_hopper.jpg")).convert("RGB"))
+    except Exception:
+        return None
+
+
+def prior_tuning_set(count: int = 400, seed: int = 0, negatives_per_render: int = 8, size: int = 320):
+    """Settled landmark readings on data the project may tune on. Positives: each hand of `count` synthetic
+    renders (at least 11 visible joints), read from the crop of its true landmarks and kept when the settled
+    landmarks lie within a quarter hand of the truth. Negatives: random turned square crops (0.2-0.6 of the
+    image side) of the same renders with under 2 % hand pixels, whose settled landmarks still lie off the
+    hands (background, forearm, occluders), and as many crops of the public-domain photo (a face). Each
+    reading: (presence, mirrored re-read presence, PriorCheck). Third list: the readings of the two neighbour
+    crops of each hand (`proposals.neighbour_rects`) that settled on neither hand nor a part of one, the kind
+    of false hand the neighbour crops give on real photos."""
+    from handrecon.detect.crops import RotatedRect
+    from handrecon.detect.hand_prior import check_landmarks
+    from handrecon.detect.landmarks import HandLandmarkModel, rect_from_hand_landmarks
+    from handrecon.detect.proposals import Proposal, neighbour_rects
+    from handrecon.detect.verify import settle
+    from handrecon.synth.config import SynthConfig
+    from handrecon.synth.engine import SynthEngine
+
+    model = HandLandmarkModel()
+    engine = SynthEngine(SynthConfig(seed=seed, two_hand_prob=0.3, size=size))
+    rng = np.random.default_rng(seed)
+    pos, neg, near = [], [], []
+
+    def read(rgb, rect):
+        lm, _ = settle(model, rgb, Proposal(rect, "scan", 0.0))
+        return lm, model(rgb, lm.rect, mirror=True).presence
+
+    def off_hands(mask, lo, hi) -> bool:
+        x0, y0 = np.maximum(np.floor(lo).astype(int), 0)
+        x1, y1 = np.maximum(np.ceil(hi).astype(int), 0)
+        box = mask[y0:y1, x0:x1]
+        return box.size == 0 or box.mean() <= 0.02
+
+    def negatives(rgb, hand_mask):
+        H, W = rgb.shape[:2]
+        mask = np.zeros((H, W), bool) if hand_mask is None else hand_mask
+        for _ in range(negatives_per_render):
+            side = rng.uniform(0.2, 0.6) * min(H, W)
+            cx, cy = rng.uniform(side / 2, W - side / 2), rng.uniform(side / 2, H - side / 2)
+            rect = RotatedRect(cx, cy, side, side, rng.uniform(-np.pi, np.pi))
+            x0, y0, x1, y1 = rect.bbox()
+            if not off_hands(mask, (x0, y0), (x1, y1)):
+                continue
+            lm, mirrored = read(rgb, rect)
+            if off_hands(mask, lm.keypoints.min(0), lm.keypoints.max(0)):  # not walked onto a hand
+                neg.append((lm, mirrored))
+
+    for i in range(count):
+        s = engine.sample(i)
+        for slot in range(s.num_hands):
+            truth = s.joints2d[slot]
+            if s.visible[slot].sum() < 11:
+                continue
+            lm, mirrored = read(s.image, rect_from_hand_landmarks(truth))
+            if np.linalg.norm(lm.keypoints - truth, axis=1).mean() < 0.25 * float(np.ptp(truth, 0).max()):
+                pos.append((lm, mirrored))
+            for rect in neighbour_rects(rect_from_hand_landmarks(truth)):  # what the neighbour crops read
+                lm, mirrored = read(s.image, rect)
+                if not any(_same_or_part(lm.keypoints, s.joints2d[k]) for k in range(s.num_hands)):
+                    near.append((lm, mirrored))
+        negatives(s.image, s.hand_mask)
+    photo = _public_domain_photo()
+    if photo is not None:
+        for _ in range(count):
+            negatives(photo, None)
+
+    def with_checks(readings):
+        if not readings:
+            return []
+        checks = check_landmarks(np.stack([m.keypoints for m, _ in readings]), np.stack([m.world for m, _ in readings]))
+        return [(m.presence, mirrored, c) for (m, mirrored), c in zip(readings, checks, strict=True)]
+
+    return with_checks(pos), with_checks(neg), with_checks(near)
+
+
+def _same_or_part(kp: np.ndarray, truth: np.ndarray) -> bool:
+    """A reading of that true hand (landmarks within half a hand of the truth), or of a part of it (half its
+    landmarks inside the hand's box): the detector merges or drops those, they are not false hands."""
+    size = float(np.ptp(truth, 0).max())
+    if np.linalg.norm(kp - truth, axis=1).mean() < 0.5 * size:
+        return True
+    lo, hi = truth.min(0) - 0.1 * size, truth.max(0) + 0.1 * size
+    return bool(np.all((kp >= lo) & (kp <= hi), axis=1).mean() >= 0.5)
+
+
+def calibrate_prior(count: int, seed: int = 0) -> None:
+    """Prints the tuning data's figures and the values the stated rules give (`hand_prior.PRIOR_LIMITS`,
+    `verify.TWO_READ_THRESHOLD`)."""
+    from handrecon.detect.hand_prior import calibrate_limits
+    from handrecon.detect.verify import PRESENCE_THRESHOLD
+
+    pos, far, near = prior_tuning_set(count, seed)
+    neg = far + near
+    P = np.array([[p, m] for p, m, _ in pos])
+    N = np.array([[p, m] for p, m, _ in neg])
+    print(
+        f"tuning set: {len(pos)} hands read correctly on {count} synthetic renders, {len(neg)} non-hand readings "
+        f"({len(far)} crops away from the hands, {len(near)} crops beside a hand that settled off every hand)"
+    )
+    for name, group in (("away", far), ("beside", near)):
+        g = np.array([[p, m] for p, m, _ in group]).reshape(-1, 2)
+        print(
+            f"  {name}: presence >= 0.9: {int((g[:, 0] >= 0.9).sum())}, >= 0.8: {int((g[:, 0] >= 0.8).sum())}, "
+            f">= 0.5: {int((g[:, 0] >= 0.5).sum())}; two-read score >= 0.8: "
+            f"{int((np.sqrt(g[:, 0] * g[:, 1]) >= 0.8).sum())}"
+        )
+    limits = calibrate_limits([c for _, _, c in pos])
+    print(f"knowledge-prior limits (99.5th percentile of the hands): {limits}")
+    hard = N[:, 0] >= 0.5
+    for k in ("bone", "rom", "projection"):
+        vp = np.array([c.as_dict()[k] for _, _, c in pos])
+        vn = np.array([c.as_dict()[k] for _, _, c in neg])[hard]
+        qn = np.quantile(vn, [0.1, 0.5, 0.9]).round(3) if len(vn) else "-"
+        print(
+            f"  {k:10s} hands q50/q90/q99.5 {np.quantile(vp, [0.5, 0.9, 0.995]).round(3)}; "
+            f"non-hands with presence >= 0.5 (n={int(hard.sum())}) q10/q50/q90 {qn}"
+        )
+    plaus_p = np.array([c.plausible(limits) for _, _, c in pos])
+    plaus_n = np.array([c.plausible(limits) for _, _, c in neg])
+    print(
+        f"  within the limits: hands {plaus_p.mean():.3f}, non-hands with presence >= 0.5 "
+        f"{plaus_n[hard].mean() if hard.any() else float('nan'):.3f}"
+    )
+    base_n = int((N[:, 0] >= PRESENCE_THRESHOLD).sum())
+    print(f"presence >= {PRESENCE_THRESHOLD}: hands {np.mean(P[:, 0] >= PRESENCE_THRESHOLD):.3f}, non-hands {base_n}")
+    chosen = None
+    for t in (0.5, 0.6, 0.7, 0.8, 0.9):
+        two_p = (P[:, 0] >= PRESENCE_THRESHOLD) | ((np.sqrt(P[:, 0] * P[:, 1]) >= t) & plaus_p)
+        two_n = (N[:, 0] >= PRESENCE_THRESHOLD) | ((np.sqrt(N[:, 0] * N[:, 1]) >= t) & plaus_n)
+        print(f"  or two-read score >= {t:.1f} and plausible: hands {two_p.mean():.3f}, non-hands {int(two_n.sum())}")
+        if chosen is None and two_n.sum() <= base_n:
+            chosen = t
+    print(f"rule (lowest two-read threshold admitting no more non-hands than presence alone): {chosen}")
+
+
+def close_ups(count: int, rounds: int = 3) -> None:
+    """Per-image detection time on one-hand 256x256 close-ups (the folder of bench_throughput.py), thorough and
+    fast interleaved image by image (a loaded machine slows both alike), and the models each one runs."""
+    import collections
+
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from bench_throughput import make_folder
+
+    from handrecon.data.devdata import default_devdata_dir
+    from handrecon.detect import litert
+    from handrecon.detect.front_end import make_detector
+
+    root = default_devdata_dir()
+    if root is None:
+        print("no devdata folder (../shared/devdata): no close-ups to make")
+        return
+    with tempfile.TemporaryDirectory() as tmp:
+        make_folder(root, Path(tmp), count)
+        images = [np.asarray(Image.open(p).convert("RGB")) for p in sorted(Path(tmp).glob("*.jpg"))]
+    runs: collections.Counter = collections.Counter()
+    run = litert.TFLiteModel.run
+
+    def counted(model, x):
+        runs[model.name] += 1
+        return run(model, x)
+
+    dets = {"thorough": make_detector("thorough"), "fast": make_detector("fast")}
+    for d in dets.values():
+        d.detect(images[0])
+    times: dict[str, list[float]] = {k: [] for k in dets}
+    found = dict.fromkeys(dets, 0)
+    litert.TFLiteModel.run = counted
+    try:
+        for r in range(rounds):
+            for rgb in images:
+                for k in list(dets) if r % 2 == 0 else list(dets)[::-1]:
+                    t0 = time.perf_counter()
+                    n = len(dets[k].detect(rgb))
+                    times[k].append(time.perf_counter() - t0)
+                    found[k] += n if r == 0 else 0
+    finally:
+        litert.TFLiteModel.run = run
+    print(f"\n{len(images)} one-hand 256x256 close-ups, {rounds} rounds, thorough and fast interleaved per image:")
+    for k, ts in times.items():
+        print(
+            f"  {k:9s} median {1000 * statistics.median(ts):6.1f} ms  mean {1000 * statistics.mean(ts):6.1f} ms  "
+            f"hands found {found[k]}"
+        )
+    ratio = statistics.median(times["thorough"]) / statistics.median(times["fast"])
+    print(f"  thorough / fast (medians): {ratio:.2f}x")
+    per = ", ".join(f"{name} {n / (rounds * len(images)):.2f}" for name, n in sorted(runs.items()))
+    print(f"  thorough's model runs per image: {per}")
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--hard-dev", type=Path, default=default_hard_dev())
     ap.add_argument("--sweep", action="store_true", help="also sweep the hand-presence threshold")
     ap.add_argument("--per-image", action="store_true", help="per-image hits from the scorer")
     ap.add_argument("--out", type=Path, help="keep the JSON outputs here (default: a temporary folder)")
+    ap.add_argument(
+        "--calibrate-prior",
+        type=int,
+        metavar="N",
+        help="only the tuning data: N synthetic renders and non-hand crops, figures of the verification rules",
+    )
+    ap.add_argument("--two-read", action="store_true", help="thorough detector with the two-read admission on")
+    ap.add_argument("--forearm", action="store_true", help="thorough detector with the forearm proposals on")
+    ap.add_argument(
+        "--close-ups",
+        type=int,
+        metavar="N",
+        help="only per-image time on N one-hand 256x256 close-ups, thorough and fast interleaved",
+    )
     a = ap.parse_args()
+    if a.close_ups:
+        close_ups(a.close_ups)
+        return 0
+    if a.calibrate_prior:
+        calibrate_prior(a.calibrate_prior)
+        return 0
     if a.hard_dev is None or not (a.hard_dev / "annotations.json").is_file():
         print("hard_dev not found (../shared/devdata/hard_dev); pass --hard-dev", file=sys.stderr)
         return 2
     from handrecon.detect.mediapipe_hands import MediaPipeHands
-    from handrecon.detect.multi_source import ThoroughHands
+    from handrecon.detect.multi_source import ThoroughHands, ThoroughSettings
+    from handrecon.detect.verify import TWO_READ_THRESHOLD
 
     ann = json.loads((a.hard_dev / "annotations.json").read_text())
     images = [
         (Path(im["file"]).stem, np.asarray(Image.open(a.hard_dev / im["file"]).convert("RGB"))) for im in ann["images"]
     ]
     out = a.out or Path(tempfile.mkdtemp(prefix="bench_detection_"))
-    with ThoroughHands() as det:
+    settings = ThoroughSettings(two_read_threshold=TWO_READ_THRESHOLD if a.two_read else None, forearm=a.forearm)
+    with ThoroughHands(settings=settings) as det:
         t_thorough = run_detector(det, images, out / "thorough")
     with MediaPipeHands() as det:
         t_fast = run_detector(det, images, out / "fast")

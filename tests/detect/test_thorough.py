@@ -108,3 +108,36 @@ def test_tracked_region_of_the_previous_frame_is_a_proposal(demo_rgb):
         second = det.track(demo_rgb)
     assert len(first) == len(second) == 1
     assert "track" in second[0].report["found_by"]
+
+
+def test_mirrored_reread_reads_the_same_hand_as_the_other_side(thorough, demo_rgb):
+    (d,) = thorough.detect(demo_rgb)
+    model = thorough.verifier.model
+    from handrecon.detect.landmarks import rect_from_hand_landmarks
+
+    rect = rect_from_hand_landmarks(d.keypoints)
+    straight, mirrored = model(demo_rgb, rect), model(demo_rgb, rect, mirror=True)
+    size = float(np.ptp(straight.keypoints, 0).max())
+    assert np.linalg.norm(mirrored.keypoints - straight.keypoints, axis=1).mean() < 0.1 * size
+    assert (straight.right - 0.5) * (mirrored.right - 0.5) > 0  # the same side once flipped back
+    assert mirrored.presence > 0.5
+    # world landmarks flipped back: the thumb lies on the same side of the middle finger
+    side = lambda w: np.sign(np.cross(w[9, :2] - w[0, :2], w[4, :2] - w[0, :2]))  # noqa: E731
+    assert side(mirrored.world) == side(straight.world)
+
+
+def test_frame_filling_close_up_runs_no_body_pass(thorough, demo_rgb):
+    H, W = demo_rgb.shape[:2]
+    canvas = np.zeros((3 * H, 3 * W, 3), np.uint8)  # the same hand with a wide margin: no longer a close-up
+    canvas[H : 2 * H, W : 2 * W] = demo_rgb
+    calls = []
+    body = thorough.body
+    thorough.body = lambda rgb, regions: calls.append(rgb.shape) or body(rgb, regions)
+    try:
+        (d,) = thorough.detect(demo_rgb)
+        assert np.ptp(d.keypoints, 0).max() >= thorough.settings.frame_filling_fraction * min(H, W)
+        assert calls == []  # the hand fills the frame: no body can be in view beside it
+        thorough.detect(canvas)
+        assert calls == [canvas.shape]
+    finally:
+        thorough.body = body

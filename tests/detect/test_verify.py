@@ -59,7 +59,7 @@ def test_presence_threshold_keeps_and_drops():
     kp = hand_keypoints()
     prop = Proposal(rect_from_hand_landmarks(kp), "palm", 1.0)
     for presence, kept in ((0.95, 1), (0.85, 0)):
-        v = HandVerifier(presence_threshold=0.9)
+        v = HandVerifier(presence_threshold=0.9, two_read_threshold=None)
         v.model = FakeModel(kp, presence)
         assert len(v(None, [prop])) == kept
 
@@ -130,3 +130,75 @@ def test_a_small_hand_on_a_face_is_a_face_feature():
     assert face_feature(landmarks(hand_keypoints(200, 205, 40)), [pose])  # a 'hand' the size of a nose
     assert not face_feature(landmarks(hand_keypoints(200, 205, 110)), [pose])  # a hand over the face
     assert not face_feature(landmarks(hand_keypoints(500, 205, 40)), [pose])  # a small hand elsewhere
+
+
+def test_settle_stops_at_the_first_reading_of_a_known_hand():
+    kp = hand_keypoints()
+    model = FakeModel(kp)
+    near = Proposal(RotatedRect(240, 230, 300, 300), "neighbour", 0.0)
+    _, free = settle(model, None, near, max_rounds=6)
+    model.calls = 0
+    lm, rounds = settle(model, None, near, max_rounds=6, known=[landmarks(kp)])
+    assert rounds == 1 == model.calls < free  # the reading is the known hand: no re-crop
+    assert same_hand(lm, landmarks(kp))
+
+
+def test_verifier_records_a_known_hand_read_again_as_a_source_not_a_new_hand():
+    kp = hand_keypoints()
+    verifier = HandVerifier(presence_threshold=0.5)
+    verifier.model = FakeModel(kp)
+    known = verifier(None, [Proposal(rect_from_hand_landmarks(kp), "palm", 1.0)])
+    assert len(known) == 1
+    again = verifier(None, [Proposal(RotatedRect(240, 230, 300, 300), "body", 0.9, "left", 0)], known=known)
+    assert again == [] and known[0].sources == ["palm", "body"]
+
+
+class TwoReadModel:
+    """A hand read with one presence straight and another mirrored; landmarks of the hand model's mean hand."""
+
+    def __init__(self, presence, mirrored):
+        from handrecon.detect.hand_prior import _right_hand_model
+
+        self.world = _right_hand_model()[2]
+        self.kp = 1000.0 * self.world[:, :2] + 200.0
+        self.p, self.pm = presence, mirrored
+
+    def __call__(self, rgb, rect, mirror=False):
+        lm = landmarks(self.kp, self.pm if mirror else self.p, rect=rect)
+        lm.world = self.world.copy()
+        return lm
+
+
+@pytest.mark.parametrize(
+    ("presence", "mirrored", "two_read", "kept"),
+    [
+        (0.95, 0.1, 0.8, True),
+        (0.85, 0.9, 0.8, True),
+        (0.85, 0.5, 0.8, False),
+        (0.85, 0.9, None, False),
+        (0.6, 1.0, 0.8, False),
+    ],
+)
+def test_a_hand_under_the_threshold_is_kept_when_its_mirrored_reread_agrees(presence, mirrored, two_read, kept):
+    verifier = HandVerifier(presence_threshold=0.9, two_read_threshold=two_read)
+    model = TwoReadModel(presence, mirrored)
+    verifier.model = model
+    out = verifier(None, [Proposal(rect_from_hand_landmarks(model.kp), "palm", 1.0)])
+    assert len(out) == int(kept)
+    if kept and presence < 0.9:
+        assert out[0].mirrored_presence == mirrored and out[0].prior.plausible()
+        assert "mirrored" in out[0].kept_because and "knowledge prior plausible" in out[0].kept_because
+    if kept and presence >= 0.9:
+        assert out[0].mirrored_presence is None and "hand presence 0.950 >= 0.9" in out[0].kept_because
+
+
+def test_forearm_region_continues_the_forearm_beyond_the_wrist():
+    from handrecon.detect.body import HAND_TO_FOREARM, forearm_rect
+
+    elbow, wrist = np.array([100.0, 300.0]), np.array([100.0, 200.0])  # forearm pointing up, 100 px
+    r = forearm_rect(wrist, elbow)
+    hand = HAND_TO_FOREARM * 100
+    assert r.cy < wrist[1] and abs(r.cx - 100) < 1e-9  # beyond the wrist, on the forearm's line
+    assert abs(r.angle) < 1e-9  # turned so that the hand points up in the crop
+    assert 1.3 * hand < r.size < 1.6 * hand
+    assert forearm_rect(wrist, wrist + 1.0) is None  # no forearm to follow

@@ -28,6 +28,28 @@ class BodyHand:
     wrist: np.ndarray  # (2,) pixels
     visibility: float  # the pose model's probability that the wrist is visible
     person: int  # index of the person in the image
+    elbow: np.ndarray | None = None  # (2,) pixels
+
+
+# Hand length over forearm length (elbow to wrist): 0.108 / 0.146 of stature (Drillis & Contini 1966).
+HAND_TO_FOREARM = 0.108 / 0.146
+
+
+def forearm_rect(wrist: np.ndarray, elbow: np.ndarray) -> RotatedRect | None:
+    """The crop the landmark model would settle on for a straight hand continuing the forearm: turned along
+    the elbow -> wrist direction, a hand length L = HAND_TO_FOREARM x forearm. MediaPipe's crop from landmarks
+    (`rect_from_hand_landmarks`) is twice the box of the palm and finger bases, moved up by 10 % of its side;
+    on the hand model's mean hand that box spans 0.72 L along the hand and is centred 0.36 L from the wrist,
+    so the crop is 1.43 L wide, centred 0.5 L beyond the wrist. It does not rely on the pose model's finger
+    points, which drift when the hand is hidden or held together with the other hand."""
+    fore = np.asarray(wrist, dtype=np.float64) - np.asarray(elbow, dtype=np.float64)
+    length = float(np.linalg.norm(fore))
+    if length < 4:
+        return None
+    hand = HAND_TO_FOREARM * length
+    side = 2 * 0.72 * hand
+    c = np.asarray(wrist, dtype=np.float64) + (0.36 * hand + 0.1 * side) * fore / length
+    return RotatedRect(float(c[0]), float(c[1]), side, side, angle_up(elbow, wrist))
 
 
 def person_rect(det: SSDDetection) -> RotatedRect:
@@ -47,7 +69,7 @@ def hand_rect_from_body(wrist: np.ndarray, pinky: np.ndarray, index: np.ndarray)
 
 def hands_from_pose(pose: PoseLandmarks, person: int, min_visibility: float = 0.0) -> list[BodyHand]:
     out = []
-    for side, (w, p, i, _) in BODY_HAND_JOINTS.items():
+    for side, (w, p, i, e) in BODY_HAND_JOINTS.items():
         vis = float(min(pose.visibility[w], pose.presence[w]))
         if vis < min_visibility:
             continue
@@ -55,7 +77,7 @@ def hands_from_pose(pose: PoseLandmarks, person: int, min_visibility: float = 0.
         rect = hand_rect_from_body(kp[w], kp[p], kp[i])
         if rect.size < 4:
             continue
-        out.append(BodyHand(side, rect, kp[w].copy(), vis, person))
+        out.append(BodyHand(side, rect, kp[w].copy(), vis, person, kp[e].copy()))
     return out
 
 

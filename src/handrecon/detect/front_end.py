@@ -4,7 +4,7 @@
   regions at every body's wrists, crops beside each hand, each proposal verified by the hand-landmark model
   (`handrecon.detect.multi_source`). Every hand found, up to `max_hands` when given. Cost, measured by
   benchmarks/bench_detection.py on hard_dev (shared 2-core machine, both in one run): median 1.4 s per photo
-  against 0.1 s for "fast"; about 0.2-0.5 s on 224-px close-ups, up to about 5 s on a 1024-px crowd.
+  against 0.1 s for "fast"; on 256-px one-hand close-ups about 2.5x "fast", up to about 5 s on a 1024-px crowd.
 - "fast": MediaPipe's legacy static-image graph alone (palm detector on the whole image, up to `max_hands`,
   2 when not given): today's speed, misses small, gloved and touching hands.
 """

@@ -64,14 +64,23 @@ class HandLandmarkModel:
         self.model = TFLiteModel("hand_landmark")
         self.mirrored = mirrored
 
-    def __call__(self, rgb: np.ndarray, rect: RotatedRect) -> HandLandmarks:
+    def __call__(self, rgb: np.ndarray, rect: RotatedRect, mirror: bool = False) -> HandLandmarks:
+        """The landmarks of the hand in `rect`. `mirror`: the model reads the crop flipped left-right (a hand
+        of the other side), and the result is flipped back: a second, independent reading of the same hand."""
         size = self.model.input_size[0]
         x = crop(rgb, rect, size).astype(np.float32) / 255.0
+        if mirror:
+            x = np.ascontiguousarray(x[:, ::-1])
         lm, presence, handed, world = self.model.run(x)
-        lm = lm.reshape(21, 3)
+        lm = lm.reshape(21, 3).copy()
+        if mirror:
+            lm[:, 0] = size - lm[:, 0]
+            world = world.reshape(21, 3) * np.array([-1.0, 1.0, 1.0], dtype=world.dtype)
         kp = rect.to_image(lm[:, :2], size, size)
         depth = lm[:, 2] * (rect.size / size)
         p_first = float(_sigmoid(float(handed[0]))) if not 0.0 <= float(handed[0]) <= 1.0 else float(handed[0])
+        if mirror:  # the flipped crop shows a hand of the other side
+            p_first = 1.0 - p_first
         # the model's score is that of its first label ("Left" of a mirrored selfie, i.e. a right hand)
         right = p_first if not self.mirrored else 1.0 - p_first
         pres = float(presence[0]) if 0.0 <= float(presence[0]) <= 1.0 else float(_sigmoid(float(presence[0])))

@@ -5,15 +5,18 @@
 2. Unless the image is a close-up (a verified hand spans a third of the shorter image side), the palm
    detector on a pyramid of overlapping tiles (images well above the detector's resolution only); the pose
    models on the image (and, unless a close-up, its half-size tiles): a region at each wrist of every person.
+   No body pass beside a hand that fills the frame (half the shorter side): no body can be in view there.
 3. When nothing was found: upright windows of half and three quarters of the shorter side (large gloved or
    half-hidden hands that no detector proposes).
-4. Crops beside each hand found (the second of two touching hands).
+4. Crops beside each hand found (the second of two touching hands); beside a frame-filling hand only those
+   centred in the frame. Optionally (`forearm`), a crop continuing the forearm of each body wrist without a hand.
 5. Proposals merged by an NMS that keeps the two wrists of a body apart, then verified (crop settled on the
    landmarks, hand-presence threshold), duplicates removed, 'hands' too small for the face they lie on
    dropped (`handrecon.detect.plausibility`), handedness from the landmarks and the body.
 
-Cost (measured by benchmarks/bench_detection.py): a close-up costs the palm pass, one person-detector run
-and two or three landmark runs per hand; a large photo with people adds tiles, pose landmarks per person
+A proposal whose reading is a hand already verified stops re-cropping (it cannot add a hand).
+Cost (measured by benchmarks/bench_detection.py): a 256x256 one-hand close-up costs the palm pass and about
+six landmark runs (2.5x the fast front end); a large photo with people adds tiles, pose landmarks per person
 and landmark runs per proposal. The fast front end is MediaPipe's legacy graph (`MediaPipeHands`).
 """
 
@@ -24,7 +27,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from handrecon.detect.body import BodyHand, BodyHandProposer
+from handrecon.detect.body import BodyHand, BodyHandProposer, forearm_rect
 from handrecon.detect.crops import RotatedRect
 from handrecon.detect.landmarks import HandLandmarks, rect_from_hand_landmarks
 from handrecon.detect.mediapipe_hands import TTAConfig
@@ -40,7 +43,12 @@ from handrecon.detect.proposals import (
 )
 from handrecon.detect.ssd import palm_detector
 from handrecon.detect.types import HandDetection
-from handrecon.detect.verify import PRESENCE_THRESHOLD, HandVerifier, VerifiedHand, assign_handedness
+from handrecon.detect.verify import (
+    PRESENCE_THRESHOLD,
+    HandVerifier,
+    VerifiedHand,
+    assign_handedness,
+)
 
 DETECTOR_NAME = "handrecon-multisource (mediapipe-0.10.21 models)"
 
@@ -48,13 +56,19 @@ DETECTOR_NAME = "handrecon-multisource (mediapipe-0.10.21 models)"
 @dataclass(frozen=True)
 class ThoroughSettings:
     presence_threshold: float = PRESENCE_THRESHOLD
+    two_read_threshold: float | None = None  # e.g. TWO_READ_THRESHOLD: see verify.py (off: hard_dev precision)
     palm_min_score: float = 0.5
     tiles: bool = True
     body: bool = True
-    close_up_fraction: float = 1 / 3  # a hand this large (of the shorter image side): no tiles, no body pass
+    close_up_fraction: float = 1 / 3  # a hand this large (of the shorter image side): no tiles
+    # a hand this large: no body pass either. The shoulders of a person (about 2.4 hand lengths apart:
+    # shoulder breadth 0.259, hand length 0.108 of stature, Drillis & Contini 1966) at that hand's depth
+    # would span more than the frame, so no body the pose detector needs can be in view beside it.
+    frame_filling_fraction: float = 0.5
     max_rounds: int = 4
     neighbours: bool = True  # crops beside each hand: the second of two touching hands
     scan: bool = True  # when nothing else found a hand: large windows read by the landmark model
+    forearm: bool = False  # a crop along the forearm of each visible body wrist that has no hand yet
 
 
 class ThoroughHands:
@@ -65,7 +79,9 @@ class ThoroughHands:
         self.max_hands = max_hands
         self.palms = palm_detector(self.settings.palm_min_score)
         self.body = BodyHandProposer()
-        self.verifier = HandVerifier(self.settings.presence_threshold, self.settings.max_rounds)
+        self.verifier = HandVerifier(
+            self.settings.presence_threshold, self.settings.max_rounds, self.settings.two_read_threshold
+        )
         self.last_stats: dict = {}
 
     def close(self) -> None:
@@ -99,7 +115,9 @@ class ThoroughHands:
             whole = Proposal(RotatedRect.around(0, 0, W, H), "whole-image", 0.0)
             hands = self.verifier(rgb, [whole])
             stats["proposals"] += 1
-        close_up = any(h.landmarks.size_px >= s.close_up_fraction * min(H, W) for h in hands)
+        largest = max((h.landmarks.size_px for h in hands), default=0.0) / min(H, W)
+        close_up = largest >= s.close_up_fraction
+        stats["close_up"] = close_up
         body_hands: list[BodyHand] = []
         poses: list = []
         extra: list[Proposal] = []
@@ -107,7 +125,7 @@ class ThoroughHands:
         if s.tiles and tiles:
             stats["tiles"] = len(tiles)
             extra += self.palm_proposals(rgb, tiles, "palm-tile")
-        if s.body:  # on a close-up the whole image only: the wrists of the arms it shows
+        if s.body and largest < s.frame_filling_fraction:  # on a close-up the whole image only
             regions = [None] + [t for t in tiles if t.size >= max(W, H) / 2 - 1]
             body_hands, poses = self.body(rgb, regions)
             stats["people"] = len(poses)
@@ -116,7 +134,12 @@ class ThoroughHands:
         extra = [p for p in extra if not _covered(p, hands)]
         if extra:
             stats["proposals"] += len(extra)
-            hands = self.verifier.merge(hands, self.verifier(rgb, proposal_nms(extra)))
+            hands = self.verifier.merge(hands, self.verifier(rgb, proposal_nms(extra), known=hands))
+        if s.forearm and body_hands:  # a wrist with no hand yet: the region continuing its forearm
+            fore = [_forearm_proposal(b) for b in body_hands if b.visibility >= 0.5 and not _has_hand(b, hands)]
+            fore = [p for p in fore if p is not None and _inside(p.rect, W, H)]
+            stats["proposals"] += len(fore)
+            hands = self.verifier.merge(hands, self.verifier(rgb, fore, known=hands))
         if s.scan and not hands:  # nothing proposed a hand: the landmark model over large windows
             windows = [Proposal(r, "scan", 0.0) for r in scan_windows(W, H)]
             stats["proposals"] += len(windows)
@@ -124,8 +147,10 @@ class ThoroughHands:
         if s.neighbours and hands:
             near = [Proposal(r, "neighbour", 0.0) for h in hands for r in neighbour_rects(h.landmarks.rect)]
             near = [p for p in near if not _covered(p, hands)]
+            if largest >= s.frame_filling_fraction:  # a crop centred outside the frame cannot add a hand there
+                near = [p for p in near if _inside(p.rect, W, H)]
             stats["proposals"] += len(near)
-            hands = self.verifier.merge(hands, self.verifier(rgb, near))
+            hands = self.verifier.merge(hands, self.verifier(rgb, near, known=hands))
         if poses:
             kept = [h for h in hands if not face_feature(h.landmarks, poses)]
             stats["dropped_on_face"] = len(hands) - len(kept)
@@ -157,9 +182,10 @@ class ThoroughHands:
     def _detection(self, h: VerifiedHand) -> HandDetection:
         lm = h.landmarks
         report = {
-            "kept_because": f"hand presence {lm.presence:.3f} >= {self.verifier.presence_threshold} "
-            f"after {h.rounds} landmark run(s) on the settled crop",
+            "kept_because": h.kept_because,
             "presence": round(lm.presence, 4),
+            "mirrored_presence": None if h.mirrored_presence is None else round(h.mirrored_presence, 4),
+            "prior": None if h.prior is None else {k: round(v, 4) for k, v in h.prior.as_dict().items()},
             "proposal_source": h.proposal.source,
             "found_by": list(h.sources),
             "handedness_source": h.handedness_source,
@@ -210,3 +236,17 @@ def _covered(p: Proposal, hands: list[VerifiedHand]) -> bool:
         if inside and 0.5 <= p.rect.size / max(h.landmarks.rect.size, 1.0) <= 2.0:
             return True
     return False
+
+
+def _forearm_proposal(b: BodyHand) -> Proposal | None:
+    rect = None if b.elbow is None else forearm_rect(b.wrist, b.elbow)
+    return None if rect is None else Proposal(rect, "forearm", b.visibility, b.side, b.person)
+
+
+def _has_hand(b: BodyHand, hands: list[VerifiedHand]) -> bool:
+    """A verified hand whose wrist lies within half a hand of the body's wrist."""
+    return any(np.linalg.norm(h.landmarks.keypoints[0] - b.wrist) < 0.5 * h.landmarks.size_px for h in hands)
+
+
+def _inside(rect: RotatedRect, width: int, height: int) -> bool:
+    return 0 <= rect.cx < width and 0 <= rect.cy < height
