@@ -69,6 +69,7 @@ def test_unknown_masks_are_flagged(samples):
     assert batch["has_hand_mask"].tolist() == [False, True, False]  # a one-hand union mask is that hand
     assert batch["hand_mask"].shape == (3, 16, 16) and batch["hand_mask"][0].sum() == 0
     assert "hand_mask" not in HandCropDataset([samples[1]], size=32, mask_size=0)[0]
+    assert HandCropDataset([samples[1]], size=32).mask_size == 32  # the default never exceeds the crop
     with pytest.raises(ValueError, match="mask_size"):
         HandCropDataset([samples[1]], size=32, mask_size=64)
 

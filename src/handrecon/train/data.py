@@ -130,6 +130,9 @@ def crop_hand(sample: Sample, size: int = 224, scale: float = 1.6, jitter: float
     return Sample(image, K, [hand], mask, sample.source, sample.sample_id), A, flipped
 
 
+DEFAULT_MASK_SIZE = 56  # side of `hand_mask`: a silhouette loss renders at this resolution
+
+
 def mask_target(mask: torch.Tensor, size: int) -> torch.Tensor:
     """(size, size) float share of hand pixels per cell of a square (S, S) 0/1 mask (area resampling)."""
     m = (mask > 0).float()[None, None]
@@ -140,10 +143,11 @@ def mask_target(mask: torch.Tensor, size: int) -> torch.Tensor:
 
 class HandCropDataset(Dataset):
     """Crops of a `Sample` dataset as one-slot tensors (see the module docstring); `cache` keeps them in memory;
-    `mask_size` is the side of `hand_mask` (0: no mask in the output)."""
+    `mask_size` is the side of `hand_mask` (0: no mask in the output; None: 56, or the crop size if smaller)."""
 
     def __init__(self, base: Dataset, size: int = 224, scale: float = 1.6, jitter: float = 0.0, seed: int = 0,
-                 cache: bool = False, mask_size: int = 56) -> None:
+                 cache: bool = False, mask_size: int | None = None) -> None:
+        mask_size = min(DEFAULT_MASK_SIZE, size) if mask_size is None else mask_size
         if not 0 <= mask_size <= size:
             raise ValueError(f"mask_size must be in [0, crop size {size}], got {mask_size}")
         self.base, self.size, self.scale, self.jitter, self.seed = base, size, scale, jitter, seed
