@@ -60,6 +60,7 @@ class DataConfig:
     crop_jitter: float = 0.0  # random shift / scale of the training crops, as a fraction of the side
     cache: bool = False  # keep the cropped samples in memory after their first read (small sets)
     shuffle: bool = True
+    mask_size: int = 56  # side of the cropped hand mask in a batch (`hand_mask`, silhouette losses); 0: none
 
 
 @dataclass

@@ -31,14 +31,16 @@ def box_around(
 
 
 def square_crop(
-    image: np.ndarray, cx: float, cy: float, side: float, size: int = 224, K: np.ndarray | None = None
+    image: np.ndarray, cx: float, cy: float, side: float, size: int = 224, K: np.ndarray | None = None,
+    resample: int = Image.BILINEAR,
 ) -> Crop:
-    """The square (cx, cy, side) of `image` resampled to size x size (bilinear, black outside the image)."""
+    """The square (cx, cy, side) of `image` resampled to size x size (bilinear by default; `Image.NEAREST` for
+    label maps such as masks; 0 outside the image)."""
     if side <= 0:
         raise ValueError(f"crop side must be positive, got {side}")
     s = side / size
     x0, y0 = cx - side / 2, cy - side / 2
-    out = Image.fromarray(image).transform((size, size), Image.AFFINE, (s, 0, x0, 0, s, y0), resample=Image.BILINEAR)
+    out = Image.fromarray(image).transform((size, size), Image.AFFINE, (s, 0, x0, 0, s, y0), resample=resample)
     A = np.array([[1 / s, 0, -x0 / s], [0, 1 / s, -y0 / s], [0, 0, 1]])
     return Crop(np.asarray(out), A, None if K is None else A @ K)
 

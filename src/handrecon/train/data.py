@@ -3,7 +3,10 @@
 Every dataset returns `handrecon.data.sample.Sample`s; `HandCropDataset` turns each into a square crop
 (crop_size pixels) around its first hand, with the crop's own intrinsics, and mirrors a left hand into a
 right one (image flipped, x -> -x in 3D, parameters mirrored: the networks predict right hands, DESIGN.md),
-then gives the one-slot tensor form of the schema plus `flipped` and `crop_A` (image -> crop pixels).
+then gives the one-slot tensor form of the schema plus `flipped` and `crop_A` (image -> crop pixels). The
+sample's segmentation goes through the same crop (nearest) and flip: `hand_mask` (mask_size, mask_size), the
+cropped hand's share of each cell (area resampling of the crop-resolution mask) for silhouette losses, with
+`has_hand_mask` False where the sample has no mask or cannot tell the cropped hand's pixels from another's.
 
 `ResumableLoader` shuffles with a permutation that is a function of (seed, epoch) only and splits it over
 the DDP ranks itself; `HandDataModule.state_dict` stores the training position (epoch, batches processed) in
@@ -17,9 +20,10 @@ from typing import Any
 import lightning.pytorch as pl
 import numpy as np
 import torch
+from PIL import Image
 from torch.utils.data import DataLoader, Dataset, Sampler
 
-from handrecon.data.sample import HandLabel, Sample, collate_samples
+from handrecon.data.sample import MASK_ANY_HAND, HandLabel, Sample, collate_samples
 from handrecon.train.config import DataConfig, DatasetConfig
 from handrecon.train.crops import apply_homogeneous, box_around, square_crop
 
@@ -54,9 +58,23 @@ def _subset(ds: Dataset, cfg: DatasetConfig) -> Dataset:
     return torch.utils.data.Subset(ds, range(start, stop))
 
 
+def first_hand_pixels(sample: Sample) -> np.ndarray | None:
+    """(H, W) bool pixels of the sample's first hand, or None without a mask or where a union mask
+    (`MASK_ANY_HAND`) of several hands leaves them unknown (a one-hand sample's union mask is its hand)."""
+    if sample.mask is None:
+        return None
+    pixels = sample.mask == 1
+    if (sample.mask == MASK_ANY_HAND).any():
+        if len(sample.hands) > 1:
+            return None
+        pixels |= sample.mask == MASK_ANY_HAND
+    return pixels
+
+
 def crop_hand(sample: Sample, size: int = 224, scale: float = 1.6, jitter: float = 0.0,
               rng: np.random.Generator | None = None) -> tuple[Sample, np.ndarray, bool]:
-    """(the crop around the first hand as a one-hand right-hand Sample, A image -> crop pixels, flipped)."""
+    """(the crop around the first hand as a one-hand right-hand Sample, A image -> crop pixels, flipped).
+    The crop's mask (when known, `first_hand_pixels`) is 1 on that hand, 0 elsewhere, same crop and flip."""
     if not sample.hands:
         raise ValueError(f"sample {sample.source}:{sample.sample_id} has no hand to crop")
     h = sample.hands[0]
@@ -77,6 +95,10 @@ def crop_hand(sample: Sample, size: int = 224, scale: float = 1.6, jitter: float
         side *= 1 + rng.uniform(-jitter, jitter)
     crop = square_crop(sample.image, cx, cy, side, size, K=sample.K)
     image, K, A = crop.image, crop.K, crop.A
+    pixels = first_hand_pixels(sample)
+    mask = None
+    if pixels is not None:
+        mask = np.array(square_crop(pixels.astype(np.uint8), cx, cy, side, size, resample=Image.NEAREST).image)
     kp = None
     if h.keypoints_2d is not None:
         kp = h.keypoints_2d.copy()
@@ -85,6 +107,7 @@ def crop_hand(sample: Sample, size: int = 224, scale: float = 1.6, jitter: float
     flipped = h.side == "left"
     if flipped:
         image = np.ascontiguousarray(image[:, ::-1])
+        mask = None if mask is None else np.ascontiguousarray(mask[:, ::-1])
         F = np.diag([-1.0, 1.0, 1.0])
         F[0, 2] = size
         A, K = F @ A, F @ K @ np.diag([-1.0, 1.0, 1.0])
@@ -104,15 +127,31 @@ def crop_hand(sample: Sample, size: int = 224, scale: float = 1.6, jitter: float
         betas=None if (p is None or h.betas is None) else p["betas"][: h.betas.size],
         transl=None if (p is None or h.transl is None) else p["transl"],
     )
-    return Sample(image, K, [hand], None, sample.source, sample.sample_id), A, flipped
+    return Sample(image, K, [hand], mask, sample.source, sample.sample_id), A, flipped
+
+
+DEFAULT_MASK_SIZE = 56  # side of `hand_mask`: a silhouette loss renders at this resolution
+
+
+def mask_target(mask: torch.Tensor, size: int) -> torch.Tensor:
+    """(size, size) float share of hand pixels per cell of a square (S, S) 0/1 mask (area resampling)."""
+    m = (mask > 0).float()[None, None]
+    if m.shape[-1] == size:
+        return m[0, 0]
+    return torch.nn.functional.interpolate(m, size=(size, size), mode="area")[0, 0]
 
 
 class HandCropDataset(Dataset):
-    """Crops of a `Sample` dataset as one-slot tensors (see the module docstring); `cache` keeps them in memory."""
+    """Crops of a `Sample` dataset as one-slot tensors (see the module docstring); `cache` keeps them in memory;
+    `mask_size` is the side of `hand_mask` (0: no mask in the output; None: 56, or the crop size if smaller)."""
 
     def __init__(self, base: Dataset, size: int = 224, scale: float = 1.6, jitter: float = 0.0, seed: int = 0,
-                 cache: bool = False) -> None:
+                 cache: bool = False, mask_size: int | None = None) -> None:
+        mask_size = min(DEFAULT_MASK_SIZE, size) if mask_size is None else mask_size
+        if not 0 <= mask_size <= size:
+            raise ValueError(f"mask_size must be in [0, crop size {size}], got {mask_size}")
         self.base, self.size, self.scale, self.jitter, self.seed = base, size, scale, jitter, seed
+        self.mask_size = mask_size
         self._cache: dict[int, dict[str, Any]] | None = {} if cache else None
 
     def __len__(self) -> int:
@@ -124,8 +163,10 @@ class HandCropDataset(Dataset):
         rng = np.random.default_rng((self.seed, i)) if self.jitter else None
         sample, A, flipped = crop_hand(self.base[i], self.size, self.scale, self.jitter, rng)
         t = sample.to_tensors(max_hands=1)
-        t.pop("mask")
-        t.pop("has_mask")
+        mask, has_mask = t.pop("mask"), t.pop("has_mask")
+        if self.mask_size:
+            t["hand_mask"] = mask_target(mask, self.mask_size)
+            t["has_hand_mask"] = has_mask
         t["flipped"] = torch.tensor(flipped)
         t["crop_A"] = torch.from_numpy(A.astype(np.float32))
         t["index"] = i
@@ -222,7 +263,8 @@ class HandDataModule(pl.LightningDataModule):
 
     def _crops(self, ds_cfg: DatasetConfig, train: bool) -> Dataset:
         return HandCropDataset(open_dataset(ds_cfg), self.crop_size, self.cfg.crop_scale,
-                               self.cfg.crop_jitter if train else 0.0, self.seed, self.cfg.cache)
+                               self.cfg.crop_jitter if train else 0.0, self.seed, self.cfg.cache,
+                               min(self.cfg.mask_size, self.crop_size))
 
     def setup(self, stage: str | None = None) -> None:
         if self.train_set is None and stage in (None, "fit"):

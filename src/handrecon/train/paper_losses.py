@@ -7,7 +7,7 @@ added to `handrecon.train.losses.LOSS_TERMS` on import. Each picks its inputs an
 - `keypoints_2d_mse` / `keypoints_2d_nll`: eq. 7 with unit variance / with the predicted per-joint variance,
   in crop units (pixels / crop size), so a weight does not depend on the crop's resolution;
 - `mask`: WildHands' L_mask, the soft silhouette of the predicted mesh in the crop against `batch["hand_mask"]`
-  (B, S, S) in [0, 1] where `batch["has_hand_mask"]`;
+  (B, M, M) in [0, 1] (the crop's mask at M x M, `train.data.HandCropDataset`) where `batch["has_hand_mask"]`;
 - `grasp`: WildHands' L_grasp, cross-entropy of the grasp head against `batch["grasp"]` where `has_grasp`.
 The weights of the papers: `knowledge.KnowledgePriorWeights` (pose 20000, non-penetration 20000, shape 10)
 and `egocentric.WildHandsWeights` (mask 10, grasp 0.1 on in-the-wild data).
@@ -77,7 +77,9 @@ def mask_term(pred: HandPrediction, batch: Batch, crop_size: int = 224, hand_mod
 
     target = batch["hand_mask"].to(pred.joints)
     h, w = target.shape[-2:]
-    cam = PerspectiveCamera(batch["K"].to(pred.joints), int(w), int(h))
+    K = batch["K"].to(pred.joints).clone()  # the crop's intrinsics, rescaled to the mask's resolution
+    K[:, :2] *= w / crop_size
+    cam = PerspectiveCamera(K, int(w), int(h))
     faces = _need({"hand_model": hand_model}, "hand_model").faces
     sil = soft_silhouette(pred.vertices, faces, cam)
     return egocentric.mask_loss(sil, target, batch["has_hand_mask"].to(pred.joints))
