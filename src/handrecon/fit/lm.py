@@ -60,7 +60,7 @@ def levenberg_marquardt(
     with torch.no_grad():
         r0, J = linearise(x)
         cost = 0.5 * r0.square().sum(-1)
-        for _ in range(iterations):
+        for it in range(iterations):
             A = J @ J.transpose(1, 2)
             g = (J @ r0[..., None])[..., 0]
             diag = torch.diagonal(A, dim1=1, dim2=2).clamp_min(1e-12)
@@ -79,8 +79,8 @@ def levenberg_marquardt(
                 better, (lams[rows, best] / 3).clamp_min(1e-9), torch.where(active, lams[:, -1] * 10, lam)
             )
             active = active & ~converged & (lam < 1e12)
-            if not bool(active.any()):
-                break
+            if not bool(active.any()) or it == iterations - 1:
+                break  # (no linearisation after the last step: nothing would use it)
             if bool(better.any()):
                 r_new, J_new = linearise(x)
                 r0 = torch.where(better[:, None], r_new, r0)

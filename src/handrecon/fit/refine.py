@@ -341,7 +341,10 @@ def _clamp_to_functional_ranges(
     a = torch.maximum(torch.minimum(angles, rom[..., 1] + margin), rom[..., 0] - margin)
     for _ in range(rounds):
         r = functional_ranges(a, rom)
-        a = torch.maximum(torch.minimum(a, r[..., 1] + margin), r[..., 0] - margin)
+        clamped = torch.maximum(torch.minimum(a, r[..., 1] + margin), r[..., 0] - margin)
+        if torch.equal(clamped, a):  # a fixed point: further rounds would change nothing
+            break
+        a = clamped
     return a
 
 
@@ -380,6 +383,8 @@ class _Residuals:
         self.side_index = torch.tensor([self.side_names.index(s) for s in sides])
 
     def __call__(self, X: torch.Tensor, ids: torch.Tensor, surface: SurfaceTerm | None = None) -> torch.Tensor:
+        if len(self.side_names) == 1:
+            return self._side_rows(self.side_names[0], X, ids, surface)
         out_rows = []
         for k, side in enumerate(self.side_names):
             rows = torch.nonzero(self.side_index[ids] == k).flatten()

@@ -126,6 +126,15 @@ def euler_to_matrix(angles: torch.Tensor, order: str = "XYZ") -> torch.Tensor:
     `order` names the axes of the three successive rotations about the moving frame's axes.
     """
     i, j, k, _ = _parse_order(order)
+    if (i, j, k) == (0, 1, 2):  # the anatomical order (`handrecon.hand.anatomy`): the product written out
+        (ca, cb, cc), (sa, sb, sc) = torch.cos(angles).unbind(-1), torch.sin(angles).unbind(-1)
+        sa_sb, ca_sb = sa * sb, ca * sb
+        m = [
+            cb * cc, -cb * sc, sb,
+            sa_sb * cc + ca * sc, ca * cc - sa_sb * sc, -sa * cb,
+            sa * sc - ca_sb * cc, ca_sb * sc + sa * cc, ca * cb,
+        ]  # fmt: skip
+        return torch.stack(m, -1).reshape(*angles.shape, 3)
     a, b, c = angles.unbind(-1)
     return _axis_rotation(i, a) @ _axis_rotation(j, b) @ _axis_rotation(k, c)
 

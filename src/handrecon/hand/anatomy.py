@@ -149,7 +149,13 @@ class Anatomy(torch.nn.Module):
         """Anatomical angles (B, 15, 3) -> local joint rotations (B, 15, 3, 3) (inverse of `rotations_to_euler`)."""
         A, Q = self.A.to(angles.dtype), self.Q.to(angles.dtype)
         E = euler_to_matrix(angles, EULER_ORDER)
-        return A @ E @ (A.transpose(-1, -2) @ Q.transpose(-1, -2))  # the constant product once, not per sample
+        C = A.transpose(-1, -2) @ Q.transpose(-1, -2)
+        # A E C per joint as one linear map of E's 9 entries (15, 9, 9): one matrix product per joint over
+        # the whole batch instead of two per sample and joint (a fit converts hundreds of rows at once)
+        M = (A[:, :, None, :, None] * C.transpose(-1, -2)[:, None, :, None, :]).reshape(15, 9, 9)
+        lead = angles.shape[:-2]
+        E9 = E.reshape(-1, 15, 9).transpose(0, 1)  # (15, N, 9)
+        return (E9 @ M.transpose(-1, -2)).transpose(0, 1).reshape(*lead, 15, 3, 3)
 
     def rest_angles(self) -> torch.Tensor:
         """Anatomical angles (15, 3) of the model's rest pose (identity rotations)."""
