@@ -95,7 +95,8 @@ def run_fits(cases_path: Path, runs: int, out: Path) -> None:
             results["t_video"].setdefault(c["name"], []).append(t2 - t1)
             if r == 0:
                 for key, fs in (("photo", fits), ("video", vfits)):
-                    results[key][c["name"]] = [_summary(models[o.side], f, c["K"]) for o, f in zip(obs, fs, strict=True)]
+                    pairs = zip(obs, fs, strict=True)
+                    results[key][c["name"]] = [_summary(models[o.side], f, c["K"]) for o, f in pairs]
     torch.save(results, out)
 
 
