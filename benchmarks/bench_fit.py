@@ -72,6 +72,8 @@ def run_fits(cases_path: Path, runs: int, out: Path) -> None:
 
     torch.set_num_threads(1)
     cfg = PipelineConfig()
+    overrides = json.loads(os.environ.get("BENCH_FIT_SETTINGS", "{}"))
+    cfg = dataclasses.replace(cfg, fit=dataclasses.replace(cfg.fit, **overrides))
     models = {s: HandModel(side=s) for s in ("right", "left")}
     photo = HandFitter(models, cfg.weights, cfg.fit)
     video = HandFitter(
@@ -127,8 +129,8 @@ def _summary(model, f, K: torch.Tensor) -> dict:
     }
 
 
-def _child(src: Path | None, cases: Path, runs: int, out: Path) -> None:
-    env = dict(os.environ, OMP_NUM_THREADS="1")
+def _child(src: Path | None, cases: Path, runs: int, out: Path, settings: dict) -> None:
+    env = dict(os.environ, OMP_NUM_THREADS="1", BENCH_FIT_SETTINGS=json.dumps(settings))
     if src is not None:
         env["PYTHONPATH"] = str(src)
     cmd = [sys.executable, __file__, "--fit-cases", str(cases), "--runs", str(runs), "--fit-out", str(out)]
@@ -169,6 +171,9 @@ def main() -> None:
     ap.add_argument("--detector", default="thorough", choices=["thorough", "fast"])
     ap.add_argument("--baseline-src", type=Path, default=None, help="a reference tree's src folder")
     ap.add_argument("--runs", type=int, default=3)
+    ap.add_argument(
+        "--set", nargs="*", default=[], metavar="KEY=VALUE", help="FitSettings of this tree's fit (not the baseline's)"
+    )
     ap.add_argument("--cases", type=Path, default=None, help="reuse captured inputs (else captured now)")
     ap.add_argument("--fit-cases", type=Path, help=argparse.SUPPRESS)
     ap.add_argument("--fit-out", type=Path, help=argparse.SUPPRESS)
@@ -182,6 +187,7 @@ def main() -> None:
     if root is None:
         print("no devdata folder (../shared/devdata): nothing to measure")
         return
+    settings = {k: json.loads(v) for k, v in (kv.split("=", 1) for kv in args.set)}
     with tempfile.TemporaryDirectory() as tmp:
         cases = args.cases
         if cases is None:
@@ -196,7 +202,7 @@ def main() -> None:
         for r in range(args.runs):  # interleaved: one run of each tree in turn
             for name, src in trees.items():
                 out = Path(tmp) / f"{name.replace(' ', '_')}_{r}.pt"
-                _child(src, cases, 1, out)
+                _child(src, cases, 1, out, settings if src is None else {})
                 got = torch.load(out, weights_only=False)
                 res.setdefault(name, got)
                 for k in ("t_photo", "t_video"):

@@ -69,6 +69,9 @@ class FitResult:
 @dataclass(frozen=True)
 class FitSettings:
     iterations: int = 8
+    # A hand's Levenberg-Marquardt stops early once an accepted step lowers its energy by less than this
+    # fraction (of 1 + the energy): further steps would move the result by far less than the noise.
+    convergence_tolerance: float = 1e-10
     # Penetration stage: test the result (False: leave it to the caller), and while a hand is deeper than
     # `penetration_trigger` inside itself, up to `penetration_rounds` rounds of `penetration_iterations`
     # steps that fit the penetrating vertices to `penetration_fit_tolerance` (eq. 4's d_tol, below the
@@ -180,7 +183,13 @@ class HandFitter:
         x0 = self._initial_rows(sides, init)
         targets = self._targets(observations, self._previous_rows(sides, previous, x0))
         residuals = _Residuals(self, sides, K.to(torch.float64), targets, _TermScales.from_weights(self.weights))
-        x, _ = levenberg_marquardt(residuals, x0, iterations=self.settings.iterations, project=self._project)
+        x, _ = levenberg_marquardt(
+            residuals,
+            x0,
+            iterations=self.settings.iterations,
+            tolerance=self.settings.convergence_tolerance,
+            project=self._project,
+        )
         depths: list[tuple[float | None, float | None]] = [(None, None)] * len(sides)
         if self.settings.test_penetration:
             x, depths = self._penetration_stage(x, sides, residuals)
@@ -298,6 +307,7 @@ class HandFitter:
                 lambda X, ids, t=term: residuals(X, torch.full_like(ids, hand), t),
                 x,
                 iterations=s.penetration_iterations,
+                tolerance=s.convergence_tolerance,
                 project=self._project,
             )
         return x, depth

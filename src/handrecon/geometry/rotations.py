@@ -30,7 +30,8 @@ def axis_angle_to_matrix(aa: torch.Tensor) -> torch.Tensor:
     b = torch.where(small, 0.5 - t2 / 24 + t2 * t2 / 720, (1 - torch.cos(t)) / t2s)
     K = skew(aa)
     eye = torch.eye(3, dtype=aa.dtype, device=aa.device).expand_as(K)
-    return eye + a * K + b * (K @ K)
+    # K K = aa aa^T - |aa|^2 I: an outer product instead of a batched 3x3 product
+    return eye + a * K + b * (aa[..., :, None] * aa[..., None, :] - t2 * eye)
 
 
 def quaternion_to_matrix(q: torch.Tensor) -> torch.Tensor:
