@@ -7,8 +7,9 @@ problems; each tree then runs in its own process with one torch thread, the tree
 Besides the photo fit (the pipeline's default settings), a video-like fit is timed: warm-started from the
 photo fit's result with the video settings (temporal term, `VideoSettings.iterations`, no penetration stage).
 
-Printed: median fit time per image and per hand for each tree, their ratio, and how far the results of
-this tree lie from the other's (3D joints, 2D reprojection, penetration depths, joint-limit excess).
+Printed: median fit time per image and per hand for each tree (wall clock, and the process's CPU time,
+which other jobs on a loaded machine disturb less), their ratios, and how far the results of this tree lie
+from the other's (3D joints, 2D reprojection, penetration depths, joint-limit excess).
 
 Run: python benchmarks/bench_fit.py [--devdata PATH] [--baseline-src DIR] [--runs 3]
 (DIR: a `src` folder of the reference, e.g. `git archive main src | tar -x -C /tmp/base`)
@@ -82,19 +83,21 @@ def run_fits(cases_path: Path, runs: int, out: Path) -> None:
         dataclasses.replace(cfg.fit, iterations=cfg.video.iterations, test_penetration=False),
     )
     cases = torch.load(cases_path, weights_only=False)
-    results = {"photo": {}, "video": {}, "t_photo": {}, "t_video": {}}
+    results = {"photo": {}, "video": {}, "t_photo": {}, "t_video": {}, "c_photo": {}, "c_video": {}}
     for r in range(runs):
         for c in cases:
             obs = [HandObservation(**o) for o in c["obs"]]
             init = [HandParams(**q) for q in c["init"]]
-            t0 = time.perf_counter()
+            t0, c0 = time.perf_counter(), time.process_time()
             fits = photo.fit(obs, c["K"], init)
-            t1 = time.perf_counter()
+            t1, c1 = time.perf_counter(), time.process_time()
             prev = [f.params for f in fits]
             vfits = video.fit(obs, c["K"], prev, prev)
-            t2 = time.perf_counter()
+            t2, c2 = time.perf_counter(), time.process_time()
             results["t_photo"].setdefault(c["name"], []).append(t1 - t0)
             results["t_video"].setdefault(c["name"], []).append(t2 - t1)
+            results["c_photo"].setdefault(c["name"], []).append(c1 - c0)
+            results["c_video"].setdefault(c["name"], []).append(c2 - c1)
             if r == 0:
                 for key, fs in (("photo", fits), ("video", vfits)):
                     pairs = zip(obs, fs, strict=True)
@@ -197,7 +200,8 @@ def main() -> None:
         trees = {"this tree": None}
         if args.baseline_src is not None:
             trees["baseline"] = args.baseline_src
-        times = {k: {"t_photo": {}, "t_video": {}} for k in trees}
+        kinds = ("t_photo", "t_video", "c_photo", "c_video")
+        times = {k: {kind: {} for kind in kinds} for k in trees}
         res = {}
         for r in range(args.runs):  # interleaved: one run of each tree in turn
             for name, src in trees.items():
@@ -205,23 +209,25 @@ def main() -> None:
                 _child(src, cases, 1, out, settings if src is None else {})
                 got = torch.load(out, weights_only=False)
                 res.setdefault(name, got)
-                for k in ("t_photo", "t_video"):
+                for k in kinds:
                     for case, ts in got[k].items():
                         times[name][k].setdefault(case, []).extend(ts)
         hands = sum(len(h) for h in res["this tree"]["photo"].values())
         print(f"{n_cases} images, {hands} hands, {args.runs} interleaved runs, 1 torch thread")
         summary = {}
         for name in trees:
-            for k in ("t_photo", "t_video"):
+            for k in kinds:
                 per_image = [statistics.median(ts) * 1000 for ts in times[name][k].values()]
                 total = sum(per_image)
                 summary[(name, k)] = total
-                print(f"  {name:10s} {k[2:]:5s} fit: median {statistics.median(per_image):7.1f} ms per image, "
-                      f"{total / hands:7.1f} ms per hand (mean)")  # fmt: skip
+                clock = "wall" if k[0] == "t" else "CPU "
+                print(f"  {name:10s} {k[2:]:5s} fit, {clock} time: median {statistics.median(per_image):7.1f} ms "
+                      f"per image, {total / hands:7.1f} ms per hand (mean)")  # fmt: skip
         if "baseline" in trees:
-            for k in ("t_photo", "t_video"):
+            for k in kinds:
                 ratio = summary[("baseline", k)] / summary[("this tree", k)]
-                print(f"  {k[2:]} fit: baseline / this tree = {ratio:.2f}x")
+                clock = "wall" if k[0] == "t" else "CPU"
+                print(f"  {k[2:]} fit, {clock} time: baseline / this tree = {ratio:.2f}x")
             for key in ("photo", "video"):
                 print(f"  {key} results, this tree vs baseline: "
                       f"{json.dumps(compare(res['this tree'], res['baseline'], key))}")  # fmt: skip
