@@ -187,14 +187,22 @@ class HandFitter:
         x0 = self._initial_rows(sides, init)
         targets = self._targets(observations, self._previous_rows(sides, previous, x0), s)
         residuals = _Residuals(self, sides, K.to(torch.float64), targets, _TermScales.from_weights(self.weights))
-        x, _ = levenberg_marquardt(
-            residuals, x0, iterations=s.iterations, tolerance=s.convergence_tolerance, project=self._project
+        x, _, r = levenberg_marquardt(
+            residuals,
+            x0,
+            iterations=s.iterations,
+            tolerance=s.convergence_tolerance,
+            project=self._project,
+            with_residuals=True,
         )
         depths: list[tuple[float | None, float | None]] = [(None, None)] * len(sides)
         if s.test_penetration:
+            fitted = x.clone()
             x, depths = self._penetration_stage(x, sides, residuals, s)
-        with torch.no_grad():
-            terms = self._terms(x, sides, residuals)
+            if not torch.equal(x, fitted):  # moved by the penetration rounds: the residuals changed
+                with torch.no_grad():
+                    r = residuals(x, torch.arange(len(sides)))
+        terms = self._terms(x, r)
         return [self._result(o.side, x[i : i + 1], terms[i], depths[i]) for i, o in enumerate(observations)]
 
     def _initial_rows(self, sides: list[str], init: list[HandParams]) -> torch.Tensor:
@@ -340,11 +348,10 @@ class HandFitter:
         opt.step(closure)
         return var.detach()
 
-    def _terms(self, x: torch.Tensor, sides: list[str], residuals) -> list[dict[str, float]]:
-        """Energy per term and hand at the solution (for the result files)."""
-        R = residuals(x, torch.arange(len(sides)))
+    def _terms(self, x: torch.Tensor, R: torch.Tensor) -> list[dict[str, float]]:
+        """Energy per term and hand (for the result files) from the residual rows R (n, R) at rows x."""
         layout = ResidualLayout(ParameterLayout.of_rows(x).num_betas, self.weights.world_metric > 0)
-        return [layout.energies(R[i]) for i in range(len(sides))]
+        return [layout.energies(R[i]) for i in range(R.shape[0])]
 
 
 def _clamp_to_functional_ranges(
