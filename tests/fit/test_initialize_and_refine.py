@@ -163,3 +163,27 @@ def test_two_hands_fitted_inside_each_other_come_apart(models):
     fitted = [models[s](**r.params.model_inputs()).vertices for (s, _), r in zip(hands, res, strict=True)]
     depth = float(two_hand_penetration_depth(*fitted, models["right"], models["left"]))
     assert depth <= settings.penetration_trigger and abs(depth - res[0].other_hand_penetration) < 1e-6
+
+
+def test_settings_of_one_call_replace_the_fitters_own(models):
+    """A caller with a start close to the answer (a video frame, a learned initialiser) gives one call a
+    step budget; the result is the one a fitter built with those settings gives."""
+    import dataclasses
+
+    model = models["right"]
+    out, _ = _true_hand(model, 4)
+    K = intrinsics_from_fov(640, 480, 60.0, dtype=F64)
+    kp = project_points(out.joints, K)[0]
+    g = torch.Generator().manual_seed(5)
+    init = inverse_kinematics(model, out.joints + 0.01 * torch.randn(1, 21, 3, generator=g, dtype=F64))
+    obs = HandObservation("right", kp, torch.full((21,), 2.0, dtype=F64), world=out.joints[0])
+    budget = FitSettings(iterations=2, test_penetration=False)
+    default = HandFitter(models)
+    res = default.fit([obs], K, [init], settings=budget)[0]
+    ref = HandFitter(models, settings=budget).fit([obs], K, [init])[0]
+    torch.testing.assert_close(res.angles, ref.angles, atol=0, rtol=0)
+    assert res.self_penetration is None  # the budget's settings left the penetration test out
+    full = default.fit([obs], K, [init])[0]
+    assert full.self_penetration is not None
+    assert full.energy_terms["total"] < res.energy_terms["total"]  # more steps, lower energy
+    assert dataclasses.asdict(default.settings) == dataclasses.asdict(FitSettings())  # the fitter's own kept

@@ -29,8 +29,10 @@ def levenberg_marquardt(
     damping: float = 1e-3,
     tolerance: float = 1e-10,
     project: Callable[[torch.Tensor], torch.Tensor] | None = None,
-) -> tuple[torch.Tensor, torch.Tensor]:
-    """Minimise 0.5 ||r_h(x_h)||^2 for each problem h; x0 (H, P) -> (x (H, P), final cost (H,)).
+    with_residuals: bool = False,
+) -> tuple[torch.Tensor, ...]:
+    """Minimise 0.5 ||r_h(x_h)||^2 for each problem h; x0 (H, P) -> (x (H, P), final cost (H,)), and with
+    `with_residuals` the residuals there (H, R) too (what a caller reporting the energy would recompute).
 
     Marquardt's scaling (damping proportional to diag(J^T J)) makes the method invariant to the units of
     each parameter (radians, metres, shape coefficients). Each iteration solves the damped normal equations
@@ -60,7 +62,7 @@ def levenberg_marquardt(
     with torch.no_grad():
         r0, J = linearise(x)
         cost = 0.5 * r0.square().sum(-1)
-        for _ in range(iterations):
+        for it in range(iterations):
             A = J @ J.transpose(1, 2)
             g = (J @ r0[..., None])[..., 0]
             diag = torch.diagonal(A, dim1=1, dim2=2).clamp_min(1e-12)
@@ -69,20 +71,21 @@ def levenberg_marquardt(
             trials = x[:, None] - torch.linalg.solve(M, g[:, None, :].expand(H, C, P))  # (H, C, P)
             if project is not None:
                 trials = project(trials.reshape(H * C, P)).reshape(H, C, P)
-            costs = 0.5 * residuals(trials.reshape(H * C, P), ids_trial).reshape(H, C, -1).square().sum(-1)
+            R_trials = residuals(trials.reshape(H * C, P), ids_trial).reshape(H, C, -1)
+            costs = 0.5 * R_trials.square().sum(-1)
             best_cost, best = costs.min(1)
             better = active & (best_cost < cost)
             converged = better & (cost - best_cost <= tolerance * (1 + cost))
             x = torch.where(better[:, None], trials[rows, best], x)
+            r0 = torch.where(better[:, None], R_trials[rows, best], r0)
             cost = torch.where(better, best_cost, cost)
             lam = torch.where(
                 better, (lams[rows, best] / 3).clamp_min(1e-9), torch.where(active, lams[:, -1] * 10, lam)
             )
             active = active & ~converged & (lam < 1e12)
-            if not bool(active.any()):
-                break
+            if not bool(active.any()) or it == iterations - 1:
+                break  # (no linearisation after the last step: nothing would use it)
             if bool(better.any()):
-                r_new, J_new = linearise(x)
-                r0 = torch.where(better[:, None], r_new, r0)
+                _, J_new = linearise(x)
                 J = torch.where(better[:, None, None], J_new, J)
-    return x, cost
+    return (x, cost, r0) if with_residuals else (x, cost)

@@ -69,6 +69,11 @@ class FitResult:
 @dataclass(frozen=True)
 class FitSettings:
     iterations: int = 8
+    # A hand's Levenberg-Marquardt stops early once an accepted step lowers its energy by less than this
+    # fraction (of 1 + the energy). The default spends practically the whole step budget: a looser value
+    # saves steps but stops the weakly determined depth early (1e-3 saved ~10 % of a photo fit and moved
+    # one dev-photo hand 18 cm along the viewing ray at an energy within 1 %; benchmarks/bench_fit.py).
+    convergence_tolerance: float = 1e-10
     # Penetration stage: test the result (False: leave it to the caller), and while a hand is deeper than
     # `penetration_trigger` inside itself, up to `penetration_rounds` rounds of `penetration_iterations`
     # steps that fit the penetrating vertices to `penetration_fit_tolerance` (eq. 4's d_tol, below the
@@ -171,21 +176,35 @@ class HandFitter:
         K: torch.Tensor,
         init: list[HandParams],
         previous: list[HandParams | None] | None = None,
+        settings: FitSettings | None = None,
     ) -> list[FitResult]:
         """Fitted parameters of each observed hand: Levenberg-Marquardt from `init`, then the penetration
-        stage; `previous` (video) adds the temporal term towards the previous frame's parameters."""
+        stage; `previous` (video) adds the temporal term towards the previous frame's parameters.
+        `settings` replaces the fitter's own for this call (e.g. a step budget for a start that is already
+        close: `dataclasses.replace(fitter.settings, iterations=2)`)."""
         if not observations:
             return []
+        s = settings or self.settings
         sides = [o.side for o in observations]
         x0 = self._initial_rows(sides, init)
-        targets = self._targets(observations, self._previous_rows(sides, previous, x0))
+        targets = self._targets(observations, self._previous_rows(sides, previous, x0), s)
         residuals = _Residuals(self, sides, K.to(torch.float64), targets, _TermScales.from_weights(self.weights))
-        x, _ = levenberg_marquardt(residuals, x0, iterations=self.settings.iterations, project=self._project)
+        x, _, r = levenberg_marquardt(
+            residuals,
+            x0,
+            iterations=s.iterations,
+            tolerance=s.convergence_tolerance,
+            project=self._project,
+            with_residuals=True,
+        )
         depths: list[tuple[float | None, float | None]] = [(None, None)] * len(sides)
-        if self.settings.test_penetration:
-            x, depths = self._penetration_stage(x, sides, residuals)
-        with torch.no_grad():
-            terms = self._terms(x, sides, residuals)
+        if s.test_penetration:
+            fitted = x.clone()
+            x, depths = self._penetration_stage(x, sides, residuals, s)
+            if not torch.equal(x, fitted):  # moved by the penetration rounds: the residuals changed
+                with torch.no_grad():
+                    r = residuals(x, torch.arange(len(sides)))
+        terms = self._terms(x, r)
         return [self._result(o.side, x[i : i + 1], terms[i], depths[i]) for i, o in enumerate(observations)]
 
     def _initial_rows(self, sides: list[str], init: list[HandParams]) -> torch.Tensor:
@@ -216,12 +235,15 @@ class HandFitter:
         return torch.stack(rows), has_prev
 
     def _targets(
-        self, observations: list[HandObservation], previous: tuple[torch.Tensor | None, torch.Tensor]
+        self,
+        observations: list[HandObservation],
+        previous: tuple[torch.Tensor | None, torch.Tensor],
+        settings: FitSettings,
     ) -> _Targets:
         f64 = torch.float64
         return _Targets(
             keypoints=torch.stack([o.keypoints for o in observations]).to(f64),
-            sigma=torch.stack([o.sigma for o in observations]).to(f64).clamp_min(self.settings.min_sigma_px),
+            sigma=torch.stack([o.sigma for o in observations]).to(f64).clamp_min(settings.min_sigma_px),
             valid=torch.stack(
                 [o.valid if o.valid is not None else torch.ones(21, dtype=torch.bool) for o in observations]
             ),
@@ -256,17 +278,17 @@ class HandFitter:
         return self.models[side](**self._inputs(side, x)).vertices
 
     def _penetration_stage(
-        self, x: torch.Tensor, sides: list[str], residuals: ResidualFn
+        self, x: torch.Tensor, sides: list[str], residuals: ResidualFn, s: FitSettings
     ) -> tuple[torch.Tensor, list[tuple[float | None, float | None]]]:
         """Resolve penetration (see the module notes); returns the parameters and each hand's depths
         (inside itself, inside the other hand) at them."""
         n = len(sides)
         pair = n == 2 and sides[0] != sides[1]
-        if pair and self.settings.two_hand_iterations > 0:
-            x = self._two_hand_stage(x, sides, residuals)
+        if pair and s.two_hand_iterations > 0:
+            x = self._two_hand_stage(x, sides, residuals, s)
         own = []
         for i in range(n):
-            xi, depth = self._self_penetration_rounds(x[i : i + 1], i, sides[i], residuals)
+            xi, depth = self._self_penetration_rounds(x[i : i + 1], i, sides[i], residuals, s)
             x[i : i + 1] = xi
             own.append(depth)
         other = [None] * n
@@ -277,12 +299,12 @@ class HandFitter:
         return x, list(zip(own, other, strict=True))
 
     def _self_penetration_rounds(
-        self, x: torch.Tensor, hand: int, side: str, residuals: ResidualFn
+        self, x: torch.Tensor, hand: int, side: str, residuals: ResidualFn, s: FitSettings
     ) -> tuple[torch.Tensor, float]:
         """Levenberg-Marquardt rounds with residuals on the vertices found inside the hand (accumulated over
         rounds, each with its current nearest non-neighbour vertex), until no vertex is deeper than the
         trigger. Returns the parameters (1, P) and the final depth (metres)."""
-        s, model = self.settings, self.models[side]
+        model = self.models[side]
         pairs: dict[int, int] = {}
         scale = sqrt2_weight(self.weights.penetration)
         for round_ in range(s.penetration_rounds + 1):
@@ -298,21 +320,24 @@ class HandFitter:
                 lambda X, ids, t=term: residuals(X, torch.full_like(ids, hand), t),
                 x,
                 iterations=s.penetration_iterations,
+                tolerance=s.convergence_tolerance,
                 project=self._project,
             )
         return x, depth
 
-    def _two_hand_stage(self, x: torch.Tensor, sides: list[str], residuals: ResidualFn) -> torch.Tensor:
+    def _two_hand_stage(
+        self, x: torch.Tensor, sides: list[str], residuals: ResidualFn, s: FitSettings
+    ) -> torch.Tensor:
         """Two hands deeper inside each other than the trigger: L-BFGS on the least-squares energy plus the
         two-hand penetration term (which couples the hands)."""
         ma, mb = self.models[sides[0]], self.models[sides[1]]
         with torch.no_grad():
             va, vb = (self._vertices(sides[i], x[i : i + 1]) for i in range(2))
-            if float(two_hand_penetration_depth(va, vb, ma, mb)) <= self.settings.penetration_trigger:
+            if float(two_hand_penetration_depth(va, vb, ma, mb)) <= s.penetration_trigger:
                 return x
         var = x.detach().clone().requires_grad_(True)
         ids = torch.arange(2)
-        opt = torch.optim.LBFGS([var], max_iter=self.settings.two_hand_iterations, line_search_fn="strong_wolfe")
+        opt = torch.optim.LBFGS([var], max_iter=s.two_hand_iterations, line_search_fn="strong_wolfe")
 
         def closure():
             opt.zero_grad()
@@ -325,11 +350,10 @@ class HandFitter:
         opt.step(closure)
         return var.detach()
 
-    def _terms(self, x: torch.Tensor, sides: list[str], residuals) -> list[dict[str, float]]:
-        """Energy per term and hand at the solution (for the result files)."""
-        R = residuals(x, torch.arange(len(sides)))
+    def _terms(self, x: torch.Tensor, R: torch.Tensor) -> list[dict[str, float]]:
+        """Energy per term and hand (for the result files) from the residual rows R (n, R) at rows x."""
         layout = ResidualLayout(ParameterLayout.of_rows(x).num_betas, self.weights.world_metric > 0)
-        return [layout.energies(R[i]) for i in range(len(sides))]
+        return [layout.energies(R[i]) for i in range(R.shape[0])]
 
 
 def _clamp_to_functional_ranges(
@@ -341,7 +365,10 @@ def _clamp_to_functional_ranges(
     a = torch.maximum(torch.minimum(angles, rom[..., 1] + margin), rom[..., 0] - margin)
     for _ in range(rounds):
         r = functional_ranges(a, rom)
-        a = torch.maximum(torch.minimum(a, r[..., 1] + margin), r[..., 0] - margin)
+        clamped = torch.maximum(torch.minimum(a, r[..., 1] + margin), r[..., 0] - margin)
+        if torch.equal(clamped, a):  # a fixed point: further rounds would change nothing
+            break
+        a = clamped
     return a
 
 
@@ -380,6 +407,8 @@ class _Residuals:
         self.side_index = torch.tensor([self.side_names.index(s) for s in sides])
 
     def __call__(self, X: torch.Tensor, ids: torch.Tensor, surface: SurfaceTerm | None = None) -> torch.Tensor:
+        if len(self.side_names) == 1:
+            return self._side_rows(self.side_names[0], X, ids, surface)
         out_rows = []
         for k, side in enumerate(self.side_names):
             rows = torch.nonzero(self.side_index[ids] == k).flatten()

@@ -147,9 +147,24 @@ class Anatomy(torch.nn.Module):
 
     def euler_to_rotations(self, angles: torch.Tensor) -> torch.Tensor:
         """Anatomical angles (B, 15, 3) -> local joint rotations (B, 15, 3, 3) (inverse of `rotations_to_euler`)."""
-        A, Q = self.A.to(angles.dtype), self.Q.to(angles.dtype)
         E = euler_to_matrix(angles, EULER_ORDER)
-        return A @ E @ (A.transpose(-1, -2) @ Q.transpose(-1, -2))  # the constant product once, not per sample
+        lead = angles.shape[:-2]
+        E9 = E.reshape(-1, 15, 9).transpose(0, 1)  # (15, N, 9)
+        return (E9 @ self._frame_map(angles.dtype)).transpose(0, 1).reshape(*lead, 15, 3, 3)
+
+    def _frame_map(self, dtype: torch.dtype) -> torch.Tensor:
+        """(15, 9, 9) M^T with vec(A E (A^T Q^T)) = M vec(E) per joint (row-major vec): one matrix product
+        per joint over a whole batch instead of two per sample and joint (a fit converts hundreds of rows
+        per call). Cached per dtype with the frames it came from."""
+        key = (dtype, self.A.device, self.A.data_ptr(), self.Q.data_ptr(), self.A._version, self.Q._version)
+        cache = self.__dict__.setdefault("_frame_maps", {})
+        if key not in cache:
+            A, Q = self.A.detach().to(dtype), self.Q.detach().to(dtype)
+            C = A.transpose(-1, -2) @ Q.transpose(-1, -2)
+            M = (A[:, :, None, :, None] * C.transpose(-1, -2)[:, None, :, None, :]).reshape(15, 9, 9)
+            cache.clear()
+            cache[key] = M.transpose(-1, -2).contiguous()
+        return cache[key]
 
     def rest_angles(self) -> torch.Tensor:
         """Anatomical angles (15, 3) of the model's rest pose (identity rotations)."""

@@ -61,6 +61,8 @@ def forward_kinematics(
     """
     if offsets is None:
         offsets = rest_offsets(joints, parents)
+    if tuple(parents) == FINGER_CHAINS_PARENTS:
+        return _finger_chains_kinematics(rot, offsets)
     level_joints, parent_slots, order = _level_indices(tuple(parents))
     dev = rot.device
     Rs: list[torch.Tensor] = []
@@ -78,6 +80,29 @@ def forward_kinematics(
         ts.append(t)
     order = order.to(dev)
     return torch.cat(Rs, 1)[:, order], torch.cat(ts, 1)[:, order]
+
+
+# MANO's tree: the wrist, then five chains of three joints (joint 1 + 3 f + k is finger f's k-th joint).
+FINGER_CHAINS_PARENTS = (-1, 0, 1, 2, 0, 4, 5, 0, 7, 8, 0, 10, 11, 0, 13, 14)
+
+
+def _finger_chains_kinematics(rot: torch.Tensor, offsets: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """`forward_kinematics` for MANO's tree: the five fingers' k-th joints in one product per level, with
+    no gathering (the same products as the general path)."""
+    B = rot.shape[0]
+    R0, t0 = rot[:, :1], offsets[:, :1]  # (B, 1, 3, 3), (B, 1, 3)
+    rf = rot[:, 1:].reshape(B, 5, 3, 3, 3)
+    of = offsets[:, 1:].reshape(B, 5, 3, 3)
+    R, t = R0, t0
+    Rs, ts = [], []
+    for k in range(3):
+        t = t + (R @ of[:, :, k, :, None])[..., 0]
+        R = R @ rf[:, :, k]
+        Rs.append(R)
+        ts.append(t)
+    G_R = torch.cat([R0, torch.stack(Rs, 2).reshape(B, 15, 3, 3)], 1)
+    G_t = torch.cat([t0, torch.stack(ts, 2).reshape(B, 15, 3)], 1)
+    return G_R, G_t
 
 
 def skin(

@@ -35,10 +35,17 @@ class HandOutput:
 
     vertices: torch.Tensor | None  # (B, V, 3); None when called with skin_mesh=False
     joints: torch.Tensor  # (B, 21, 3) keypoints in `joint_order`
-    joint_transforms: torch.Tensor  # (B, 16, 4, 4) posed world transform of each MANO joint (transl included)
+    world_rotations: torch.Tensor  # (B, 16, 3, 3) posed world rotation of each MANO joint
+    world_positions: torch.Tensor  # (B, 16, 3) posed position of each MANO joint (transl included)
     rest_joints: torch.Tensor  # (B, 16, 3) shaped joints before posing (no translation)
     rotations: torch.Tensor  # (B, 16, 3, 3) local joint rotations actually applied (global orient first)
     joint_order: str
+
+    @property
+    def joint_transforms(self) -> torch.Tensor:
+        """(B, 16, 4, 4) posed world transform of each MANO joint (transl included); built on demand, since
+        a fit evaluates the model hundreds of times without it."""
+        return transforms_matrix(self.world_rotations, self.world_positions)
 
 
 def _as_tensor(x, dtype, device) -> torch.Tensor:
@@ -317,7 +324,8 @@ class HandModel(nn.Module):
         return HandOutput(
             vertices=verts,
             joints=joints,
-            joint_transforms=transforms_matrix(G_R, G_t),
+            world_rotations=G_R,
+            world_positions=G_t,
             rest_joints=j_rest,
             rotations=rot,
             joint_order=joint_order,

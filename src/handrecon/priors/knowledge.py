@@ -14,7 +14,9 @@ prior in `handrecon.priors.penetration`.
 from __future__ import annotations
 
 import functools
+import weakref
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import torch
 
@@ -113,22 +115,66 @@ def functional_ranges(angles: torch.Tensor, rom: torch.Tensor) -> torch.Tensor:
     DIP-PIP coupling (eq. 3): a flexed DIP lifts the PIP's lower bend bound to 0.
     The refined ranges keep their gradient: the pose is pulled back towards the coupled feasible set.
     """
-    rom = rom.to(dtype=angles.dtype, device=angles.device)
-    is_mcp, pip_dip, is_pip = _coupling_tables(angles.device)
-    lo, hi = rom[..., 0], rom[..., 1]  # (15, 3)
+    t = _range_tables(rom, angles.dtype, angles.device)
+    # MCP coupling on (bend, splay) at once: factor 1 - x / (the range's extreme on x's side), in [0, 1];
+    # column 0 (from the bend) scales the splay range, column 1 (from the splay) the bend range.
+    x = angles[..., :2]
+    pos = x >= 0
+    f = torch.where(torch.where(pos, t.hi_used, t.lo_used), 1 - x / torch.where(pos, t.hi_safe, t.lo_safe), 1.0)
+    scale = torch.cat([f.clamp(0, 1).flip(-1), t.ones.expand(*x.shape[:-1], 1)], -1)  # (B, 15, 3)
+    rng = t.rom * scale[..., None]  # (B, 15, 3, 2)
+    lifted = t.bend_lo_of_pip & (angles[:, t.pip_dip, 0] > 0)[..., None, None]  # (B, 15, 3, 2)
+    return torch.where(lifted, rng.clamp_min(0), rng)
 
-    def shrink(x: torch.Tensor, lo: torch.Tensor, hi: torch.Tensor) -> torch.Tensor:
-        extreme = torch.where(x >= 0, hi, lo)
-        safe = torch.where(extreme != 0, extreme, torch.ones_like(extreme))
-        return torch.where(extreme != 0, 1 - x / safe, 1.0).clamp(0, 1)
 
-    bend, splay = angles[..., 0], angles[..., 1]  # (B, 15)
-    f_splay = torch.where(is_mcp, shrink(bend, lo[:, 0], hi[:, 0]), 1.0)
-    f_bend = torch.where(is_mcp, shrink(splay, lo[:, 1], hi[:, 1]), 1.0)
-    rng = rom * torch.stack([f_bend, f_splay, torch.ones_like(f_bend)], -1)[..., None]  # (B, 15, 3, 2)
-    lifted = is_pip & (angles[:, pip_dip, 0] > 0)  # (B, 15)
-    bend_lo = torch.where(lifted, rng[..., 0, 0].clamp_min(0), rng[..., 0, 0])
-    return torch.cat([torch.stack([bend_lo, rng[..., 0, 1]], -1)[:, :, None], rng[:, :, 1:]], 2)
+class _RangeTables(NamedTuple):
+    """What `functional_ranges` needs of a range table, prepared once per table, dtype and device."""
+
+    rom: torch.Tensor  # (15, 3, 2)
+    hi_safe: torch.Tensor  # (15, 2) upper bend / splay extremes, 1 where unused
+    lo_safe: torch.Tensor  # (15, 2) lower extremes, 1 where unused
+    hi_used: torch.Tensor  # (15, 2) bool: MCP with a non-zero upper extreme
+    lo_used: torch.Tensor  # (15, 2) bool
+    ones: torch.Tensor  # (15, 1)
+    bend_lo_of_pip: torch.Tensor  # (15, 3, 2) bool: the lower bend bound of the PIP joints
+    pip_dip: torch.Tensor  # (15,)
+
+
+# id(table) -> (weak reference to it, {(dtype, device, version): tables}); a few tables are in use at a time
+_TABLES: dict[int, tuple[weakref.ref, dict]] = {}
+
+
+def _range_tables(rom: torch.Tensor, dtype: torch.dtype, device: torch.device) -> _RangeTables:
+    """The tables of `rom`, cached with it (a fit evaluates the ranges hundreds of times with one table);
+    rebuilt when the table is changed in place."""
+    key = (dtype, str(device), rom._version)
+    entry = _TABLES.get(id(rom))
+    if entry is not None and entry[0]() is rom and key in entry[1]:
+        return entry[1][key]
+    r = rom.detach().to(dtype=dtype, device=device)
+    is_mcp, pip_dip, is_pip = _coupling_tables(device)
+    lo, hi = r[:, :2, 0], r[:, :2, 1]
+    mcp = is_mcp[:, None]
+    tables = _RangeTables(
+        rom=rom.to(dtype=dtype, device=device),  # (keeps its gradient, if any)
+        hi_safe=torch.where(hi != 0, hi, 1.0),
+        lo_safe=torch.where(lo != 0, lo, 1.0),
+        hi_used=mcp & (hi != 0),
+        lo_used=mcp & (lo != 0),
+        ones=torch.ones(15, 1, dtype=dtype, device=device),
+        bend_lo_of_pip=torch.zeros(15, 3, 2, dtype=torch.bool, device=device).index_put_(
+            (torch.nonzero(is_pip)[:, 0], torch.tensor(0, device=device), torch.tensor(0, device=device)),
+            torch.tensor(True, device=device),
+        ),
+        pip_dip=pip_dip,
+    )
+    if not rom.requires_grad:
+        if entry is None or entry[0]() is not rom:
+            if len(_TABLES) > 32:
+                _TABLES.clear()
+            entry = _TABLES[id(rom)] = (weakref.ref(rom), {})
+        entry[1][key] = tables
+    return tables
 
 
 @functools.lru_cache(maxsize=4)
