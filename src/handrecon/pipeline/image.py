@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 
 import numpy as np
@@ -39,7 +40,14 @@ class ImageReconstructor:
         with torch.no_grad():  # OpenPose-order keypoints of each model's mean hand at rest
             self._rest_keypoints = {s: m().joints[0].double().cpu().numpy() for s, m in models.items()}
         self.priors = {side: AnatomicalPosePrior.from_hand_model(m) for side, m in models.items()}
-        self.fitter = HandFitter(models, self.config.weights, self.config.fit)
+        fit = self.config.fit
+        self.initializer = None
+        if self.config.init == "network":
+            from handrecon.pipeline.network_init import NetworkInitializer
+
+            self.initializer = NetworkInitializer(models, self.config.init_checkpoint)
+            fit = dataclasses.replace(fit, iterations=min(fit.iterations, self.config.network_iterations))
+        self.fitter = HandFitter(models, self.config.weights, fit)
 
     # -------------------------------------------------------------------------------------------
     def detect(self, rgb: np.ndarray) -> list[HandDetection]:
@@ -60,8 +68,15 @@ class ImageReconstructor:
         self, dets: list[HandDetection], K: torch.Tensor, init: list[HandParams | None] | None = None
     ) -> tuple[list[HandObservation], list[HandParams]]:
         """What the fit matches per hand, and its starting point: `init` where given (a video's previous
-        frame), else inverse kinematics onto the detector's landmarks placed in the camera."""
-        given = init if init is not None else [None] * len(dets)
+        frame), else the landmark network's prediction (`config.init == "network"`), else inverse kinematics
+        onto the detector's landmarks placed in the camera."""
+        given = list(init) if init is not None else [None] * len(dets)
+        self._initial_records = [{"method": "given" if g is not None else "ik"} for g in given]
+        todo = [i for i, g in enumerate(given) if g is None]
+        if self.initializer is not None and todo:
+            for i, (params, sigma) in zip(todo, self.initializer([dets[i] for i in todo], K), strict=True):
+                given[i] = params
+                self._initial_records[i] = {"method": "network", "joint_sigma_3d_m": np.round(sigma, 5).tolist()}
         obs, starts = [], []
         dtype = next(iter(self.models.values())).dtype
         for d, start in zip(dets, given, strict=True):
@@ -99,9 +114,12 @@ class ImageReconstructor:
     ) -> list[Hand]:
         if not dets:
             return []
-        obs, ik = self.observations(dets, K, init)
-        fits = self.fitter.fit(obs, K, ik, previous)
-        return self.package(rgb, dets, fits, K, self.config.texture if texture is None else texture, check_penetration)
+        obs, starts = self.observations(dets, K, init)
+        fits = self.fitter.fit(obs, K, starts, previous)
+        hands = self.package(rgb, dets, fits, K, self.config.texture if texture is None else texture, check_penetration)
+        for h, record in zip(hands, self._initial_records, strict=True):
+            h.initial = record
+        return hands
 
     # -------------------------------------------------------------------------------------------
     @torch.no_grad()

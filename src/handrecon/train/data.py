@@ -221,7 +221,10 @@ class HandDataModule(pl.LightningDataModule):
             self._resume_position = (int(state["epoch"]), int(state["batches"]))
 
     def _crops(self, ds_cfg: DatasetConfig, train: bool) -> Dataset:
-        return HandCropDataset(open_dataset(ds_cfg), self.crop_size, self.cfg.crop_scale,
+        ds = open_dataset(ds_cfg)
+        if getattr(ds, "yields_tensors", False):  # already one-slot tensors (no image to crop)
+            return ds
+        return HandCropDataset(ds, self.crop_size, self.cfg.crop_scale,
                                self.cfg.crop_jitter if train else 0.0, self.seed, self.cfg.cache)
 
     def setup(self, stage: str | None = None) -> None:
