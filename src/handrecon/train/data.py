@@ -222,7 +222,7 @@ class HandDataModule(pl.LightningDataModule):
 
     def _crops(self, ds_cfg: DatasetConfig, train: bool) -> Dataset:
         ds = open_dataset(ds_cfg)
-        if getattr(ds, "yields_tensors", False):  # already one-slot tensors (no image to crop)
+        if getattr(getattr(ds, "dataset", ds), "yields_tensors", False):  # one-slot tensors already (no image)
             return ds
         return HandCropDataset(ds, self.crop_size, self.cfg.crop_scale,
                                self.cfg.crop_jitter if train else 0.0, self.seed, self.cfg.cache)
