@@ -30,6 +30,7 @@ import numpy as np
 import torch
 
 from handrecon.data.sample import HandLabel, Sample
+from handrecon.fit.initialize import place_landmarks
 from handrecon.hand.params import HandParams
 from handrecon.synth.config import SynthConfig
 
@@ -129,7 +130,9 @@ def mirror_keypoints(uv: np.ndarray, K: np.ndarray) -> np.ndarray:
 
 class DetectedSyntheticDataset(torch.utils.data.Dataset):
     """Records as one-slot tensors of the sample schema plus `det_keypoints` (21, 2) pixels, `det_world`
-    (21, 3) metres, `flipped` and `index`; the hand is always a right hand (see the module docstring)."""
+    (21, 3) metres, wrist-relative, turned into the camera by PnP against the keypoints
+    (`fit.initialize.place_landmarks`, as the pipeline does), `flipped` and `index`; the hand is always a right
+    hand (see the module docstring)."""
 
     yields_tensors = True  # already in the batch form: the training crops are not made for it
 
@@ -170,8 +173,10 @@ class DetectedSyntheticDataset(torch.utils.data.Dataset):
                    ).to_tensors(max_hands=1)
         t.pop("mask")
         t.pop("has_mask")
+        # the landmarks turned into the camera by PnP against the 2D keypoints, as the pipeline places them
+        placed = place_landmarks(det_world, det_kp, K)
         t["det_keypoints"] = torch.from_numpy(det_kp.astype(np.float32))
-        t["det_world"] = torch.from_numpy(det_world.astype(np.float32))
+        t["det_world"] = torch.from_numpy((placed - placed[:1]).astype(np.float32))
         t["flipped"] = torch.tensor(flipped)
         t["index"] = int(r["index"])
         return t
@@ -208,15 +213,20 @@ def rolled(item: dict, angle: float) -> dict:
 
 
 def open_detected_synthetic(root=None, split: str = "train", length: int = 1000, start: int | None = None,
-                            roll_deg: float = 0.0, **synth_options) -> DetectedSyntheticDataset:
+                            roll_deg: float = 0.0, ranges: list | None = None, **synth_options
+                            ) -> DetectedSyntheticDataset:
     """`open_dataset("detected_synthetic", split=, length=)`: records of `length` engine indices of the split
-    (about 70 % of them give a record); `roll_deg`: random camera roll of up to that many degrees per read
-    (augmentation); `synth_options` override `DEFAULT_CONFIG` (`SynthConfig` fields)."""
+    from `start` (about 70 % of them give a record), or of several index ranges `ranges` [[start, length],
+    ...] (a cache filled by several processes); `roll_deg`: random camera roll of up to that many degrees
+    per read (augmentation); `synth_options` override `DEFAULT_CONFIG` (`SynthConfig` fields)."""
     if split not in SPLIT_STARTS:
         raise ValueError(f"split must be one of {sorted(SPLIT_STARTS)}, got {split!r}")
     config = SynthConfig(**{**DEFAULT_CONFIG, **synth_options})
-    first = SPLIT_STARTS[split] + (start or 0)
-    return DetectedSyntheticDataset(load_records(config, first, int(length)), roll_deg)
+    parts = [load_records(config, SPLIT_STARTS[split] + int(a), int(n))
+             for a, n in (ranges or [[start or 0, length]])]
+    records = {k: np.concatenate([p[k] for p in parts if len(p["index"])]) for k in FIELDS} if any(
+        len(p["index"]) for p in parts) else parts[0]
+    return DetectedSyntheticDataset(records, roll_deg)
 
 
 def main() -> None:

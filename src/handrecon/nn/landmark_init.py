@@ -7,7 +7,8 @@ global orientation, the 15 x 3 anatomical Euler angles of `handrecon.hand.anatom
 
 Inputs (right hand; the pipeline mirrors a left one first, x -> -x in the camera frame):
 - the palm's orientation R0: the rotation (Kabsch) taking the model's rest palm points (wrist and the five
-  finger bases) onto the world landmarks; the world landmarks are given to the MLP in that palm frame,
+  finger bases) onto the world landmarks, as turned into the camera by PnP against the 2D keypoints
+  (`fit.initialize.place_landmarks`: the pipeline's placement); the landmarks are given to the MLP in that frame,
   root-relative and at unit size, so the articulation is read independently of the hand's orientation;
 - the 2D keypoints in normalised camera coordinates (K^-1), centred and at unit size, and their centre (the
   viewing direction: perspective changes the picture of the same pose);
@@ -50,18 +51,25 @@ def normalised_coordinates(uv: torch.Tensor, K: torch.Tensor) -> torch.Tensor:
     return torch.stack([(uv[..., 0] - cx) / fx, (uv[..., 1] - cy) / fy], -1)
 
 
-def rays_translation(joints: torch.Tensor, rays: torch.Tensor) -> torch.Tensor:
-    """(B, 3): the translation t minimising sum_j ||(J_j + t)_xy - r_j (J_j + t)_z||^2, i.e. putting joints
-    (B, N, 3) on the rays r (B, N, 2) (normalised coordinates) in the least-squares sense of the linearised
-    projection; closed form through the 3 x 3 normal equations."""
-    B, N, _ = joints.shape
+def rays_translation(joints: torch.Tensor, rays: torch.Tensor, refinements: int = 1) -> torch.Tensor:
+    """(B, 3): the translation t putting joints (B, N, 3) on the rays r (B, N, 2) (normalised coordinates):
+    least squares of the linearised projection (J_j + t)_xy - r_j (J_j + t)_z = 0, closed form through the
+    3 x 3 normal equations; each refinement weights joint j's equations by 1 / depth_j of the previous
+    solution, which turns the algebraic error into the projection error in normalised units."""
     one, zero = torch.ones_like(rays[..., 0]), torch.zeros_like(rays[..., 0])
     ax = torch.stack([one, zero, -rays[..., 0]], -1)  # rows of A for the x equations (B, N, 3)
     ay = torch.stack([zero, one, -rays[..., 1]], -1)
     A = torch.cat([ax, ay], 1)
     b = torch.cat([rays[..., 0] * joints[..., 2] - joints[..., 0], rays[..., 1] * joints[..., 2] - joints[..., 1]], 1)
-    AtA = A.transpose(1, 2) @ A + 1e-9 * torch.eye(3, dtype=A.dtype, device=A.device)
-    return torch.linalg.solve(AtA, (A.transpose(1, 2) @ b[..., None]))[..., 0]
+    eye = 1e-9 * torch.eye(3, dtype=A.dtype, device=A.device)
+    w = torch.ones_like(b)
+    for k in range(refinements + 1):
+        Aw = A * w[..., None]
+        t = torch.linalg.solve(Aw.transpose(1, 2) @ A + eye, (Aw.transpose(1, 2) @ b[..., None]))[..., 0]
+        if k < refinements:
+            depth = (joints[..., 2] + t[:, None, 2]).clamp_min(MIN_DEPTH_M)
+            w = (1.0 / depth).repeat(1, 2) ** 2
+    return t
 
 
 class LandmarkInitNet(nn.Module):

@@ -71,21 +71,26 @@ class ImageReconstructor:
         frame), else the landmark network's prediction (`config.init == "network"`), else inverse kinematics
         onto the detector's landmarks placed in the camera."""
         given = list(init) if init is not None else [None] * len(dets)
-        self._initial_records = [{"method": "given" if g is not None else "ik"} for g in given]
-        todo = [i for i, g in enumerate(given) if g is None]
-        if self.initializer is not None and todo:
-            for i, (params, sigma) in zip(todo, self.initializer([dets[i] for i in todo], K), strict=True):
-                given[i] = params
-                self._initial_records[i] = {"method": "network", "joint_sigma_3d_m": np.round(sigma, 5).tolist()}
-        obs, starts = [], []
         dtype = next(iter(self.models.values())).dtype
-        for d, start in zip(dets, given, strict=True):
+        Kn = K.detach().cpu().numpy()
+        placed = []
+        for d in dets:
             # The detector's landmarks at the size of the model's mean hand: their own size varies too much
             # to set the depth; the shape prior then adapts the size.
             rest = self._rest_keypoints[d.handedness]
             w = d.world - d.world[0]
             scale = np.linalg.norm(rest - rest[0]) / max(np.linalg.norm(w), 1e-9)
-            world_cam = place_landmarks(d.world * scale, d.keypoints, K.detach().cpu().numpy())
+            placed.append(place_landmarks(d.world * scale, d.keypoints, Kn))
+        # how each fit starts, for the results (`Hand.initial`) of the call that follows
+        self._initial_records = [{"method": "given" if g is not None else "ik"} for g in given]
+        todo = [i for i, g in enumerate(given) if g is None]
+        if self.initializer is not None and todo:
+            starts_net = self.initializer([dets[i] for i in todo], K, [placed[i] for i in todo])
+            for i, (params, sigma) in zip(todo, starts_net, strict=True):
+                given[i] = params
+                self._initial_records[i] = {"method": "network", "joint_sigma_3d_m": np.round(sigma, 5).tolist()}
+        obs, starts = [], []
+        for d, start, world_cam in zip(dets, given, placed, strict=True):
             target = torch.as_tensor(world_cam, dtype=dtype)[None]
             starts.append(start if start is not None else inverse_kinematics(self.models[d.handedness], target))
             obs.append(

@@ -4,6 +4,7 @@
 the shipped network over every detected hand; the fit then runs `network_iterations` Levenberg-Marquardt
 steps from there. The network predicts right hands: a left hand's inputs are mirrored (x -> -x in the camera
 frame: keypoints about the principal point, world landmarks' x negated) and its parameters mirrored back.
+Its world landmarks are those the fit matches: turned into the camera by PnP against the 2D keypoints.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import numpy as np
 import torch
 
 from handrecon.detect.types import HandDetection
+from handrecon.fit.initialize import place_landmarks
 from handrecon.geometry.rotations import matrix_to_axis_angle
 from handrecon.hand.params import HandParams
 from handrecon.io.errors import SettingError
@@ -39,13 +41,20 @@ class NetworkInitializer:
         self.dtype = next(iter(models.values())).dtype
 
     @torch.no_grad()
-    def __call__(self, dets: list[HandDetection], K: torch.Tensor) -> list[tuple[HandParams, np.ndarray]]:
+    def __call__(self, dets: list[HandDetection], K: torch.Tensor, placed: list[np.ndarray] | None = None
+                 ) -> list[tuple[HandParams, np.ndarray]]:
+        """Per detection: (initial parameters, the network's per-joint 3D sigma (21,) metres). `placed`: the
+        detections' world landmarks turned into the camera by PnP (`fit.initialize.place_landmarks`), when
+        the caller has them already."""
         if not dets:
             return []
         Kf = K.detach().to(torch.float32).cpu()
+        if placed is None:
+            Kn = K.detach().double().cpu().numpy()
+            placed = [place_landmarks(d.world, d.keypoints, Kn) for d in dets]
         left = torch.tensor([d.handedness == "left" for d in dets])
         kp = torch.as_tensor(np.stack([d.keypoints for d in dets]), dtype=torch.float32)
-        world = torch.as_tensor(np.stack([d.world for d in dets]), dtype=torch.float32)
+        world = torch.as_tensor(np.stack([w - w[:1] for w in placed]), dtype=torch.float32)
         kp[left, :, 0] = 2 * Kf[0, 2] - kp[left, :, 0]
         world[left, :, 0] = -world[left, :, 0]
         pred = self.net(kp, world, Kf.expand(len(dets), 3, 3), with_vertices=False)
