@@ -51,24 +51,32 @@ def normalised_coordinates(uv: torch.Tensor, K: torch.Tensor) -> torch.Tensor:
     return torch.stack([(uv[..., 0] - cx) / fx, (uv[..., 1] - cy) / fy], -1)
 
 
-def rays_translation(joints: torch.Tensor, rays: torch.Tensor, refinements: int = 1) -> torch.Tensor:
-    """(B, 3): the translation t putting joints (B, N, 3) on the rays r (B, N, 2) (normalised coordinates):
-    least squares of the linearised projection (J_j + t)_xy - r_j (J_j + t)_z = 0, closed form through the
-    3 x 3 normal equations; each refinement weights joint j's equations by 1 / depth_j of the previous
-    solution, which turns the algebraic error into the projection error in normalised units."""
-    one, zero = torch.ones_like(rays[..., 0]), torch.zeros_like(rays[..., 0])
-    ax = torch.stack([one, zero, -rays[..., 0]], -1)  # rows of A for the x equations (B, N, 3)
-    ay = torch.stack([zero, one, -rays[..., 1]], -1)
-    A = torch.cat([ax, ay], 1)
-    b = torch.cat([rays[..., 0] * joints[..., 2] - joints[..., 0], rays[..., 1] * joints[..., 2] - joints[..., 1]], 1)
-    eye = 1e-9 * torch.eye(3, dtype=A.dtype, device=A.device)
-    w = torch.ones_like(b)
-    for k in range(refinements + 1):
-        Aw = A * w[..., None]
-        t = torch.linalg.solve(Aw.transpose(1, 2) @ A + eye, (Aw.transpose(1, 2) @ b[..., None]))[..., 0]
-        if k < refinements:
-            depth = (joints[..., 2] + t[:, None, 2]).clamp_min(MIN_DEPTH_M)
-            w = (1.0 / depth).repeat(1, 2) ** 2
+def rays_translation(joints: torch.Tensor, rays: torch.Tensor, iterations: int = 3) -> torch.Tensor:
+    """(B, 3): the translation t putting joints (B, N, 3) on the rays r (B, N, 2) (normalised coordinates),
+    i.e. minimising sum_j ||(J_j + t)_xy / (J_j + t)_z - r_j||^2. Start: the depth at which the joints' spread
+    across the view matches the rays' spread (weak perspective: always in front of the camera), x and y
+    from the centroid; then Gauss-Newton steps on the projection error (3 x 3 normal equations, unrolled,
+    so gradients flow to the joints)."""
+    jc = joints - joints.mean(1, keepdim=True)
+    size_3d = jc[..., :2].square().sum(-1).mean(1).sqrt()
+    size_2d = (rays - rays.mean(1, keepdim=True)).square().sum(-1).mean(1).sqrt().clamp_min(1e-6)
+    tz = (size_3d / size_2d - joints[..., 2].mean(1)).clamp_min(MIN_DEPTH_M)
+    txy = (rays * (joints[..., 2:] + tz[:, None, None]) - joints[..., :2]).mean(1)
+    t = torch.cat([txy, tz[:, None]], 1)
+    eye = 1e-9 * torch.eye(3, dtype=joints.dtype, device=joints.device)
+    for _ in range(iterations):
+        p = joints + t[:, None]
+        z = p[..., 2:].clamp_min(1e-3)
+        res = (p[..., :2] / z - rays).reshape(p.shape[0], -1)  # (B, 2N)
+        # d(x/z)/dt = (1/z, 0, -x/z^2); d(y/z)/dt = (0, 1/z, -y/z^2)
+        inv = 1.0 / z[..., 0]
+        zero = torch.zeros_like(inv)
+        jx = torch.stack([inv, zero, -p[..., 0] * inv * inv], -1)
+        jy = torch.stack([zero, inv, -p[..., 1] * inv * inv], -1)
+        J = torch.stack([jx, jy], 2).reshape(p.shape[0], -1, 3)  # rows in the order of res
+        step = torch.linalg.solve(J.transpose(1, 2) @ J + eye, J.transpose(1, 2) @ res[..., None])[..., 0]
+        t = t - step
+        t = torch.cat([t[:, :2], t[:, 2:].clamp_min(MIN_DEPTH_M)], 1)
     return t
 
 
@@ -143,8 +151,6 @@ class LandmarkInitNet(nn.Module):
         hp = self.anatomy.euler_to_rotations(angles)
         out = self.hand_model(global_orient=go, hand_pose=hp, betas=betas, skin_mesh=with_vertices)
         transl = rays_translation(out.joints, rays)
-        # a hand behind or at the camera (inconsistent keypoints, early training): kept in front of it
-        transl = torch.cat([transl[:, :2], transl[:, 2:].clamp_min(MIN_DEPTH_M)], 1)
         joints = out.joints + transl[:, None]
         Kf = K.to(joints)
         inv_z = 1.0 / transl[:, 2:].clamp_min(1e-3)
