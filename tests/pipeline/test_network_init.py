@@ -94,3 +94,11 @@ def test_the_bundled_checkpoint_loads_with_its_provenance(models):
     for key in ("data", "recipe", "command", "git_commit", "seed", "metrics", "hand_model_asset_sha256"):
         assert key in init.provenance
     assert bundled_checkpoint().stat().st_size < 50e6
+
+
+def test_a_checkpoint_of_another_asset_version_warns(models, tmp_path):
+    path = tmp_path / "old.safetensors"
+    opts = {"head_opts": {"hidden": 8, "layers": 1}}
+    save_head(LandmarkInitNet(**opts), path, opts, {"hand_model_asset_sha256": "0" * 64})
+    with pytest.warns(UserWarning, match="another version"):
+        NetworkInitializer(models, path)

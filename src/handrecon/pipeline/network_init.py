@@ -9,6 +9,7 @@ Its world landmarks are those the fit matches: turned into the camera by PnP aga
 
 from __future__ import annotations
 
+import warnings
 from importlib import resources
 from pathlib import Path
 
@@ -20,7 +21,7 @@ from handrecon.fit.initialize import place_landmarks
 from handrecon.geometry.rotations import matrix_to_axis_angle
 from handrecon.hand.params import HandParams
 from handrecon.io.errors import SettingError
-from handrecon.nn.landmark_init import load_head
+from handrecon.nn.landmark_init import asset_sha256, load_head
 
 BUNDLED_CHECKPOINT = "landmark_init.safetensors"
 
@@ -39,6 +40,11 @@ class NetworkInitializer:
             raise SettingError("init", f"the network initialiser is trained for the {self.net.hand_model.name} "
                                        f"hand model, not {name}: use init 'ik'")
         self.dtype = next(iter(models.values())).dtype
+        trained_on = self.provenance.get("hand_model_asset_sha256")
+        if trained_on and trained_on != asset_sha256(name):
+            warnings.warn(f"{checkpoint or bundled_checkpoint()}: trained on another version of the {name} hand "
+                          "model asset; its starts may be poor until retrained (handrecon train landmark-init)",
+                          stacklevel=2)
 
     @torch.no_grad()
     def __call__(self, dets: list[HandDetection], K: torch.Tensor, placed: list[np.ndarray] | None = None
