@@ -266,7 +266,8 @@ def main() -> None:
     ap.add_argument("--runs", type=int, default=5)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--detector", default="thorough", choices=["thorough", "fast"], help="hand detector for photos")
-    ap.add_argument("--init", nargs="+", default=["ik"], choices=["ik", "network"], help="the fit's start(s)")
+    ap.add_argument("--init", nargs="+", default=[PipelineConfig().init], choices=["ik", "network"],
+                    help="the fit's start(s) (default: the pipeline's)")
     ap.add_argument("--init-checkpoint", default=None, help="landmark network file (default: the bundled one)")
     ap.add_argument("--skip", nargs="*", default=[], choices=["accuracy", "plausibility", "speed", "video", "network"])
     args = ap.parse_args()

@@ -103,7 +103,8 @@ def main() -> None:
     ap.add_argument("--limit", type=int, default=None, help="samples per subset (default: all)")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--json", type=Path, default=None, help="also write the figures to this file")
-    ap.add_argument("--init", nargs="+", default=["ik"], choices=["ik", "network"], help="the fit's start(s)")
+    ap.add_argument("--init", nargs="+", default=[PipelineConfig().init], choices=["ik", "network"],
+                    help="the fit's start(s) (default: the pipeline's)")
     ap.add_argument("--init-checkpoint", default=None, help="landmark network file (default: the bundled one)")
     ap.add_argument("--subsets", nargs="*", default=None, help="only these subsets (default: all)")
     args = ap.parse_args()

@@ -44,10 +44,11 @@ class PipelineConfig:
     texture_source_max_side: int = 1024
     joint_limit_tolerance_deg: float = JOINT_LIMIT_TOLERANCE_DEG
     penetration_tolerance_mm: float = PENETRATION_TOLERANCE_MM
-    # The fit's start: "ik" (the detector's world landmarks placed by PnP, then inverse kinematics) or
-    # "network" (the shipped landmark network, `pipeline.network_init`; `init_checkpoint` None = the bundled
-    # file), from which the fit runs at most `network_iterations` Levenberg-Marquardt steps.
-    init: str = "ik"
+    # The fit's start: "network" (the shipped landmark network, `pipeline.network_init`; `init_checkpoint`
+    # None = the bundled file), from which the fit runs at most `network_iterations` Levenberg-Marquardt
+    # steps (benchmarks/bench_reconstruct.py: as accurate as "ik" in about 0.65x its time), or "ik" (the
+    # detector's world landmarks placed by PnP, then inverse kinematics, then `fit.iterations` steps).
+    init: str = "network"
     init_checkpoint: str | None = None
     network_iterations: int = 3
     weights: FitWeights = field(default_factory=FitWeights)
