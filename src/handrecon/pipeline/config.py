@@ -46,11 +46,12 @@ class PipelineConfig:
     penetration_tolerance_mm: float = PENETRATION_TOLERANCE_MM
     # The fit's start: "network" (the shipped landmark network, `pipeline.network_init`; `init_checkpoint`
     # None = the bundled file), from which the fit runs at most `network_iterations` Levenberg-Marquardt
-    # steps (benchmarks/bench_reconstruct.py: as accurate as "ik" in about 0.65x its time), or "ik" (the
+    # steps (4: with 3 the depth is less settled; benchmarks/bench_reconstruct.py: as accurate as "ik" in
+    # about two thirds of its time), or "ik" (the
     # detector's world landmarks placed by PnP, then inverse kinematics, then `fit.iterations` steps).
     init: str = "network"
     init_checkpoint: str | None = None
-    network_iterations: int = 3
+    network_iterations: int = 4
     weights: FitWeights = field(default_factory=FitWeights)
     fit: FitSettings = field(default_factory=FitSettings)
     video: VideoSettings = field(default_factory=VideoSettings)
