@@ -47,8 +47,8 @@ class PipelineConfig:
     # The fit's start: "network" (the shipped landmark network, `pipeline.network_init`; `init_checkpoint`
     # None = the bundled file), from which the fit runs at most `network_iterations` Levenberg-Marquardt
     # steps (4: with 3 the depth is less settled; benchmarks/bench_reconstruct.py: as accurate as "ik" in
-    # about two thirds of its time), or "ik" (the
-    # detector's world landmarks placed by PnP, then inverse kinematics, then `fit.iterations` steps).
+    # about two thirds of its time), or "ik" (the detector's world landmarks placed by PnP, then inverse
+    # kinematics, then `fit.iterations` steps).
     init: str = "network"
     init_checkpoint: str | None = None
     network_iterations: int = 4
