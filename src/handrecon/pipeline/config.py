@@ -44,12 +44,13 @@ class PipelineConfig:
     texture_source_max_side: int = 1024
     joint_limit_tolerance_deg: float = JOINT_LIMIT_TOLERANCE_DEG
     penetration_tolerance_mm: float = PENETRATION_TOLERANCE_MM
-    # The fit's start: "network" (the shipped landmark network, `pipeline.network_init`; `init_checkpoint`
-    # None = the bundled file), from which the fit runs at most `network_iterations` Levenberg-Marquardt
-    # steps (4: with 3 the depth is less settled; benchmarks/bench_reconstruct.py: as accurate as "ik" in
-    # about two thirds of its time), or "ik" (the detector's world landmarks placed by PnP, then inverse
-    # kinematics, then `fit.iterations` steps).
-    init: str = "network"
+    # The fit's start: "ik" (the detector's world landmarks placed by PnP, then inverse kinematics, then
+    # `fit.iterations` steps) or "network" (the shipped landmark network, `pipeline.network_init`;
+    # `init_checkpoint` None = the bundled file), from which the fit runs at most `network_iterations`
+    # Levenberg-Marquardt steps (4: with 3 the depth is less settled). The network start takes about two
+    # thirds of the time at the same PA / 2D accuracy, but places two hands relative to each other less well
+    # (benchmarks/bench_synth_eval.py MRRPE), so it is not the default.
+    init: str = "ik"
     init_checkpoint: str | None = None
     network_iterations: int = 4
     weights: FitWeights = field(default_factory=FitWeights)
