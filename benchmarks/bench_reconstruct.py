@@ -8,7 +8,12 @@
 - speed, in one run: whole pipeline per image vs MediaPipe alone (static mode, same images), and the video
   mode's frame rate on a 640x480 clip made from a dev photo.
 
+With `--init ik network` every figure is measured for each start of the fit in the same run (speed side by
+side, image by image), and the landmark network alone (no fit) is measured beside MediaPipe's world
+landmarks: accuracy, and time per image of detection + network vs MediaPipe alone.
+
 Run: python benchmarks/bench_reconstruct.py [--runs 5] [--devdata PATH] [--detector thorough|fast]
+     [--init ik network] [--init-checkpoint FILE]
 (another openhand asset, e.g. one rebuilt by tools/build_hand_model.py: HANDRECON_OPENHAND_ASSET=PATH)
 """
 
@@ -30,6 +35,8 @@ from handrecon.api import HandReconstructor  # noqa: E402
 from handrecon.data.devdata import default_devdata_dir, load_labelled, unlabelled_photos  # noqa: E402
 from handrecon.eval import pa_mpjpe  # noqa: E402
 from handrecon.eval.report import MetricReport, format_comparison  # noqa: E402
+from handrecon.geometry.camera import project_points  # noqa: E402
+from handrecon.pipeline.config import PipelineConfig  # noqa: E402
 
 
 def match(hand, labelled):
@@ -107,7 +114,67 @@ def plausibility(rec: HandReconstructor, root: Path) -> None:
     print(f"  hands with a joint beyond the 5-degree tolerance: {beyond}  (largest violation {viol.max():.2f} deg)")
 
 
-def speed(rec: HandReconstructor, root: Path, runs: int) -> None:
+def network_alone(rec: HandReconstructor, root: Path, runs: int) -> None:
+    """The landmark network's start without the fit: its joints' accuracy beside MediaPipe's world landmarks,
+    and its time per image (detection + network) beside MediaPipe alone."""
+    import mediapipe as mp
+
+    from handrecon.detect.mediapipe_hands import quiet_native_stderr
+    from handrecon.io import load_image
+
+    pipe = rec.pipeline
+    net_r, mp_r = MetricReport("network alone"), MetricReport("MediaPipe world")
+    for item in load_labelled(root):
+        rgb = load_image(item.path).rgb
+        K = torch.as_tensor(item.K) if item.K is not None else rec.intrinsics(rgb.shape[1], rgb.shape[0])[0]
+        dets = pipe.detect(rgb)
+        for d, (params, _) in zip(dets, pipe.initializer(dets, K), strict=True):
+            out = pipe.models[d.handedness](**params.model_inputs(), skin_mesh=False)
+            h = match(_Detected(d.keypoints), item.hands)
+            if h is None:
+                continue
+            vis = h.visible
+            uv = project_points(out.joints, K.to(out.joints.dtype))[0].detach().numpy()
+            net_r.add("2D error [px]", float(np.linalg.norm(uv[vis] - h.keypoints[vis], axis=1).mean()))
+            mp_r.add("2D error [px]", float(np.linalg.norm(d.keypoints[vis] - h.keypoints[vis], axis=1).mean()))
+            if h.xyz is not None:
+                gt = torch.as_tensor(h.xyz)[None]
+                net_r.add("PA-MPJPE InterHand [mm]", float(pa_mpjpe(out.joints.double(), gt)[0]))
+                mp_r.add("PA-MPJPE InterHand [mm]", float(pa_mpjpe(torch.as_tensor(d.world)[None], gt)[0]))
+    print(format_comparison([net_r, mp_r]))
+    one_hand = [it.path for it in load_labelled(root) if it.dataset in ("onehand10k", "freihand")]
+    images = [load_image(p).rgb for p in one_hand]
+    with quiet_native_stderr():
+        mp_hands = mp.solutions.hands.Hands(static_image_mode=True, max_num_hands=2)
+    t_mp, t_det, t_net = [], [], []
+    for k in range(runs + 1):
+        for rgb in images:
+            K = rec.intrinsics(rgb.shape[1], rgb.shape[0])[0]
+            t0 = time.perf_counter()
+            with quiet_native_stderr():
+                mp_hands.process(rgb)
+            t1 = time.perf_counter()
+            dets = pipe.detect(rgb)
+            t2 = time.perf_counter()
+            pipe.initializer(dets, K)
+            t3 = time.perf_counter()
+            if k:  # the first round warms up
+                t_mp.append((t1 - t0) * 1000)
+                t_det.append((t2 - t1) * 1000)
+                t_net.append((t3 - t2) * 1000)
+    m_mp, m_det, m_net = (statistics.median(t) for t in (t_mp, t_det, t_net))
+    print(f"network alone per image ({len(images)} one-hand photos x {runs} runs, medians): MediaPipe alone "
+          f"{m_mp:.1f} ms, detector {m_det:.1f} ms + network {m_net:.2f} ms, ratio {(m_det + m_net) / m_mp:.2f}")
+
+
+class _Detected:
+    """What `match` reads of a hand: its detected keypoints."""
+
+    def __init__(self, keypoints: np.ndarray) -> None:
+        self.keypoints_2d_detected = keypoints
+
+
+def speed(recs: dict[str, HandReconstructor], root: Path, runs: int) -> None:
     import mediapipe as mp
 
     from handrecon.detect.mediapipe_hands import quiet_native_stderr
@@ -122,23 +189,27 @@ def speed(rec: HandReconstructor, root: Path, runs: int) -> None:
         with quiet_native_stderr():
             mp_hands.process(rgb)
 
+    rec = next(iter(recs.values()))
     Ks = [rec.intrinsics(im.shape[1], im.shape[0])[0] for im in images]
     for rgb, K in zip(images, Ks, strict=True):  # warm-up
         mediapipe_alone(rgb)
-        rec.reconstruct(rgb, K=K)
-    t_mp, t_ours = [], []
+        for r in recs.values():
+            r.reconstruct(rgb, K=K)
+    t_mp, t_ours = [], {name: [] for name in recs}
     for _ in range(runs):
         for rgb, K in zip(images, Ks, strict=True):
             t0 = time.perf_counter()
             mediapipe_alone(rgb)
-            t1 = time.perf_counter()
-            rec.reconstruct(rgb, K=K)
-            t2 = time.perf_counter()
-            t_mp.append((t1 - t0) * 1000)
-            t_ours.append((t2 - t1) * 1000)
-    m_mp, m_ours = statistics.median(t_mp), statistics.median(t_ours)
-    print(f"per image ({len(images)} one-hand photos x {runs} runs, medians): MediaPipe alone {m_mp:.1f} ms, "
-          f"whole pipeline {m_ours:.1f} ms, ratio {m_ours / m_mp:.2f}")  # fmt: skip
+            t_mp.append((time.perf_counter() - t0) * 1000)
+            for name, r in recs.items():
+                t1 = time.perf_counter()
+                r.reconstruct(rgb, K=K)
+                t_ours[name].append((time.perf_counter() - t1) * 1000)
+    m_mp = statistics.median(t_mp)
+    for name, ts in t_ours.items():
+        m_ours = statistics.median(ts)
+        print(f"per image ({len(images)} one-hand photos x {runs} runs, medians): MediaPipe alone {m_mp:.1f} ms, "
+              f"whole pipeline (init {name}) {m_ours:.1f} ms, ratio {m_ours / m_mp:.2f}")  # fmt: skip
 
 
 def video_speed(rec: HandReconstructor, root: Path) -> None:
@@ -196,26 +267,43 @@ def main() -> None:
     ap.add_argument("--runs", type=int, default=5)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--detector", default="thorough", choices=["thorough", "fast"], help="hand detector for photos")
-    ap.add_argument("--skip", nargs="*", default=[], choices=["accuracy", "plausibility", "speed", "video"])
+    ap.add_argument("--init", nargs="+", default=[PipelineConfig().init], choices=["ik", "network"],
+                    help="the fit's start(s) (default: the pipeline's)")
+    ap.add_argument("--init-checkpoint", default=None, help="landmark network file (default: the bundled one)")
+    ap.add_argument("--skip", nargs="*", default=[], choices=["accuracy", "plausibility", "speed", "video", "network"])
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     root = args.devdata or default_devdata_dir()
     if root is None:
         print("no devdata folder (../shared/devdata): nothing to measure")
         return
-    rec = HandReconstructor(detector=args.detector)
-    skeleton = rec.models["right"].asset.metadata.get("provenance", {}).get("skeleton", {})
-    separate = "separate keypoints" if rec.models["right"].separate_keypoints else "keypoints = joints"
+    recs = {
+        init: HandReconstructor(
+            detector=args.detector, config=PipelineConfig(init=init, init_checkpoint=args.init_checkpoint)
+        )
+        for init in args.init
+    }
+    first = next(iter(recs.values())).models["right"]
+    skeleton = first.asset.metadata.get("provenance", {}).get("skeleton", {})
+    separate = "separate keypoints" if first.separate_keypoints else "keypoints = joints"
     print(f"hand model: openhand, skeleton {skeleton.get('kind', 'makehuman')}, {separate}; detector {args.detector}")
-    if "accuracy" not in args.skip:
-        accuracy(rec, root)
-    if "plausibility" not in args.skip:
-        plausibility(rec, root)
+    for init, rec in recs.items():
+        print(f"\n== init {init}")
+        if "accuracy" not in args.skip:
+            accuracy(rec, root)
+        if "plausibility" not in args.skip:
+            plausibility(rec, root)
+    if "network" in recs and "network" not in args.skip:
+        print("\n== the landmark network alone (no fit)")
+        network_alone(recs["network"], root, args.runs)
     if "speed" not in args.skip:
-        speed(rec, root, args.runs)
+        print()
+        speed(recs, root, args.runs)
     if "video" not in args.skip:
-        video_speed(rec, root)
-        jitter(rec, root)
+        for init, rec in recs.items():
+            print(f"\n== video, init {init}")
+            video_speed(rec, root)
+            jitter(rec, root)
 
 
 if __name__ == "__main__":

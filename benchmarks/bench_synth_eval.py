@@ -4,6 +4,7 @@ metric world landmarks side by side where they apply (joints only: MediaPipe giv
 is exact: the renders come from the same hand model.
 
 Run: python benchmarks/bench_synth_eval.py [--root ~/.cache/handrecon/synth_bench] [--limit N]
+     [--init ik network] [--init-checkpoint FILE]   (each start of the fit on the same samples)
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from handrecon.api import HandReconstructor  # noqa: E402
 from handrecon.data.freihand import FreiHANDDataset  # noqa: E402
 from handrecon.eval import fscore, mpjpe, mrrpe, pa_mpjpe, pa_mpvpe  # noqa: E402
 from handrecon.eval.report import MetricReport, format_comparison  # noqa: E402
+from handrecon.pipeline.config import PipelineConfig  # noqa: E402
 
 SIDES = ("right", "left")
 
@@ -101,19 +103,31 @@ def main() -> None:
     ap.add_argument("--limit", type=int, default=None, help="samples per subset (default: all)")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--json", type=Path, default=None, help="also write the figures to this file")
+    ap.add_argument("--init", nargs="+", default=[PipelineConfig().init], choices=["ik", "network"],
+                    help="the fit's start(s) (default: the pipeline's)")
+    ap.add_argument("--init-checkpoint", default=None, help="landmark network file (default: the bundled one)")
+    ap.add_argument("--subsets", nargs="*", default=None, help="only these subsets (default: all)")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     root = args.root.expanduser()
     if not (root / "benchmark.json").is_file():
         print(f"{root}: no benchmark; generate it with python benchmarks/make_synth_benchmark.py")
         return
-    rec = HandReconstructor()
+    recs = {init: HandReconstructor(config=PipelineConfig(init=init, init_checkpoint=args.init_checkpoint))
+            for init in args.init}
     summary = {}
     for subset in json.loads((root / "benchmark.json").read_text())["subsets"]:
-        ours, mp, counts = evaluate(rec, root, subset, args.limit)
-        print(f"\n== {subset}: {counts}")
-        print(format_comparison([ours, mp]))
-        summary[subset] = {"counts": counts, "handrecon": ours.to_dict(), "mediapipe": mp.to_dict()}
+        if args.subsets and subset not in args.subsets:
+            continue
+        reports, counted = [], {}
+        for init, rec in recs.items():
+            ours, mp, counts = evaluate(rec, root, subset, args.limit)
+            ours.name = f"{ours.name} (init {init})"
+            reports.append(ours)
+            counted[init] = counts
+            summary[f"{subset}/{init}"] = {"counts": counts, "handrecon": ours.to_dict(), "mediapipe": mp.to_dict()}
+        print(f"\n== {subset}: {counted}")
+        print(format_comparison([*reports, mp]))
     if args.json:
         args.json.write_text(json.dumps(summary, indent=1))
 

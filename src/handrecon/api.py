@@ -42,6 +42,7 @@ class HandReconstructor:
         min_detection_confidence: float | None = None,
         tta_passes: int | None = None,
         texture: bool | None = None,
+        init: str | None = None,
         fx: float | None = None,
         fy: float | None = None,
         cx: float | None = None,
@@ -55,6 +56,7 @@ class HandReconstructor:
             "min_detection_confidence": min_detection_confidence,
             "tta_passes": tta_passes,
             "texture": texture,
+            "init": init,
         }
         # replace() builds a new config and runs its checks; the caller's object stays as it was
         self.config = dataclasses.replace(

@@ -47,6 +47,18 @@ def _tiny_synthetic(root, split: str = "train", **options):
 register_dataset("tiny_synthetic", _tiny_synthetic, overwrite=True)
 
 
+def _tiny_detected(root, split: str = "train", length: int = 8, **options):
+    """Detector records without rendering (`tests.nn.landmark_records`) for the landmark network's recipe."""
+    from handrecon.data.detected_synthetic import DetectedSyntheticDataset
+    from tests.nn.landmark_records import fake_records
+
+    return DetectedSyntheticDataset(fake_records(length, seed=0 if split == "train" else 1),
+                                    roll_deg=float(options.get("roll_deg", 0.0)))
+
+
+register_dataset("tiny_detected", _tiny_detected, overwrite=True)
+
+
 @pytest.fixture
 def tiny(tmp_path):
     """Overrides of `cpu-small` for a tiny run writing into tmp_path."""

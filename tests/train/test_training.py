@@ -32,6 +32,9 @@ SMALLER_BACKBONE = {"vit-ief": ["model.backbone=vit_s16", "model.backbone_opts={
                     "knowledge-prior-resnet50": ["model.backbone=resnet18", "model.crop_size=64"],
                     "wildhands-resnet50": ["model.backbone=resnet18", "model.crop_size=64",
                                            "model.head_opts={conv_channels: [32, 16, 8]}"]}  # fmt: skip
+# Recipes over other inputs than image crops: their tiny data.
+OWN_DATA = {"landmark-init": ["data.train={name: tiny_detected, split: train, opts: {length: 4, roll_deg: 30}}",
+                              "data.val=[{name: tiny_detected, split: val, opts: {length: 2}}]"]}
 
 
 class LossRecorder(Callback):
@@ -44,7 +47,8 @@ class LossRecorder(Callback):
 
 @pytest.mark.parametrize("recipe", recipe_names())
 def test_fast_dev_run_of_every_recipe(recipe, tmp_path):
-    cfg = load_recipe(recipe, [*SMALL_DATA, *SMALLER_BACKBONE.get(recipe, []), "trainer.fast_dev_run=1",
+    cfg = load_recipe(recipe, [*SMALL_DATA, *SMALLER_BACKBONE.get(recipe, []), *OWN_DATA.get(recipe, []),
+                               "trainer.fast_dev_run=1",
                                f"output_dir={tmp_path}"])
     rec = LossRecorder()
     trainer = fit(cfg, extra_callbacks=[rec])

@@ -52,6 +52,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--tta", type=int, default=0, help="augmented detector passes for the 2D uncertainty (default: 0, one pass)"
     )
+    p.add_argument(
+        "--init", choices=("ik", "network"), default="ik",
+        help="the fit's start: ik (inverse kinematics on the detector's landmarks, then the full fit; default) "
+        "or network (the shipped landmark network, then a few fit steps: about 2/3 of the time)",
+    )  # fmt: skip
     p.add_argument("--no-texture", action="store_true", help="skip the texture (faster)")
     p.add_argument("--formats", default="obj,ply,glb", help="mesh formats, comma separated (default: obj,ply,glb)")
     p.add_argument("--no-overlay", action="store_true", help="do not write overlay and side-view images")
@@ -74,6 +79,7 @@ FLAG_OF = {
     "max_hands": "--max-hands",
     "min_detection_confidence": "--min-confidence",
     "tta_passes": "--tta",
+    "init": "--init",
     "fx": "--fx",
     "fy": "--fy",
     "cx": "--cx",
@@ -113,6 +119,7 @@ def check_arguments(args: argparse.Namespace) -> tuple[str, ...]:
             max_hands=args.max_hands,
             min_detection_confidence=args.min_confidence,
             tta_passes=args.tta,
+            init=args.init,
         )
     except SettingError as e:
         raise SettingError(FLAG_OF.get(e.path, e.path), e.reason) from e
@@ -129,6 +136,7 @@ def reconstructor_settings(args: argparse.Namespace) -> dict:
         "min_detection_confidence": args.min_confidence,
         "tta_passes": args.tta,
         "texture": not args.no_texture,
+        "init": args.init,
         "fx": args.fx,
         "fy": args.fy,
         "cx": args.cx,

@@ -25,6 +25,7 @@ OPENERS: dict[str, str | Opener] = {
     "arctic": "handrecon.data.arctic:open_arctic",
     "assemblyhands": "handrecon.data.assemblyhands:open_assemblyhands",
     "pseudo": "handrecon.data.pseudo:open_pseudo",
+    "detected_synthetic": "handrecon.data.detected_synthetic:open_detected_synthetic",
 }
 
 

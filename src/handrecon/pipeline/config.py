@@ -15,6 +15,7 @@ from handrecon.io.images import PROCESSING_MAX_SIDE
 
 MAX_HANDS_LIMIT = 64  # the landmark model runs once per hand: a crowd photo, not more
 MAX_TTA_PASSES = 32
+INITS = ("ik", "network")  # the fit's start: inverse kinematics on the landmarks, or the landmark network
 
 
 @dataclass(frozen=True)
@@ -43,6 +44,15 @@ class PipelineConfig:
     texture_source_max_side: int = 1024
     joint_limit_tolerance_deg: float = JOINT_LIMIT_TOLERANCE_DEG
     penetration_tolerance_mm: float = PENETRATION_TOLERANCE_MM
+    # The fit's start: "ik" (the detector's world landmarks placed by PnP, then inverse kinematics, then
+    # `fit.iterations` steps) or "network" (the shipped landmark network, `pipeline.network_init`;
+    # `init_checkpoint` None = the bundled file), from which the fit runs at most `network_iterations`
+    # Levenberg-Marquardt steps (4: with 3 the depth is less settled). The network start takes about two
+    # thirds of the time at the same PA / 2D accuracy, but places two hands relative to each other less well
+    # (benchmarks/bench_synth_eval.py MRRPE), so it is not the default.
+    init: str = "ik"
+    init_checkpoint: str | None = None
+    network_iterations: int = 4
     weights: FitWeights = field(default_factory=FitWeights)
     fit: FitSettings = field(default_factory=FitSettings)
     video: VideoSettings = field(default_factory=VideoSettings)
@@ -59,6 +69,10 @@ def check_pipeline_config(c: PipelineConfig) -> None:
     """`SettingError` naming the first setting outside its range."""
     if c.detector not in DETECTORS:
         raise SettingError("detector", f"unknown detector {c.detector!r}; choose from {', '.join(DETECTORS)}")
+    if c.init not in INITS:
+        raise SettingError("init", f"unknown initialisation {c.init!r}; choose from {', '.join(INITS)}")
+    if not (_is_int(c.network_iterations) and c.network_iterations >= 1):
+        raise SettingError("network_iterations", f"must be a whole number >= 1, got {c.network_iterations!r}")
     if c.max_hands is not None and not (_is_int(c.max_hands) and 1 <= c.max_hands <= MAX_HANDS_LIMIT):
         raise SettingError("max_hands", f"must be a whole number from 1 to {MAX_HANDS_LIMIT}, got {c.max_hands!r}")
     conf = c.min_detection_confidence

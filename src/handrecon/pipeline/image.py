@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 
 import numpy as np
@@ -39,7 +40,14 @@ class ImageReconstructor:
         with torch.no_grad():  # OpenPose-order keypoints of each model's mean hand at rest
             self._rest_keypoints = {s: m().joints[0].double().cpu().numpy() for s, m in models.items()}
         self.priors = {side: AnatomicalPosePrior.from_hand_model(m) for side, m in models.items()}
-        self.fitter = HandFitter(models, self.config.weights, self.config.fit)
+        fit = self.config.fit
+        self.initializer = None
+        if self.config.init == "network":
+            from handrecon.pipeline.network_init import NetworkInitializer
+
+            self.initializer = NetworkInitializer(models, self.config.init_checkpoint)
+            fit = dataclasses.replace(fit, iterations=min(fit.iterations, self.config.network_iterations))
+        self.fitter = HandFitter(models, self.config.weights, fit)
 
     # -------------------------------------------------------------------------------------------
     def detect(self, rgb: np.ndarray) -> list[HandDetection]:
@@ -60,17 +68,29 @@ class ImageReconstructor:
         self, dets: list[HandDetection], K: torch.Tensor, init: list[HandParams | None] | None = None
     ) -> tuple[list[HandObservation], list[HandParams]]:
         """What the fit matches per hand, and its starting point: `init` where given (a video's previous
-        frame), else inverse kinematics onto the detector's landmarks placed in the camera."""
-        given = init if init is not None else [None] * len(dets)
-        obs, starts = [], []
+        frame), else the landmark network's prediction (`config.init == "network"`), else inverse kinematics
+        onto the detector's landmarks placed in the camera."""
+        given = list(init) if init is not None else [None] * len(dets)
         dtype = next(iter(self.models.values())).dtype
-        for d, start in zip(dets, given, strict=True):
+        Kn = K.detach().cpu().numpy()
+        placed = []
+        for d in dets:
             # The detector's landmarks at the size of the model's mean hand: their own size varies too much
             # to set the depth; the shape prior then adapts the size.
             rest = self._rest_keypoints[d.handedness]
             w = d.world - d.world[0]
             scale = np.linalg.norm(rest - rest[0]) / max(np.linalg.norm(w), 1e-9)
-            world_cam = place_landmarks(d.world * scale, d.keypoints, K.detach().cpu().numpy())
+            placed.append(place_landmarks(d.world * scale, d.keypoints, Kn))
+        # how each fit starts, for the results (`Hand.initial`) of the call that follows
+        self._initial_records = [{"method": "given" if g is not None else "ik"} for g in given]
+        todo = [i for i, g in enumerate(given) if g is None]
+        if self.initializer is not None and todo:
+            starts_net = self.initializer([dets[i] for i in todo], K, [placed[i] for i in todo])
+            for i, (params, sigma) in zip(todo, starts_net, strict=True):
+                given[i] = params
+                self._initial_records[i] = {"method": "network", "joint_sigma_3d_m": np.round(sigma, 5).tolist()}
+        obs, starts = [], []
+        for d, start, world_cam in zip(dets, given, placed, strict=True):
             target = torch.as_tensor(world_cam, dtype=dtype)[None]
             starts.append(start if start is not None else inverse_kinematics(self.models[d.handedness], target))
             obs.append(
@@ -99,9 +119,12 @@ class ImageReconstructor:
     ) -> list[Hand]:
         if not dets:
             return []
-        obs, ik = self.observations(dets, K, init)
-        fits = self.fitter.fit(obs, K, ik, previous)
-        return self.package(rgb, dets, fits, K, self.config.texture if texture is None else texture, check_penetration)
+        obs, starts = self.observations(dets, K, init)
+        fits = self.fitter.fit(obs, K, starts, previous)
+        hands = self.package(rgb, dets, fits, K, self.config.texture if texture is None else texture, check_penetration)
+        for h, record in zip(hands, self._initial_records, strict=True):
+            h.initial = record
+        return hands
 
     # -------------------------------------------------------------------------------------------
     @torch.no_grad()

@@ -75,6 +75,9 @@ class Hand:
     track_id: int | None = None
     fit: dict[str, float] = field(default_factory=dict)
     bone_scales: np.ndarray | None = None  # (16,) segment length scales (HandModel bone_scales)
+    # where the fit started: {"method": "ik" | "network" | "given"}; the network adds its per-joint 3D
+    # standard deviation "joint_sigma_3d_m" (21,), OpenPose order
+    initial: dict[str, Any] = field(default_factory=dict)
 
     @property
     def params(self) -> HandParams:
@@ -137,5 +140,6 @@ class Hand:
             },
             "detector": self.detector,
             "fit": {k: round(float(v), 6) for k, v in self.fit.items()},
+            "init": self.initial,
             "mesh": {"num_vertices": int(len(self.vertices)), "num_faces": int(len(self.faces))},
         }

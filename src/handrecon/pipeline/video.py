@@ -48,6 +48,7 @@ class VideoReconstructor:
             weights=dataclasses.replace(base.config.weights, temporal=video.temporal_weight),
             # the caller's fit settings, with the video's iteration count and no penetration stage per frame
             fit=dataclasses.replace(base.config.fit, iterations=video.iterations, test_penetration=False),
+            network_iterations=max(video.iterations, base.config.network_iterations),  # the video's own count
         )
         detector = MediaPipeHands(
             max_hands=cfg.max_hands or 2, min_detection_confidence=cfg.min_detection_confidence, video=True

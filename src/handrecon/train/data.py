@@ -262,7 +262,10 @@ class HandDataModule(pl.LightningDataModule):
             self._resume_position = (int(state["epoch"]), int(state["batches"]))
 
     def _crops(self, ds_cfg: DatasetConfig, train: bool) -> Dataset:
-        return HandCropDataset(open_dataset(ds_cfg), self.crop_size, self.cfg.crop_scale,
+        ds = open_dataset(ds_cfg)
+        if getattr(getattr(ds, "dataset", ds), "yields_tensors", False):  # one-slot tensors already (no image)
+            return ds
+        return HandCropDataset(ds, self.crop_size, self.cfg.crop_scale,
                                self.cfg.crop_jitter if train else 0.0, self.seed, self.cfg.cache,
                                min(self.cfg.mask_size, self.crop_size))
 

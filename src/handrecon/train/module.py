@@ -21,6 +21,7 @@ from handrecon.nn.prediction import HandPrediction
 from handrecon.train import (
     mixing,  # noqa: F401 - registers the `mixed` dataset
     paper_losses,  # noqa: F401 - registers the papers' loss terms
+    variance_losses,  # noqa: F401 - registers joint_variance_nll
 )
 from handrecon.train.config import recipe_from_dict, to_container
 from handrecon.train.losses import NEEDS_VERTICES, check_weights, compute_losses
@@ -87,6 +88,8 @@ class HandReconModule(pl.LightningModule):
 
     def _predict(self, batch: dict, stage: str = "train") -> HandPrediction:
         verts = stage != "train" or any(w and k in NEEDS_VERTICES for k, w in self.cfg.loss.weights.items())
+        if getattr(self.model, "reads_detections", False):  # a network over the detector's outputs, no image
+            return self.model.forward_batch(batch, with_vertices=verts)
         extra = {"crop_A": batch["crop_A"]} if getattr(self.model, "uses_crop_transform", False) else {}
         if not self._cache_outputs or "index" not in batch:
             return self.model(batch["image"].float() / 255.0, batch["K"], with_vertices=verts, **extra)
