@@ -11,7 +11,8 @@ import pytest
 from PIL import Image
 
 from handrecon.io import VideoReader, VideoWriter
-from handrecon.pipeline.video import BackgroundWriter, reconstruct_video_file
+from handrecon.pipeline.background import BackgroundWriter
+from handrecon.pipeline.video import reconstruct_video_file
 
 
 def _hand_video(path: Path, frames: int = 5) -> Path:

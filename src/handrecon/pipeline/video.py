@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import dataclasses
 import time
-from collections import deque
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -15,6 +14,7 @@ import torch
 from handrecon.detect.mediapipe_hands import MediaPipeHands
 from handrecon.detect.uncertainty import keypoint_sigma
 from handrecon.io import InputError, VideoReader, VideoWriter, write_json_atomic
+from handrecon.pipeline.background import BackgroundWriter
 from handrecon.pipeline.image import ImageReconstructor
 from handrecon.pipeline.outputs import image_record, overlay_image
 from handrecon.pipeline.results import Hand
@@ -72,39 +72,6 @@ class VideoReconstructor:
 
     def close(self) -> None:
         self.image.detector.close()
-
-
-class BackgroundWriter:
-    """Runs the frames' writing (overlay rendering and encoding, JSON files) on one thread, in order,
-    while the next frame is fitted: torch, OpenCV and file writes release the GIL, so a second core works.
-    At most `max_pending` frames wait (bounded memory); the first error is raised by `submit` or `close`."""
-
-    def __init__(self, max_pending: int = 8) -> None:
-        from concurrent.futures import ThreadPoolExecutor
-
-        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="handrecon-video-writer")
-        self._pending: deque = deque()
-        self.max_pending = max_pending
-
-    def submit(self, fn, *args) -> None:
-        self._pending.append(self._pool.submit(fn, *args))
-        while len(self._pending) > self.max_pending or (self._pending and self._pending[0].done()):
-            self._pending.popleft().result()
-
-    def close(self) -> None:
-        """Wait for every frame written (raising the first error)."""
-        try:
-            while self._pending:
-                self._pending.popleft().result()
-        finally:
-            self._pool.shutdown(wait=True)
-
-    def abort(self) -> None:
-        """Drop the frames not started, wait for the one being written."""
-        for f in self._pending:
-            f.cancel()
-        self._pending.clear()
-        self._pool.shutdown(wait=True, cancel_futures=True)
 
 
 def reconstruct_video_file(
