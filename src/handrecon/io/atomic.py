@@ -19,14 +19,13 @@ import math
 import os
 import re
 import secrets
+import sys
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 from typing import IO, Any
 
 import numpy as np
-import torch
-from PIL import Image
 
 from handrecon.io.errors import InputError
 
@@ -198,7 +197,7 @@ def to_jsonable(obj: Any) -> Any:
 
     Non-finite floats become null: JSON has no NaN, and a reader should see "missing", not a parse error.
     """
-    if isinstance(obj, torch.Tensor):
+    if _is_tensor(obj):
         obj = obj.detach().cpu().numpy()
     if isinstance(obj, np.ndarray):
         if obj.dtype.kind in "biu" or (obj.dtype.kind == "f" and np.isfinite(obj).all()):
@@ -227,8 +226,15 @@ def write_json_atomic(path: str | os.PathLike, obj: Any, indent: int | None = 2)
     return write_text_atomic(path, text + "\n")
 
 
+def _is_tensor(x: Any) -> bool:
+    """A torch tensor, without importing torch (a tensor exists only once torch is imported): the parent of
+    a worker pool writes nothing torch made and need not load it."""
+    torch = sys.modules.get("torch")
+    return torch is not None and isinstance(x, torch.Tensor)
+
+
 def _as_numpy(x: Any) -> np.ndarray:
-    return x.detach().cpu().numpy() if isinstance(x, torch.Tensor) else np.asarray(x)
+    return x.detach().cpu().numpy() if _is_tensor(x) else np.asarray(x)
 
 
 # zlib level of the PNGs handrecon writes: 1 encodes several times faster than Pillow's default 6 for
@@ -259,6 +265,8 @@ def png_bytes(image: Any, compress_level: int = PNG_COMPRESS_LEVEL) -> PNGData:
         a = a.astype("<u2")  # Pillow's I;16 mode, written as a 16-bit PNG
     elif a.dtype != np.uint8:
         raise ValueError(f"expected uint8, uint16 (grey) or float images, got {a.dtype}")
+    from PIL import Image
+
     buf = io.BytesIO()
     Image.fromarray(np.ascontiguousarray(a)).save(buf, format="PNG", compress_level=compress_level)
     return PNGData(buf.getvalue())

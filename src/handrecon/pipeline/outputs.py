@@ -7,7 +7,6 @@ from __future__ import annotations
 import contextlib
 import os
 import re
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -25,6 +24,7 @@ from handrecon.io import (
     write_obj,
     write_ply,
 )
+from handrecon.pipeline.naming import output_stems, safe_stem  # noqa: F401  (also named from here)
 from handrecon.pipeline.results import SCHEMA_VERSION, Hand
 from handrecon.render.overlay import draw_skeleton, draw_uncertainty, overlay_mesh, side_view
 
@@ -49,32 +49,6 @@ class WrittenFiles:
 
 def hand_stem(stem: str, index: int, hand: Hand) -> str:
     return f"{stem}_hand{index}_{hand.handedness}"
-
-
-def safe_stem(name: str) -> str:
-    """A file-name stem that is one printable line, holds no path separator and is not hidden: other
-    characters (newlines, tabs, escape codes) become "_"."""
-    s = "".join(c if c.isprintable() and c not in "/\\" else "_" for c in name)
-    s = "_" + s[1:] if s.startswith(".") else s
-    return s or "_"
-
-
-def output_stems(paths: Sequence[Path]) -> list[str]:
-    """One output stem per input, distinct (case-insensitively, for case-insensitive file systems): the
-    file's safe stem, then "_2", "_3", ... for a later input of the same name (a/same.jpg, b/same.jpg,
-    same.png), so outputs of distinct inputs never overwrite each other."""
-    base = [safe_stem(Path(p).stem) for p in paths]
-    taken = {b.casefold() for b in base if base.count(b) == 1}
-    stems: list[str] = []
-    seen: set[str] = set()
-    for b in base:
-        stem, k = b, 1
-        while stem.casefold() in seen or (k > 1 and stem.casefold() in taken):
-            k += 1
-            stem = f"{b}_{k}"
-        seen.add(stem.casefold())
-        stems.append(stem)
-    return stems
 
 
 def _remove_stale_outputs(out_dir: Path, stem: str, keep: set[str]) -> None:

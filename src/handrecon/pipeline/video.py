@@ -11,7 +11,6 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from handrecon.detect.mediapipe_hands import MediaPipeHands
 from handrecon.detect.uncertainty import keypoint_sigma
 from handrecon.io import InputError, VideoReader, VideoWriter, write_json_atomic
 from handrecon.pipeline.background import BackgroundWriter
@@ -19,6 +18,7 @@ from handrecon.pipeline.image import ImageReconstructor
 from handrecon.pipeline.outputs import image_record, overlay_image
 from handrecon.pipeline.results import Hand
 from handrecon.pipeline.tracking import HandTracker
+from handrecon.pipeline.video_detector import TrackingDetector
 
 
 @dataclass
@@ -49,8 +49,8 @@ class VideoReconstructor:
             # the caller's fit settings, with the video's iteration count and no penetration stage per frame
             fit=dataclasses.replace(base.config.fit, iterations=video.iterations, test_penetration=False),
         )
-        detector = MediaPipeHands(
-            max_hands=cfg.max_hands or 2, min_detection_confidence=cfg.min_detection_confidence, video=True
+        detector = TrackingDetector(
+            cfg.max_hands or 2, cfg.min_detection_confidence, search_every=video.search_every
         )
         self.image = ImageReconstructor(base.models, cfg, detector=detector)
         self.tracker = HandTracker()
