@@ -103,3 +103,24 @@ def test_a_failed_write_is_that_photos_failure_and_leaves_no_partial_file(tmp_pa
     assert len(failures) == 1 and failures[0].startswith(f"  {folder / 'b.jpg'}: IsADirectoryError: ")
     assert (out / "a.json").is_file() and (out / "c.json").is_file()
     assert not [p for p in out.rglob(".*")]  # no temporary file
+
+
+def test_a_photo_whose_last_file_fails_leaves_none_of_its_files(tmp_path, monkeypatch, reconstructor):
+    import numpy as np
+    from PIL import Image
+
+    from handrecon.pipeline.outputs import write_image_outputs
+
+    with resources.as_file(resources.files("handrecon.assets") / "demo_hand.jpg") as src:
+        rgb = np.asarray(Image.open(src).convert("RGB"))
+    K, _ = reconstructor.intrinsics(rgb.shape[1], rgb.shape[0])
+    hands = reconstructor.reconstruct(rgb, K=K)
+    assert hands
+
+    def full_disk(*a, **k):
+        raise OSError("disk full")
+
+    monkeypatch.setattr("handrecon.pipeline.outputs.write_json_atomic", full_disk)
+    with pytest.raises(OSError, match="disk full"):
+        write_image_outputs(tmp_path, "photo", "photo.jpg", rgb, hands, K.numpy(), ("obj", "ply"), overlay=True)
+    assert list(tmp_path.iterdir()) == []

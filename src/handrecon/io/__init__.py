@@ -9,6 +9,7 @@ command line catches. Every file handrecon writes appears complete or not at all
 # atomic writers) does not load torch, OpenCV and the mesh exporters with it (a command's start-up).
 _SOURCES = {
     "PNGData": "handrecon.io.atomic",
+    "atomic_group": "handrecon.io.atomic",
     "atomic_open": "handrecon.io.atomic",
     "atomic_path": "handrecon.io.atomic",
     "atomic_paths": "handrecon.io.atomic",
@@ -66,6 +67,7 @@ __all__ = [
     "VideoReader",
     "VideoWriter",
     "as_rgb_array",
+    "atomic_group",
     "atomic_open",
     "atomic_path",
     "atomic_paths",

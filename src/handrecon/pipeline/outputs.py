@@ -15,6 +15,7 @@ import torch
 
 from handrecon.geometry.camera import PerspectiveCamera
 from handrecon.io import (
+    atomic_group,
     downscale_for_processing,
     png_bytes,
     save_npz_atomic,
@@ -152,7 +153,29 @@ def write_image_outputs(
     overlay: bool = True,
     extra: dict | None = None,
 ) -> WrittenFiles:
+    """Every file of one image, committed together (`atomic_group`: all or none, the JSON last, one fsync
+    burst); then files an earlier run wrote for this stem and this run did not are removed."""
     out_dir.mkdir(parents=True, exist_ok=True)
+    with atomic_group():
+        files = _write_image_files(out_dir, stem, source, rgb, hands, K, mesh_formats, overlay, extra)
+    keep = {p.name for p in files.all()}
+    keep |= {m.with_suffix(".mtl").name for m in files.meshes if m.suffix == ".obj"}
+    keep |= {f"{m.stem}_texture.png" for m in files.meshes if m.suffix == ".obj"}
+    _remove_stale_outputs(out_dir, stem, keep)
+    return files
+
+
+def _write_image_files(
+    out_dir: Path,
+    stem: str,
+    source: str,
+    rgb: np.ndarray,
+    hands: list[Hand],
+    K: np.ndarray,
+    mesh_formats: tuple[str, ...],
+    overlay: bool,
+    extra: dict | None,
+) -> WrittenFiles:
     H, W = rgb.shape[:2]
     meshes: list[Path] = []
     arrays: dict[str, np.ndarray] = {"K": K}
@@ -199,8 +222,4 @@ def write_image_outputs(
         "meshes": [m.name for m in meshes],
     }
     write_json_atomic(files.json, rec)  # last: its presence means the image's outputs are complete
-    keep = {p.name for p in files.all()}
-    keep |= {m.with_suffix(".mtl").name for m in meshes if m.suffix == ".obj"}
-    keep |= {f"{m.stem}_texture.png" for m in meshes if m.suffix == ".obj"}
-    _remove_stale_outputs(out_dir, stem, keep)
     return files
