@@ -85,3 +85,26 @@ def test_frames_of_an_earlier_longer_run_are_removed(tmp_path, reconstructor):
     reconstruct_video_file(reconstructor, long_clip, tmp_path / "out", overlay=False, progress=False)
     s = reconstruct_video_file(reconstructor, short_clip, tmp_path / "out", overlay=False, progress=False)
     assert sorted(p.name for p in s.json_dir.iterdir()) == [f"clip_{i:06d}.json" for i in range(3)]
+
+
+def test_prefetch_keeps_order_passes_errors_and_stops_with_its_consumer():
+    import threading
+
+    from handrecon.pipeline.background import prefetch
+
+    assert list(prefetch(range(50), depth=3)) == list(range(50))
+
+    def failing():
+        yield 1
+        raise ValueError("damaged file")
+
+    got = []
+    with pytest.raises(ValueError, match="damaged file"):
+        for x in prefetch(failing()):
+            got.append(x)
+    assert got == [1]
+    before = threading.active_count()
+    it = prefetch(iter(range(10**9)), depth=2)
+    assert next(it) == 0 and threading.active_count() == before + 1
+    it.close()
+    assert threading.active_count() == before  # its thread has ended

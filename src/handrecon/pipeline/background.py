@@ -1,13 +1,17 @@
-"""Writing outputs on one background thread while the next input (a video frame, a photo) is detected and
-fitted: torch, OpenCV, zlib and file writes release the GIL, so a second core works (and an fsync's wait
-overlaps the fit even on one core)."""
+"""Work beside the fit on background threads: outputs written while the next input (a video frame, a
+photo) is detected and fitted, a video's next frames decoded ahead. torch, OpenCV, zlib and file writes
+release the GIL, so a second core works (and an fsync's wait overlaps the fit even on one core)."""
 
 from __future__ import annotations
 
+import queue
+import threading
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
-from typing import Any
+from typing import Any, TypeVar
+
+T = TypeVar("T")
 
 
 class BackgroundWriter:
@@ -47,3 +51,48 @@ class BackgroundWriter:
             f.cancel()
         self._pending.clear()
         self._pool.shutdown(wait=True, cancel_futures=True)
+
+
+_END = object()
+
+
+def prefetch(items: Iterable[T], depth: int = 2, name: str = "handrecon-reader") -> Iterator[T]:
+    """`items` produced on a background thread, at most `depth` ahead of the consumer (a video's next
+    frames are decoded while this one is fitted: OpenCV's decoder releases the GIL). An exception of the
+    producer is raised here, where its item would have come; when the consumer stops early, the producer
+    stops at its next item."""
+    q: queue.Queue = queue.Queue(maxsize=depth)
+    stop = threading.Event()
+
+    def put(x: object) -> bool:
+        while not stop.is_set():
+            try:
+                q.put(x, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def produce() -> None:
+        try:
+            for x in items:
+                if not put((x, None)):
+                    return
+        except BaseException as e:  # handed to the consumer
+            put((_END, e))
+            return
+        put((_END, None))
+
+    t = threading.Thread(target=produce, name=name, daemon=True)
+    t.start()
+    try:
+        while True:
+            x, error = q.get()
+            if x is _END:
+                if error is not None:
+                    raise error
+                return
+            yield x
+    finally:
+        stop.set()
+        t.join()

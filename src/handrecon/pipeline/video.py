@@ -16,7 +16,7 @@ import torch
 
 from handrecon.detect.uncertainty import keypoint_sigma
 from handrecon.io import InputError, VideoReader, VideoWriter, atomic_group, write_json_atomic
-from handrecon.pipeline.background import BackgroundWriter
+from handrecon.pipeline.background import BackgroundWriter, prefetch
 from handrecon.pipeline.image import ImageReconstructor
 from handrecon.pipeline.outputs import image_record, overlay_image
 from handrecon.pipeline.results import Hand
@@ -145,10 +145,11 @@ def reconstruct_video_file(
         if writer is not None and state["last"] is not None:
             writer.write(state["last"])  # keep the overlay's timing
 
+    frames = prefetch(reader)  # decoded ahead on a thread of its own
     start = time.perf_counter()
     try:
         total = reader.frame_count or None
-        for fr in tqdm(reader, total=total, desc=path.name, unit="frame", disable=not progress, leave=False):
+        for fr in tqdm(frames, total=total, desc=path.name, unit="frame", disable=not progress, leave=False):
             summary.frames += 1
             if not fr.ok:
                 summary.frame_failures.append((fr.index, fr.error or "unreadable frame"))
@@ -179,6 +180,7 @@ def reconstruct_video_file(
             writer.abort()
         raise
     finally:
+        frames.close()  # stops the decoding thread
         video.close()
     summary.seconds = time.perf_counter() - start
     return summary
