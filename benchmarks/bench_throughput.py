@@ -176,6 +176,42 @@ def output_costs(folder: Path, limit: int = 20) -> None:
         print(f"  {name:<26} {statistics.median(ts):7.1f}")
 
 
+def fsync_costs(folder: Path, runs: int = 5, photos: int = 10, files: int = 10, size: int = 60_000) -> None:
+    """What the atomic writes' fsyncs cost per photo of `files` files in the output folder's file system:
+    each file committed on its own (file + folder fsync, as before `atomic_group`), one group per photo
+    (fsyncs back to back, one folder fsync), and no fsync at all (what the disk would allow at best)."""
+    import handrecon.io.atomic as atomic
+
+    data = os.urandom(size)
+
+    def per_file(d: Path, k: int) -> None:
+        for f in range(files):
+            atomic.write_bytes_atomic(d / f"p{k}_{f}.bin", data)
+
+    def grouped(d: Path, k: int) -> None:
+        with atomic.atomic_group():
+            per_file(d, k)
+
+    def unsynced(d: Path, k: int) -> None:
+        for f in range(files):
+            tmp = atomic.reserve_temp(d / f"p{k}_{f}.bin")
+            tmp.write_bytes(data)
+            os.replace(tmp, d / f"p{k}_{f}.bin")
+
+    ways = {"a commit per file": per_file, "one group per photo": grouped, "no fsync": unsynced}
+    ms: dict[str, list[float]] = {k: [] for k in ways}
+    for _ in range(runs):  # interleaved
+        for name, fn in ways.items():
+            with tempfile.TemporaryDirectory(dir=folder) as d:
+                t0 = time.perf_counter()
+                for k in range(photos):
+                    fn(Path(d), k)
+                ms[name].append((time.perf_counter() - t0) / photos * 1000)
+    print(f"\natomic writes, {files} files of {size // 1000} kB per photo, in {folder} (median of {runs}):")
+    for name, v in ms.items():
+        print(f"  {name:<22} {statistics.median(v):6.1f} ms per photo  ({', '.join(f'{x:.0f}' for x in v)})")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--devdata", type=Path, default=None)
@@ -187,7 +223,7 @@ def main() -> None:
         help="a `src` folder of an earlier version (e.g. from `git archive`): its command runs side by side too",
     )  # fmt: skip
     ap.add_argument("--baseline-threads", type=int, default=1, help="OMP_NUM_THREADS of the baseline's runs")
-    ap.add_argument("--skip", nargs="*", default=[], choices=["startup", "folder", "outputs", "video"])
+    ap.add_argument("--skip", nargs="*", default=[], choices=["startup", "folder", "outputs", "video", "fsync"])
     ap.add_argument("--detectors", nargs="+", default=["thorough", "fast"], help="detectors of this tree to run")
     args = ap.parse_args()
 
@@ -254,6 +290,8 @@ def main() -> None:
         print(f"load average at end: {' '.join(f'{x:.1f}' for x in os.getloadavg())}")
         if "outputs" not in args.skip:
             output_costs(tmp / "photos")
+        if "fsync" not in args.skip:
+            fsync_costs(tmp)
         if "video" not in args.skip:
             video_fps(root, envs, args.runs)
 

@@ -102,7 +102,7 @@ def collect_inputs(paths: list[Path]) -> list[Path]:
 def check_arguments(args: argparse.Namespace) -> tuple[str, ...]:
     """Refuse flags out of range before any work (`SettingError` naming the flag); returns the mesh formats."""
     from handrecon.io import SettingError, check_camera_settings
-    from handrecon.pipeline.config import PipelineConfig
+    from handrecon.pipeline.detection_settings import check_detection_settings
 
     formats = tuple(f.strip().lower() for f in args.formats.split(",") if f.strip())
     bad = [f for f in formats if f not in ("obj", "ply", "glb")]
@@ -114,13 +114,12 @@ def check_arguments(args: argparse.Namespace) -> tuple[str, ...]:
         raise SettingError("--model mano", "needs --mano-dir (the folder with MANO_RIGHT.pkl / MANO_LEFT.pkl)")
     try:
         check_camera_settings(args.fx, args.fy, args.cx, args.cy, args.fov)
-        PipelineConfig(
+        check_detection_settings(  # PipelineConfig's own check, without importing the pipeline (torch)
             detector=args.detector,
             max_hands=args.max_hands,
             min_detection_confidence=args.min_confidence,
             tta_passes=args.tta,
-            init=args.init,
-        )
+        )  # --init is limited by its choices
     except SettingError as e:
         raise SettingError(FLAG_OF.get(e.path, e.path), e.reason) from e
     return formats
@@ -250,7 +249,7 @@ def _reconstruct_all(
     from tqdm import tqdm
 
     from handrecon.pipeline.batch import run_batch
-    from handrecon.pipeline.outputs import output_stems
+    from handrecon.pipeline.naming import output_stems
 
     failures: dict[int, list[str]] = {}
     written = 0

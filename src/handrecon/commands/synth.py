@@ -7,8 +7,6 @@ import os
 import sys
 from pathlib import Path
 
-from handrecon.synth.config import SynthConfig
-
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--n", type=int, required=True, help="number of samples")
@@ -29,6 +27,7 @@ def run(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
     from handrecon.data.synthetic_set import generate_set
+    from handrecon.synth.config import SynthConfig
 
     if args.n <= 0:
         print("handrecon synth: --n must be positive", file=sys.stderr)

@@ -11,8 +11,6 @@ from collections import defaultdict
 
 import numpy as np
 import torch
-from scipy.sparse import coo_matrix
-from scipy.sparse.csgraph import connected_components
 
 
 def _as_array(faces: np.ndarray | torch.Tensor) -> np.ndarray:
@@ -151,6 +149,10 @@ def loop_components(loops: list[np.ndarray]) -> list[np.ndarray]:
     caps over the loops of one component form a closed surface of their own."""
     if not loops:
         return []
+    # imported here: scipy.sparse.csgraph costs about 0.25 s of every start-up that imports this module
+    from scipy.sparse import coo_matrix
+    from scipy.sparse.csgraph import connected_components
+
     owner = np.repeat(np.arange(len(loops)), [len(lp) for lp in loops])
     ids = np.concatenate(loops)
     graph = coo_matrix((np.ones(len(ids)), (owner, ids)), shape=(len(loops), int(ids.max()) + 1)).tocsr()

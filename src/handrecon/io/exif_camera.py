@@ -25,13 +25,14 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import torch
 from PIL import ExifTags, Image
 
-from handrecon.geometry.camera import intrinsics, intrinsics_from_fov
 from handrecon.io.errors import InputError, SettingError
+
+if TYPE_CHECKING:
+    import torch
 
 FRAME_35MM_DIAGONAL_MM = math.hypot(36.0, 24.0)
 
@@ -110,6 +111,10 @@ def exif_intrinsics(
 ) -> tuple[torch.Tensor | None, str]:
     """(K or None, why not) from EXIF tags: a dict from `read_focal_tags` (as `LoadedImage.exif` holds)
     or a Pillow `Image.Exif`. The reason is "" when K is given."""
+    import torch
+
+    from handrecon.geometry.camera import intrinsics
+
     if exif is None:
         return None, "no EXIF focal length"
     if isinstance(exif, Image.Exif):
@@ -194,6 +199,8 @@ def check_intrinsics(K: Any, width: int, height: int, name: Any = "K") -> torch.
     """K as a (3, 3) float64 tensor if it is a pinhole camera this image could have been taken with, else
     `SettingError` naming `name`: finite, [[fx, 0, cx], [0, fy, cy], [0, 0, 1]] with fx, fy > 0 of at most
     `MAX_PIXEL_ASPECT` ratio, a field of view within `FOV_RANGE_DEG` and the principal point near the image."""
+    import torch
+
     try:
         K = torch.as_tensor(K.detach().cpu() if isinstance(K, torch.Tensor) else K, dtype=torch.float64)
     except (TypeError, ValueError, RuntimeError) as e:
@@ -242,6 +249,10 @@ def resolve_intrinsics(
     cx, cy default to the image centre and, when given, apply whatever the focal length's source
     ("exif+flags", "default+flags (...)" then). Impossible values raise `InputError` naming `name`.
     """
+    import torch
+
+    from handrecon.geometry.camera import intrinsics, intrinsics_from_fov
+
     if not (width > 0 and height > 0):
         raise InputError(name, f"image size must be positive, got {width}x{height}")
     try:

@@ -53,10 +53,29 @@ def _one_line(x: object) -> str:
     return one_line(x)
 
 
-def process_input(rec, job: BatchJob, index: int, path: Path, stem: str, progress: bool = False) -> InputOutcome:
-    """Reconstruct one photo or video into `job.out`; any error becomes the outcome's failure line."""
+def _record_failure(outcome: InputOutcome, name: str, e: Exception) -> InputOutcome:
+    """The input's failure line: an `InputError` as it is, anything else with its type (one bad input must
+    not stop the batch)."""
     from handrecon.io import InputError
-    from handrecon.pipeline.outputs import write_image_outputs
+
+    if isinstance(e, InputError):
+        outcome.failures.append(str(e))
+        outcome.message = f"error: {e}"
+    else:
+        line = _one_line(f"{name}: {type(e).__name__}: {' '.join(str(e).split())}")
+        outcome.failures.append(line)
+        outcome.message = f"error: {line}"
+    return outcome
+
+
+def start_input(
+    rec, job: BatchJob, index: int, path: Path, stem: str, progress: bool = False
+) -> tuple[InputOutcome, Callable[[], InputOutcome] | None]:
+    """Reconstruct one photo or video into `job.out`. Returns its outcome and, for a photo whose hands were
+    found, the call that writes its files and completes the outcome (run it at once, or on a background
+    thread while the next input is reconstructed); None when the outcome is final (a failure, a video: its
+    frames are written as they are read). Any error becomes the outcome's failure line."""
+    from handrecon.io import InputError
     from handrecon.pipeline.video import reconstruct_video_file
 
     outcome = InputOutcome(index)
@@ -72,26 +91,43 @@ def process_input(rec, job: BatchJob, index: int, path: Path, stem: str, progres
             outcome.written = True
             outcome.message = (f"{name}: hands in {summary.frames_with_hands} of {summary.frames} frame(s) -> "
                                f"{_one_line(summary.json_dir)}")  # fmt: skip
-            return outcome
+            return outcome, None
         rgb, K, k_source = rec.load(path)
         hands = rec.reconstruct(rgb, K=K)
         if not hands:
             raise InputError(path, "no hand found")
-        files = write_image_outputs(
-            job.out, stem, str(path), rgb, hands, K.numpy(), job.formats, overlay=job.overlay,
-            extra={"camera_source": k_source},
-        )  # fmt: skip
-        outcome.written = True
-        outcome.message = f"{name}: {len(hands)} hand(s) -> {_one_line(files.json)}"
-    except InputError as e:
-        outcome.failures.append(str(e))
-        outcome.message = f"error: {e}"
     except KeyboardInterrupt:
         raise
-    except Exception as e:  # one bad input must not stop the batch
-        line = _one_line(f"{name}: {type(e).__name__}: {' '.join(str(e).split())}")
-        outcome.failures.append(line)
-        outcome.message = f"error: {line}"
+    except Exception as e:
+        return _record_failure(outcome, name, e), None
+
+    def write() -> InputOutcome:
+        from handrecon.pipeline.outputs import write_image_outputs
+
+        try:
+            files = write_image_outputs(
+                job.out, stem, str(path), rgb, hands, K.numpy(), job.formats, overlay=job.overlay,
+                extra={"camera_source": k_source},
+            )  # fmt: skip
+        except KeyboardInterrupt:
+            raise
+        except Exception as e:
+            return _record_failure(outcome, name, e)
+        outcome.written = True
+        outcome.message = f"{name}: {len(hands)} hand(s) -> {_one_line(files.json)}"
+        return outcome
+
+    return outcome, write
+
+
+def process_input(rec, job: BatchJob, index: int, path: Path, stem: str, progress: bool = False) -> InputOutcome:
+    """Reconstruct one photo or video into `job.out` and write its files; any error becomes the outcome's
+    failure line."""
+    outcome, write = start_input(rec, job, index, path, stem, progress)
+    return write() if write is not None else outcome
+
+
+def _final(outcome: InputOutcome) -> InputOutcome:
     return outcome
 
 
@@ -99,12 +135,28 @@ def make_reconstructor(job: BatchJob):
     return job.factory(**job.reconstructor)
 
 
+# A photo's files are written while the next input is reconstructed: at most one photo waits (its pixels
+# and results are held until written).
+WRITES_PENDING = 1
+
+
 def run_serial(
     rec, job: BatchJob, inputs: Sequence[Path], stems: Sequence[str], progress: bool = False
 ) -> Iterator[InputOutcome]:
-    """The inputs one after the other with the caller's reconstructor."""
-    for i, (path, stem) in enumerate(zip(inputs, stems, strict=True)):
-        yield process_input(rec, job, i, path, stem, progress)
+    """The inputs one after the other with the caller's reconstructor, each photo's files written on a
+    background thread while the next input is reconstructed; outcomes in input order."""
+    from handrecon.pipeline.background import BackgroundWriter
+
+    writer = BackgroundWriter(max_pending=WRITES_PENDING, name="handrecon-outputs")
+    try:
+        for i, (path, stem) in enumerate(zip(inputs, stems, strict=True)):
+            outcome, write = start_input(rec, job, i, path, stem, progress)
+            finished = writer.submit(write) if write is not None else writer.submit(_final, outcome)
+            yield from finished
+        yield from writer.close()
+    except BaseException:  # Ctrl-C, the caller stopping early: the photo being written finishes, no more
+        writer.abort()
+        raise
 
 
 # ------------------------------------------------------------------------------------------------
@@ -112,11 +164,14 @@ def run_serial(
 
 _WORKER_REC = None
 _WORKER_JOB: BatchJob | None = None
+_WORKER_WRITER = None  # BackgroundWriter of the worker's photo files
+_WORKER_RESULTS = None  # queue to the parent: outcomes of photos written in the background
 
 
-def _worker_start(job: BatchJob, threads: int) -> None:
-    """In each worker: Ctrl-C is the parent's to handle; own models; a share of the cores."""
-    global _WORKER_REC, _WORKER_JOB
+def _worker_start(job: BatchJob, threads: int, results=None) -> None:
+    """In each worker: Ctrl-C is the parent's to handle; own models; a share of the cores; a background
+    writer whose outcomes go to the parent through `results`."""
+    global _WORKER_REC, _WORKER_JOB, _WORKER_WRITER, _WORKER_RESULTS
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     import torch
 
@@ -126,10 +181,27 @@ def _worker_start(job: BatchJob, threads: int) -> None:
     torch.set_num_threads(threads)
     _WORKER_JOB = job
     _WORKER_REC = make_reconstructor(job)
+    if results is not None:
+        from handrecon.pipeline.background import BackgroundWriter
+
+        _WORKER_RESULTS = results
+        _WORKER_WRITER = BackgroundWriter(max_pending=WRITES_PENDING, name="handrecon-outputs")
 
 
-def _worker_process(index: int, path: Path, stem: str) -> InputOutcome:
-    return process_input(_WORKER_REC, _WORKER_JOB, index, path, stem, progress=False)
+def _write_and_report(write: Callable[[], InputOutcome]) -> None:
+    _WORKER_RESULTS.put(write())
+
+
+def _worker_process(index: int, path: Path, stem: str) -> InputOutcome | None:
+    """The input's outcome, or None when its files are being written in the background (the outcome then
+    comes through the results queue)."""
+    outcome, write = start_input(_WORKER_REC, _WORKER_JOB, index, path, stem, progress=False)
+    if write is None:
+        return outcome
+    if _WORKER_WRITER is None:
+        return write()
+    _WORKER_WRITER.submit(_write_and_report, write)  # waits while the previous photo is still being written
+    return None
 
 
 def _stop_workers(pool: ProcessPoolExecutor) -> None:
@@ -170,23 +242,41 @@ def start_worker_server() -> None:
         forkserver.ensure_running()
 
 
+def _pool_broken(pool: ProcessPoolExecutor) -> bool:
+    """Whether a worker died (the executor then marks itself broken) or none is left."""
+    procs = list((getattr(pool, "_processes", None) or {}).values())
+    return bool(getattr(pool, "_broken", False)) or not any(p.is_alive() for p in procs)
+
+
 def run_pool(
     job: BatchJob, inputs: Sequence[Path], stems: Sequence[str], workers: int
 ) -> Iterator[InputOutcome]:
     """The inputs spread over `workers` processes (`_worker_context`), outcomes in the order they finish.
-    At most two inputs wait per worker, so a stop loses little queued work."""
+    At most two inputs wait per worker, so a stop loses little queued work. A worker writes a photo's files
+    on a background thread while it reconstructs its next input; those outcomes come back through a queue
+    (a task's own result is then None), and the pool is shut down only once every input has reported."""
+    import queue
+
     from handrecon.io import remove_stale_temporaries
 
     threads = COMPUTE_THREADS
+    ctx = _worker_context()
+    results = ctx.Queue()
     pool = ProcessPoolExecutor(
         max_workers=workers,
-        mp_context=_worker_context(),
+        mp_context=ctx,
         initializer=_worker_start,
-        initargs=(job, threads),
+        initargs=(job, threads, results),
     )
     pending: dict[Future, int] = {}
+    outstanding: set[int] = set()  # inputs submitted whose outcome has not come back
     todo = iter(enumerate(zip(inputs, stems, strict=True)))
     finished = False
+
+    def failed(i: int, why: str) -> InputOutcome:
+        line = _one_line(f"{inputs[i]}: worker process failed: {why}")
+        return InputOutcome(i, False, f"error: {line}", [line])
+
     try:
 
         def submit_more() -> None:
@@ -196,6 +286,7 @@ def run_pool(
                     return
                 i, (path, stem) = nxt
                 pending[pool.submit(_worker_process, i, path, stem)] = i
+                outstanding.add(i)
 
         # spawned workers start with Ctrl-C ignored (an ignored signal stays ignored in the new interpreter),
         # else a Ctrl-C while they import prints their tracebacks; forked ones ignore it from their first
@@ -207,15 +298,28 @@ def run_pool(
         finally:
             if main_thread:
                 signal.signal(signal.SIGINT, previous)
-        while pending:
-            done, _ = wait(list(pending), return_when=FIRST_COMPLETED)
+        while outstanding:
+            done = wait(list(pending), timeout=0.05, return_when=FIRST_COMPLETED)[0] if pending else set()
             for fut in done:
                 i = pending.pop(fut)
                 try:
-                    yield fut.result()
+                    outcome = fut.result()
                 except Exception as e:  # the worker itself died (out of memory, a crash in native code)
-                    line = _one_line(f"{inputs[i]}: worker process failed: {type(e).__name__}: {e}")
-                    yield InputOutcome(i, False, f"error: {line}", [line])
+                    outcome = failed(i, f"{type(e).__name__}: {e}")
+                if outcome is not None:
+                    outstanding.discard(i)
+                    yield outcome
+            while True:  # outcomes of photos written in the background
+                try:
+                    outcome = results.get(timeout=0.5) if not pending and outstanding else results.get_nowait()
+                except queue.Empty:
+                    break
+                outstanding.discard(outcome.index)
+                yield outcome
+            if not pending and outstanding and _pool_broken(pool):  # their writer is gone
+                for i in sorted(outstanding):
+                    yield failed(i, "exited before writing its outputs")
+                outstanding.clear()
             submit_more()
         finished = True
     finally:
@@ -224,6 +328,8 @@ def run_pool(
         else:  # Ctrl-C or an error in the caller: stop now
             _stop_workers(pool)
             remove_stale_temporaries(job.out, max_depth=3)
+        results.close()
+        results.cancel_join_thread()
 
 
 def run_batch(

@@ -6,27 +6,30 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
-from handrecon.detect.front_end import DEFAULT_DETECTOR, DETECTORS
+from handrecon.detect.front_end import DEFAULT_DETECTOR
 from handrecon.fit.energy import FitWeights
 from handrecon.fit.refine import FitSettings
 from handrecon.hand.tolerances import JOINT_LIMIT_TOLERANCE_DEG, PENETRATION_TOLERANCE_MM
 from handrecon.io.errors import SettingError
 from handrecon.io.images import PROCESSING_MAX_SIDE
+from handrecon.pipeline.detection_settings import MAX_HANDS_LIMIT, MAX_TTA_PASSES, check_detection_settings
+from handrecon.pipeline.detection_settings import is_whole_number as _is_int
 
-MAX_HANDS_LIMIT = 64  # the landmark model runs once per hand: a crowd photo, not more
-MAX_TTA_PASSES = 32
 INITS = ("ik", "network")  # the fit's start: inverse kinematics on the landmarks, or the landmark network
+__all__ = ["MAX_HANDS_LIMIT", "MAX_TTA_PASSES", "INITS", "PipelineConfig", "VideoSettings", "check_pipeline_config"]
 
 
 @dataclass(frozen=True)
 class VideoSettings:
     """What a video frame does differently from a photo: a warm start from the previous frame, a temporal
     term, no per-frame penetration stage (its cost breaks the frame rate; depths are still reported every
-    `penetration_check_every` frames)."""
+    `penetration_check_every` frames). With one hand tracked, the full detector looks for more hands every
+    `search_every` frames (`handrecon.pipeline.video_detector`)."""
 
     temporal_weight: float = 200.0
     iterations: int = 4
     penetration_check_every: int = 5
+    search_every: int = 15
 
 
 @dataclass
@@ -61,25 +64,13 @@ class PipelineConfig:
         check_pipeline_config(self)
 
 
-def _is_int(x: object) -> bool:
-    return isinstance(x, int) and not isinstance(x, bool)
-
-
 def check_pipeline_config(c: PipelineConfig) -> None:
     """`SettingError` naming the first setting outside its range."""
-    if c.detector not in DETECTORS:
-        raise SettingError("detector", f"unknown detector {c.detector!r}; choose from {', '.join(DETECTORS)}")
+    check_detection_settings(c.detector, c.max_hands, c.min_detection_confidence, c.tta_passes)
     if c.init not in INITS:
         raise SettingError("init", f"unknown initialisation {c.init!r}; choose from {', '.join(INITS)}")
     if not (_is_int(c.network_iterations) and c.network_iterations >= 1):
         raise SettingError("network_iterations", f"must be a whole number >= 1, got {c.network_iterations!r}")
-    if c.max_hands is not None and not (_is_int(c.max_hands) and 1 <= c.max_hands <= MAX_HANDS_LIMIT):
-        raise SettingError("max_hands", f"must be a whole number from 1 to {MAX_HANDS_LIMIT}, got {c.max_hands!r}")
-    conf = c.min_detection_confidence
-    if not (isinstance(conf, (int, float)) and math.isfinite(conf) and 0.0 <= conf <= 1.0):
-        raise SettingError("min_detection_confidence", f"must be a number from 0 to 1, got {conf!r}")
-    if not (_is_int(c.tta_passes) and 0 <= c.tta_passes <= MAX_TTA_PASSES):
-        raise SettingError("tta_passes", f"must be a whole number from 0 to {MAX_TTA_PASSES}, got {c.tta_passes!r}")
     if not (_is_int(c.texture_size) and 8 <= c.texture_size <= 8192):
         raise SettingError("texture_size", f"must be a whole number from 8 to 8192, got {c.texture_size!r}")
     for name in ("detection_max_side", "texture_source_max_side"):
@@ -90,8 +81,10 @@ def check_pipeline_config(c: PipelineConfig) -> None:
         if not (isinstance(v, (int, float)) and math.isfinite(v) and v >= 0):
             raise SettingError(name, f"must be a non-negative number, got {v!r}")
     v = c.video
-    counts_ok = all(_is_int(n) and n >= 1 for n in (v.iterations, v.penetration_check_every))
+    counts_ok = all(_is_int(n) and n >= 1 for n in (v.iterations, v.penetration_check_every, v.search_every))
     if not (counts_ok and math.isfinite(v.temporal_weight) and v.temporal_weight >= 0):
-        raise SettingError("video", f"iterations, penetration_check_every >= 1 and temporal_weight >= 0: got {v}")
+        raise SettingError(
+            "video", f"iterations, penetration_check_every, search_every >= 1 and temporal_weight >= 0: got {v}"
+        )
     if not (_is_int(c.fit.iterations) and c.fit.iterations >= 1):
         raise SettingError("fit.iterations", f"must be a whole number >= 1, got {c.fit.iterations!r}")

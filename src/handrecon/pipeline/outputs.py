@@ -7,7 +7,6 @@ from __future__ import annotations
 import contextlib
 import os
 import re
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -16,6 +15,7 @@ import torch
 
 from handrecon.geometry.camera import PerspectiveCamera
 from handrecon.io import (
+    atomic_group,
     downscale_for_processing,
     png_bytes,
     save_npz_atomic,
@@ -25,6 +25,7 @@ from handrecon.io import (
     write_obj,
     write_ply,
 )
+from handrecon.pipeline.naming import output_stems, safe_stem  # noqa: F401  (also named from here)
 from handrecon.pipeline.results import SCHEMA_VERSION, Hand
 from handrecon.render.overlay import draw_skeleton, draw_uncertainty, overlay_mesh, side_view
 
@@ -49,32 +50,6 @@ class WrittenFiles:
 
 def hand_stem(stem: str, index: int, hand: Hand) -> str:
     return f"{stem}_hand{index}_{hand.handedness}"
-
-
-def safe_stem(name: str) -> str:
-    """A file-name stem that is one printable line, holds no path separator and is not hidden: other
-    characters (newlines, tabs, escape codes) become "_"."""
-    s = "".join(c if c.isprintable() and c not in "/\\" else "_" for c in name)
-    s = "_" + s[1:] if s.startswith(".") else s
-    return s or "_"
-
-
-def output_stems(paths: Sequence[Path]) -> list[str]:
-    """One output stem per input, distinct (case-insensitively, for case-insensitive file systems): the
-    file's safe stem, then "_2", "_3", ... for a later input of the same name (a/same.jpg, b/same.jpg,
-    same.png), so outputs of distinct inputs never overwrite each other."""
-    base = [safe_stem(Path(p).stem) for p in paths]
-    taken = {b.casefold() for b in base if base.count(b) == 1}
-    stems: list[str] = []
-    seen: set[str] = set()
-    for b in base:
-        stem, k = b, 1
-        while stem.casefold() in seen or (k > 1 and stem.casefold() in taken):
-            k += 1
-            stem = f"{b}_{k}"
-        seen.add(stem.casefold())
-        stems.append(stem)
-    return stems
 
 
 def _remove_stale_outputs(out_dir: Path, stem: str, keep: set[str]) -> None:
@@ -178,7 +153,29 @@ def write_image_outputs(
     overlay: bool = True,
     extra: dict | None = None,
 ) -> WrittenFiles:
+    """Every file of one image, committed together (`atomic_group`: all or none, the JSON last, one fsync
+    burst); then files an earlier run wrote for this stem and this run did not are removed."""
     out_dir.mkdir(parents=True, exist_ok=True)
+    with atomic_group():
+        files = _write_image_files(out_dir, stem, source, rgb, hands, K, mesh_formats, overlay, extra)
+    keep = {p.name for p in files.all()}
+    keep |= {m.with_suffix(".mtl").name for m in files.meshes if m.suffix == ".obj"}
+    keep |= {f"{m.stem}_texture.png" for m in files.meshes if m.suffix == ".obj"}
+    _remove_stale_outputs(out_dir, stem, keep)
+    return files
+
+
+def _write_image_files(
+    out_dir: Path,
+    stem: str,
+    source: str,
+    rgb: np.ndarray,
+    hands: list[Hand],
+    K: np.ndarray,
+    mesh_formats: tuple[str, ...],
+    overlay: bool,
+    extra: dict | None,
+) -> WrittenFiles:
     H, W = rgb.shape[:2]
     meshes: list[Path] = []
     arrays: dict[str, np.ndarray] = {"K": K}
@@ -225,8 +222,4 @@ def write_image_outputs(
         "meshes": [m.name for m in meshes],
     }
     write_json_atomic(files.json, rec)  # last: its presence means the image's outputs are complete
-    keep = {p.name for p in files.all()}
-    keep |= {m.with_suffix(".mtl").name for m in meshes if m.suffix == ".obj"}
-    keep |= {f"{m.stem}_texture.png" for m in meshes if m.suffix == ".obj"}
-    _remove_stale_outputs(out_dir, stem, keep)
     return files

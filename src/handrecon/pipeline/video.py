@@ -3,22 +3,25 @@ with a temporal term, one JSON per frame and an MP4 overlay. Texture is not comp
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import os
+import re
 import time
-from collections import deque
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import torch
 
-from handrecon.detect.mediapipe_hands import MediaPipeHands
 from handrecon.detect.uncertainty import keypoint_sigma
-from handrecon.io import InputError, VideoReader, VideoWriter, write_json_atomic
+from handrecon.io import InputError, VideoReader, VideoWriter, atomic_group, write_json_atomic
+from handrecon.pipeline.background import BackgroundWriter, prefetch
 from handrecon.pipeline.image import ImageReconstructor
 from handrecon.pipeline.outputs import image_record, overlay_image
 from handrecon.pipeline.results import Hand
 from handrecon.pipeline.tracking import HandTracker
+from handrecon.pipeline.video_detector import TrackingDetector
 
 
 @dataclass
@@ -50,8 +53,8 @@ class VideoReconstructor:
             fit=dataclasses.replace(base.config.fit, iterations=video.iterations, test_penetration=False),
             network_iterations=max(video.iterations, base.config.network_iterations),  # the video's own count
         )
-        detector = MediaPipeHands(
-            max_hands=cfg.max_hands or 2, min_detection_confidence=cfg.min_detection_confidence, video=True
+        detector = TrackingDetector(
+            cfg.max_hands or 2, cfg.min_detection_confidence, search_every=video.search_every
         )
         self.image = ImageReconstructor(base.models, cfg, detector=detector)
         self.tracker = HandTracker()
@@ -75,63 +78,66 @@ class VideoReconstructor:
         self.image.detector.close()
 
 
-class BackgroundWriter:
-    """Runs the frames' writing (overlay rendering and encoding, JSON files) on one thread, in order,
-    while the next frame is fitted: torch, OpenCV and file writes release the GIL, so a second core works.
-    At most `max_pending` frames wait (bounded memory); the first error is raised by `submit` or `close`."""
+# A video's frame JSONs are committed in groups of this many frames (`atomic_group`: one fsync burst and one
+# folder fsync per group instead of two fsyncs per frame).
+JSON_FRAMES_PER_COMMIT = 30
 
-    def __init__(self, max_pending: int = 8) -> None:
-        from concurrent.futures import ThreadPoolExecutor
 
-        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="handrecon-video-writer")
-        self._pending: deque = deque()
-        self.max_pending = max_pending
+def _frame_json_name(stem: str, index: int) -> str:
+    return f"{stem}_{index:06d}.json"
 
-    def submit(self, fn, *args) -> None:
-        self._pending.append(self._pool.submit(fn, *args))
-        while len(self._pending) > self.max_pending or (self._pending and self._pending[0].done()):
-            self._pending.popleft().result()
 
-    def close(self) -> None:
-        """Wait for every frame written (raising the first error)."""
-        try:
-            while self._pending:
-                self._pending.popleft().result()
-        finally:
-            self._pool.shutdown(wait=True)
-
-    def abort(self) -> None:
-        """Drop the frames not started, wait for the one being written."""
-        for f in self._pending:
-            f.cancel()
-        self._pending.clear()
-        self._pool.shutdown(wait=True, cancel_futures=True)
+def _remove_stale_frames(json_dir: Path, stem: str, keep: set[str]) -> None:
+    """Remove frame JSONs of this video that an earlier run wrote and this one did not (a longer clip of
+    the same name, frames unreadable now): the folder then holds this run's frames only."""
+    pattern = re.compile(re.escape(stem) + r"_\d{6,}\.json", re.DOTALL)
+    with contextlib.suppress(OSError):
+        for name in os.listdir(json_dir):
+            if name not in keep and pattern.fullmatch(name) and (json_dir / name).is_file():
+                with contextlib.suppress(OSError):
+                    (json_dir / name).unlink()
 
 
 def reconstruct_video_file(
     rec, path: Path, out_dir: Path, formats=(), overlay: bool = True, progress: bool = True
 ) -> VideoSummary:
     """Reconstruct every frame of a video file into `out_dir` (frames/*.json and <stem>_overlay.mp4); the
-    files of frame i are written in the background while frame i + 1 is reconstructed."""
+    files of frame i are written in the background while frame i + 1 is reconstructed. Nothing is written
+    before a frame with a hand: a video in which no frame has one leaves no file (the caller reports it)."""
     from tqdm import tqdm
 
     reader = VideoReader(path)
     K, k_source = rec.intrinsics(reader.width, reader.height, name=str(path))
     Kn = K.numpy()
     summary = VideoSummary(json_dir=out_dir / "frames")
+    created = [d for d in (out_dir, summary.json_dir) if not d.exists()]  # removed again if nothing is written
     summary.json_dir.mkdir(parents=True, exist_ok=True)
     video = VideoReconstructor(rec.pipeline)
     fps = reader.fps or 30.0
     writer = VideoWriter(out_dir / f"{path.stem}_overlay.mp4", fps) if overlay else None
     background = BackgroundWriter()
-    state = {"last": None}  # the last overlay frame, touched only by the background thread
+    # touched only by the background thread: the last overlay frame, whether a hand was seen, the frame
+    # JSONs not yet committed
+    state = {"last": None, "hands_seen": False}
+    pending: list[tuple[Path, dict]] = []
+    written: set[str] = set()
+
+    def commit_frames() -> None:
+        with atomic_group():
+            for p, doc in pending:
+                write_json_atomic(p, doc)
+        written.update(p.name for p, _ in pending)
+        pending.clear()
 
     def write_frame(fr, hands: list[Hand]) -> None:
         rec_json = image_record(
             f"{path}#frame={fr.index}", fr.rgb.shape[1], fr.rgb.shape[0], Kn, hands,
             extra={"frame": fr.index, "timestamp_s": fr.timestamp, "camera_source": k_source},
         )  # fmt: skip
-        write_json_atomic(summary.json_dir / f"{path.stem}_{fr.index:06d}.json", rec_json)
+        pending.append((summary.json_dir / _frame_json_name(path.stem, fr.index), rec_json))
+        state["hands_seen"] = state["hands_seen"] or bool(hands)
+        if state["hands_seen"] and len(pending) >= JSON_FRAMES_PER_COMMIT:
+            commit_frames()
         if writer is not None:
             state["last"] = overlay_image(fr.rgb, hands, Kn, uncertainty=False)
             writer.write(state["last"])
@@ -140,10 +146,11 @@ def reconstruct_video_file(
         if writer is not None and state["last"] is not None:
             writer.write(state["last"])  # keep the overlay's timing
 
+    frames = prefetch(reader)  # decoded ahead on a thread of its own
     start = time.perf_counter()
     try:
         total = reader.frame_count or None
-        for fr in tqdm(reader, total=total, desc=path.name, unit="frame", disable=not progress, leave=False):
+        for fr in tqdm(frames, total=total, desc=path.name, unit="frame", disable=not progress, leave=False):
             summary.frames += 1
             if not fr.ok:
                 summary.frame_failures.append((fr.index, fr.error or "unreadable frame"))
@@ -152,19 +159,29 @@ def reconstruct_video_file(
             hands = video(fr.rgb, K, fr.index, fr.timestamp if fr.timestamp is not None else fr.index / fps)
             summary.frames_with_hands += bool(hands)
             background.submit(write_frame, fr, hands)
+        if summary.frames_with_hands:
+            background.submit(commit_frames)
         background.close()
-        if writer is not None:
-            if state["last"] is None:
+        if summary.frames_with_hands == 0:  # write nothing
+            if writer is not None:
                 writer.abort()
+            for d in reversed(created):
+                with contextlib.suppress(OSError):
+                    d.rmdir()  # only if still empty
+            if writer is not None and state["last"] is None:
                 raise InputError(path, "no readable frame")
-            writer.close()
-            summary.overlay = out_dir / f"{path.stem}_overlay.mp4"
+        else:
+            if writer is not None:
+                writer.close()
+                summary.overlay = out_dir / f"{path.stem}_overlay.mp4"
+            _remove_stale_frames(summary.json_dir, path.stem, written)
     except BaseException:
         background.abort()
         if writer is not None:
             writer.abort()
         raise
     finally:
+        frames.close()  # stops the decoding thread
         video.close()
     summary.seconds = time.perf_counter() - start
     return summary

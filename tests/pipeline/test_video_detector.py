@@ -1,0 +1,65 @@
+"""The video's detector tracks one hand with MediaPipe's one-hand graph (no palm detection per frame), and
+still finds a second hand that comes into view within `search_every` frames."""
+
+from __future__ import annotations
+
+from importlib import resources
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from handrecon.pipeline.video_detector import TrackingDetector
+
+
+@pytest.fixture(scope="module")
+def hand_rgb() -> np.ndarray:
+    with resources.as_file(resources.files("handrecon.assets") / "demo_hand.jpg") as src:
+        return np.asarray(Image.open(src).convert("RGB").resize((320, 240)))
+
+
+def _counting(det: TrackingDetector) -> dict[str, int]:
+    calls = {"full": 0, "single": 0}
+    for name in calls:
+        graph = getattr(det, name)
+        run = graph.track
+
+        def counted(rgb, run=run, name=name):
+            calls[name] += 1
+            return run(rgb)
+
+        graph.track = counted
+    return calls
+
+
+def test_one_hand_is_tracked_by_the_one_hand_graph_with_a_periodic_search(hand_rgb):
+    det = TrackingDetector(max_hands=2, min_detection_confidence=0.5, search_every=4)
+    calls = _counting(det)
+    try:
+        counts = [len(det.track(hand_rgb)) for _ in range(9)]
+    finally:
+        det.close()
+    assert counts == [1] * 9
+    # frame 0 with the full graph, frames 1-8 with the one-hand graph, searches after 4 and 8 of them
+    assert calls == {"full": 3, "single": 8} and det.searches == 2
+
+
+def test_a_second_hand_coming_into_view_is_found_within_search_every_frames(hand_rgb):
+    both = np.concatenate([hand_rgb, hand_rgb[:, ::-1]], axis=1)
+    one = both.copy()
+    one[:, hand_rgb.shape[1] :] = 128  # the second hand not yet in view
+    det = TrackingDetector(max_hands=2, min_detection_confidence=0.5, search_every=3)
+    try:
+        counts = [len(det.track(np.ascontiguousarray(f))) for f in [one] * 3 + [both] * 5]
+    finally:
+        det.close()
+    assert counts[:3] == [1, 1, 1]
+    assert 2 in counts[3:7] and counts[-1] == 2
+
+
+def test_one_hand_at_most_runs_one_graph(hand_rgb):
+    det = TrackingDetector(max_hands=1, min_detection_confidence=0.5)
+    try:
+        assert det.single is None and [len(det.track(hand_rgb)) for _ in range(3)] == [1, 1, 1]
+    finally:
+        det.close()
