@@ -30,7 +30,8 @@ def axis_angle_to_matrix(aa: torch.Tensor) -> torch.Tensor:
     b = torch.where(small, 0.5 - t2 / 24 + t2 * t2 / 720, (1 - torch.cos(t)) / t2s)
     K = skew(aa)
     eye = torch.eye(3, dtype=aa.dtype, device=aa.device).expand_as(K)
-    return eye + a * K + b * (K @ K)
+    # K K = aa aa^T - |aa|^2 I: an outer product instead of a batched 3x3 product
+    return eye + a * K + b * (aa[..., :, None] * aa[..., None, :] - t2 * eye)
 
 
 def quaternion_to_matrix(q: torch.Tensor) -> torch.Tensor:
@@ -126,6 +127,15 @@ def euler_to_matrix(angles: torch.Tensor, order: str = "XYZ") -> torch.Tensor:
     `order` names the axes of the three successive rotations about the moving frame's axes.
     """
     i, j, k, _ = _parse_order(order)
+    if (i, j, k) == (0, 1, 2):  # the anatomical order (`handrecon.hand.anatomy`): the product written out
+        (ca, cb, cc), (sa, sb, sc) = torch.cos(angles).unbind(-1), torch.sin(angles).unbind(-1)
+        sa_sb, ca_sb = sa * sb, ca * sb
+        m = [
+            cb * cc, -cb * sc, sb,
+            sa_sb * cc + ca * sc, ca * cc - sa_sb * sc, -sa * cb,
+            sa * sc - ca_sb * cc, ca_sb * sc + sa * cc, ca * cb,
+        ]  # fmt: skip
+        return torch.stack(m, -1).reshape(*angles.shape, 3)
     a, b, c = angles.unbind(-1)
     return _axis_rotation(i, a) @ _axis_rotation(j, b) @ _axis_rotation(k, c)
 
