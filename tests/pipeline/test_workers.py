@@ -78,7 +78,7 @@ def _group_alive(pgid: int) -> bool:
 
 @pytest.mark.skipif(os.name != "posix", reason="process groups and SIGINT as a terminal sends it")
 def test_ctrl_c_stops_every_worker_and_leaves_no_temporary_file(tmp_path):
-    folder, _ = _folder(tmp_path, copies=8)
+    folder, _ = _folder(tmp_path, copies=60)  # enough work that the run is still going when Ctrl-C comes
     out = tmp_path / "out"
     env = dict(os.environ, PYTHONWARNINGS="ignore")
     cmd = [sys.executable, "-m", "handrecon.cli", "reconstruct", str(folder), "--out", str(out), "--workers", "2",
