@@ -19,6 +19,7 @@ from handrecon.render.overlay import (
     save_png,
     side_view,
 )
+from handrecon.render.shading import make_lighting
 
 H, W = 96, 128
 
@@ -142,3 +143,29 @@ def test_png_is_written_atomically_and_reads_back(tmp_path):
     # Float tensors in [0, 1], channels first, are accepted.
     save_png(torch.ones(3, 8, 8) * 0.5, tmp_path / "grey.png")
     assert np.asarray(Image.open(tmp_path / "grey.png"))[0, 0].tolist() == [128, 128, 128]
+
+
+def test_mesh_overlay_shading_matches_the_full_render_composite_on_an_occluded_scene():
+    """The covered-pixel shading equals the full-image render's colours composited as before: two meshes,
+    one partly hiding the other, a coloured light and a non-default colour; untouched off the meshes."""
+    photo = _photo()
+    a, fa = _ellipsoid((0.09, 0.05, 0.03))
+    b, fb = _ellipsoid((0.03, 0.03, 0.03))
+    b = b + torch.tensor([0.03, 0.01, -0.05])  # nearer the camera, in front of part of the ellipsoid
+    v = torch.cat([a, b])[None]
+    f = torch.cat([fa, fb + a.shape[0]])
+    light = make_lighting(0.3, (1.0, 0.9, 0.8), 0.8, (0.9, 1.0, 1.0), direction=(-0.5, 0.2, -1.0))
+    color, alpha = (0.7, 0.55, 0.45), 0.75
+    out = overlay_mesh(photo, v, f, _camera(), alpha=alpha, color=color, lighting=light)
+    rgb, mask = render_mesh_image(v, f, _camera(), color=color, lighting=light)
+    expected = photo.astype(np.float64)
+    expected[mask] = alpha * rgb[mask] + (1 - alpha) * expected[mask]
+    expected = np.clip(np.rint(expected), 0, 255).astype(np.uint8)
+    assert 0.15 * H * W < mask.sum() < 0.6 * H * W
+    diff = np.abs(out.astype(int) - expected.astype(int))
+    assert diff.mean() < 1.0 and diff.max() <= 1
+    ys, xs = np.nonzero(mask)
+    outside = np.ones((H, W), dtype=bool)
+    outside[ys.min() : ys.max() + 1, xs.min() : xs.max() + 1] = False
+    np.testing.assert_array_equal(out[outside], photo[outside])
+    np.testing.assert_array_equal(out[~mask], photo[~mask])

@@ -16,11 +16,12 @@ import numpy as np
 import torch
 from PIL import Image, ImageDraw
 
+from handrecon.geometry.mesh import vertex_normals
 from handrecon.geometry.rotations import axis_angle_to_matrix
 from handrecon.hand.keypoints import FINGER_COLORS, OPENPOSE_BONES, OPENPOSE_FINGER_OF, WRIST_COLOR, convert_keypoints
-from handrecon.render.rasterize import Camera
+from handrecon.render.rasterize import Camera, rasterize
 from handrecon.render.renderer import DEFAULT_ALBEDO, render_mesh
-from handrecon.render.shading import make_lighting
+from handrecon.render.shading import make_lighting, split_lighting
 
 RGB = tuple[int, int, int]
 
@@ -95,17 +96,51 @@ def overlay_mesh(
     lighting: torch.Tensor | None = None,
 ) -> np.ndarray:
     """Composite the shaded mesh over the photo with opacity `alpha`; pixels off the mesh are left untouched.
-    Only the rectangle the mesh can cover is rendered (a hand is small in a large photo)."""
+
+    Only the pixels the mesh covers are shaded and blended, without image-sized or rectangle-sized colour
+    buffers: a video frame's overlay must fit in the writer thread's frame budget (33 ms at 30 frames/s)."""
     photo = as_uint8_image(image)
     if photo.shape[:2] != (camera.height, camera.width):
         raise ValueError(f"image is {photo.shape[1]}x{photo.shape[0]} but the camera is {camera.width}x{camera.height}")
-    rgb, mask, (ox, oy) = _render(vertices, faces, camera, color, lighting, None, crop=True)
-    h, w = mask.shape
-    out = photo.copy()
-    region = out[oy : oy + h, ox : ox + w]
-    blend = alpha * rgb[mask].astype(np.float64) + (1.0 - alpha) * region[mask]
-    region[mask] = np.clip(np.rint(blend), 0, 255).astype(np.uint8)
-    return out
+    pixel, rgb = _shade_covered_pixels(vertices, faces, camera, color, lighting)
+    flat = torch.from_numpy(photo).view(-1, 3)  # as_uint8_image returned a copy: composite in place
+    under = flat.index_select(0, pixel)
+    blend = rgb.double().mul_(alpha).add_(under.double().mul_(1.0 - alpha))  # n pixels only: as cheap
+    flat.index_copy_(0, pixel, blend.round_().clamp_(0, 255).to(torch.uint8))
+    return photo
+
+
+def _shade_covered_pixels(
+    vertices: torch.Tensor,
+    faces: torch.Tensor,
+    camera: Camera,
+    color: Sequence[float],
+    lighting: torch.Tensor | None,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Flat image index (n,) and uint8 colour (n, 3) of the pixels the mesh covers.
+
+    `render_mesh`'s per-pixel shading (interpolated vertex normal, Lambert) of a constant colour, computed
+    on the covered pixels only: the Lambert factor is one number per pixel, so the colour is an affine
+    function of it. Equal to `render_mesh_image` up to float rounding (at most one grey level, rarely)."""
+    v = _single(vertices)
+    with torch.no_grad():
+        faces = faces.to(device=v.device, dtype=torch.long)
+        if lighting is None:
+            lighting = make_lighting(0.45, directional=0.65, direction=(0.3, -0.4, -1.0), dtype=v.dtype)
+        ambient, directional, direction = split_lighting(lighting.to(dtype=v.dtype, device=v.device))
+        frags = rasterize(v, faces, camera, crop=True)
+        corner_normals = vertex_normals(v, faces)[0][faces]  # (F, 3 corners, 3)
+        rows = corner_normals.index_select(0, frags.fg_face)
+        normal = torch.bmm(frags.fg_bary[:, None, :].to(v.dtype), rows)[:, 0]  # interpolated, not unit
+        cos = (normal @ direction[0]).div_(normal.norm(dim=-1).clamp_min_(1e-12)).clamp_min_(0.0)
+        albedo = torch.tensor(color, dtype=v.dtype, device=v.device)
+        shaded = torch.addcmul((albedo * ambient[0])[None], cos[:, None], (albedo * directional[0])[None])
+        rgb = shaded.clamp_(0, 1).mul_(255).round_().to(torch.uint8)
+        w = frags.shape[2]
+        ox, oy = frags.origin
+        line = torch.div(frags.fg_pixel, w, rounding_mode="floor")
+        pixel = (line + oy) * camera.width + (frags.fg_pixel - line * w + ox)
+    return pixel.cpu(), rgb.cpu()
 
 
 def side_view(
