@@ -235,21 +235,80 @@ def anatomical_skeleton(
     # The interphalangeal joints are hinges with parallel axes (a finger flexes in one plane): PIP and DIP
     # are moved (1-2 mm) into the plane through the MCP and the fingertip that contains the palm normal,
     # so the hinge axes read off the rest skeleton (handrecon.hand.anatomy) are that plane's normal.
-    # The thumb's MCP and IP hinge in the plane the source rig's thumb flexes in (through the fingertip);
-    # the short, nearly straight rest chain cannot define that plane itself.
+    # The thumb's MCP and IP hinge in the plane through its CMC and fingertip that is closest to the plane
+    # the source rig's thumb flexes in (the short, nearly straight rest chain cannot define that plane
+    # itself): the metacarpal then lies in the hinges' plane too, so the rest pose has no sideways
+    # deviation at the thumb's MCP and IP, which are hinges.
     for finger, chain in CHAINS.items():
         tip = v[tip_ids[TIP_INDEX[finger]]]
         if finger == "thumb":
             b = np.cross(old_joints[15] - old_joints[14], tip - old_joints[15])
+            u = (tip - joints[chain[0]]) / np.linalg.norm(tip - joints[chain[0]])
+            b -= (b @ u) * u
             b /= np.linalg.norm(b)
             for j in chain[1:]:
                 joints[j] -= ((joints[j] - tip) @ b) * b
+            flex_at_least(joints, chain[2], joints[chain[1]], tip, THUMB_IP_REST_MIN_DEG)
             continue
         b = np.cross(tip - joints[chain[0]], normal)
         b /= np.linalg.norm(b)
         for j in chain[1:]:
             joints[j] -= ((joints[j] - joints[chain[0]]) @ b) * b
+        unhyperextend(joints, list(chain), tip, normal)
     return joints, hand_length, breadth, lines, group
+
+
+# The thumb IP's rest flexion at least this (degrees): a relaxed thumb's IP is slightly flexed, and from
+# 5 degrees on (handrecon.hand.anatomy.HINGE_PLANE_MIN_DEG) the hinge's axis is read off its own two bones,
+# i.e. the thumb's hinge plane; below, the palm-based guess is used, off that plane by a few degrees.
+THUMB_IP_REST_MIN_DEG = 6.0
+
+
+def flex_at_least(joints: np.ndarray, j: int, prev: np.ndarray, nxt: np.ndarray, min_deg: float) -> None:
+    """Move joint j (in place) away from the line prev-nxt, on the side it already bends to and in the
+    plane they span, until the chain prev-j-nxt bends by `min_deg` at j (no move when it bends more)."""
+    u = (nxt - prev) / np.linalg.norm(nxt - prev)
+    foot = prev + ((joints[j] - prev) @ u) * u
+    off = joints[j] - foot
+    a, c = np.linalg.norm(foot - prev), np.linalg.norm(nxt - foot)
+
+    def bend(h: float) -> float:
+        return np.degrees(np.arctan2(h, a) + np.arctan2(h, c))
+
+    h = np.linalg.norm(off)
+    if h < 1e-9 or bend(h) >= min_deg:
+        return
+    lo, hi = h, a + c
+    for _ in range(60):  # bisection: bend(h) increases with h
+        mid = 0.5 * (lo + hi)
+        lo, hi = (mid, hi) if bend(mid) < min_deg else (lo, mid)
+    joints[j] = foot + off / h * hi
+
+
+def unhyperextend(joints: np.ndarray, chain: list[int], tip: np.ndarray, palmar: np.ndarray, sweeps: int = 10) -> None:
+    """Move a finger's PIP and DIP (in place, within the finger's flexion plane) so that neither is
+    hyperextended at rest.
+
+    The rest template is a relaxed hand, whose interphalangeal joints are slightly flexed or straight,
+    never hyperextended (their range of motion starts at 0, ASSH); but the centreline can run palmar of the
+    line from the neighbouring joint to the fingertip vertex (which sits dorsally, at the nail's end), which
+    would read as hyperextension. Such a joint is moved onto that line (about 1 mm): the smallest change
+    that makes the rest pose a valid pose. Repeated, since moving one joint changes its neighbour's bend.
+    """
+    pts = [*chain, None]  # MCP, PIP, DIP, then the fingertip
+    for _ in range(sweeps):
+        moved = False
+        for k in (2, 1):  # DIP, then PIP
+            j = pts[k]
+            prev = joints[pts[k - 1]]
+            nxt = tip if pts[k + 1] is None else joints[pts[k + 1]]
+            u = (nxt - prev) / np.linalg.norm(nxt - prev)
+            foot = prev + ((joints[j] - prev) @ u) * u
+            if (joints[j] - foot) @ palmar > 1e-7:  # palmar of the line: the chain bends dorsally here
+                joints[j] = foot
+                moved = True
+        if not moved:
+            return
 
 
 # ----------------------------------------------------------------------------------------------------

@@ -85,3 +85,40 @@ def test_keypoints_sit_where_the_surface_anatomy_puts_them(hs, built):
             np.testing.assert_allclose(kp[j], source[j])
         else:
             np.testing.assert_allclose(kp[j], joints[j])
+
+
+def test_rest_pose_is_a_valid_pose(hs, built):
+    """The rest skeleton's anatomical angles lie within the ranges of motion: no interphalangeal joint
+    hyperextended, no sideways deviation at the thumb's hinges (the template is a relaxed hand)."""
+    import torch
+
+    from handrecon.hand.anatomy import Anatomy, anatomical_frames
+    from handrecon.hand.rom import range_of_motion
+
+    a, joints, _, _, _, _ = built
+    A, Q = anatomical_frames(np.concatenate([joints, a.v_template[a.tip_vertex_ids]]), "right")
+    rest = Anatomy(A, Q, dtype=torch.float64).rest_angles()
+    rom = range_of_motion(torch.float64)
+    outside = torch.maximum(rom[..., 0] - rest, rest - rom[..., 1]).clamp_min(0)
+    assert np.degrees(float(outside.max())) < 0.1
+
+
+def test_unhyperextend_straightens_only_a_joint_bent_backwards(hs):
+    palmar = np.array([0.0, 0.0, 1.0])
+    chain = [1, 2, 3]
+    joints = np.zeros((16, 3))
+    joints[1], joints[2], joints[3] = [0, 0.0, 0], [0, 0.04, -0.003], [0, 0.065, -0.0015]
+    tip = np.array([0, 0.085, -0.002])  # the DIP lies 0.9 mm palmar (+z) of the PIP-to-tip line: hyperextended
+    before = joints.copy()
+    hs.unhyperextend(joints, chain, tip, palmar)
+    u = (tip - joints[2]) / np.linalg.norm(tip - joints[2])
+    off = joints[3] - joints[2] - ((joints[3] - joints[2]) @ u) * u
+    assert np.linalg.norm(off) < 1e-9  # the DIP now on the line: straight, not bent backwards
+    assert np.linalg.norm(joints[3] - before[3]) < 1e-3  # moved by under a millimetre
+    np.testing.assert_array_equal(joints[2], before[2])  # the PIP, flexed, stays
+    # a chain flexed at rest (joints dorsal, -z, of the line to the tip) is left as it is
+    flexed = before.copy()
+    flexed[3, 2] = -0.004
+    same = flexed.copy()
+    hs.unhyperextend(same, chain, tip, palmar)
+    np.testing.assert_array_equal(same, flexed)

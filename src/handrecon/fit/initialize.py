@@ -2,9 +2,10 @@
 
 1. `place_landmarks`: the detector's metric 3D landmarks (hand-centred, arbitrary placement) are rotated
    and translated into the camera frame by PnP against the 2D keypoints and the intrinsics K.
-2. `inverse_kinematics`: hand-model parameters whose joints follow those 3D points: global orientation
+2. `inverse_kinematics`: hand-model parameters whose keypoints follow those 3D points: global orientation
    and translation from the palm (Kabsch on wrist and MCPs), then each finger joint's rotation as the
-   smallest rotation turning its rest bone onto the target bone, parent frames first.
+   smallest rotation turning its rest bone onto the target bone, parent frames first (with the palm
+   re-fitted where the model's keypoints ride on the finger bases).
 """
 
 from __future__ import annotations
@@ -74,23 +75,50 @@ def _min_rotation(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     return eye + Kx + Kx @ Kx / (1 + c)[..., None, None]
 
 
-@torch.no_grad()
-def inverse_kinematics(
-    model, targets: torch.Tensor, order: str = "openpose", betas: torch.Tensor | None = None
-) -> HandParams:
-    """Hand-model parameters whose joints follow `targets` (B, 21, 3) in the model's/camera frame."""
-    tgt = convert_keypoints(targets.to(model.dtype), order, "mano")
-    B = tgt.shape[0]
-    betas = torch.zeros(B, model.num_betas, dtype=model.dtype, device=model.device) if betas is None else betas
-    rest = model(betas=betas, joint_order="mano", skin_mesh=False).joints  # (B, 21, 3) rest pose, wrist at origin
-    palm = list(PALM_MANO21)
-    R0, t0 = _kabsch(rest[:, palm], tgt[:, palm])
+def _wahba(src: torch.Tensor, dst: torch.Tensor) -> torch.Tensor:
+    """Batched rotation R minimising sum ||R src_i - dst_i||^2 over vectors (no translation); (..., N, 3)."""
+    H = src.transpose(-1, -2) @ dst
+    U, _, Vh = torch.linalg.svd(H)
+    d = torch.sign(torch.det(Vh.transpose(-1, -2) @ U.transpose(-1, -2)))
+    D = torch.diag_embed(torch.stack([torch.ones_like(d), torch.ones_like(d), d], -1))
+    return Vh.transpose(-1, -2) @ D @ U.transpose(-1, -2)
 
+
+# A keypoint further than this from its bone's axis (rest joint to next chain point) makes the bone's twist
+# visible: that bone is turned about its joint to match both points (see `_finger_rotations`).
+OFF_AXIS_M = 0.002
+
+
+def _off_axis_bases(rest: torch.Tensor, rest_joints: torch.Tensor) -> list[int]:
+    """Palm-level joints (MANO-16 ids whose parent is the wrist) whose rest keypoint lies off their bone's axis."""
+    out = []
+    for j in [j for j in range(1, 16) if MANO16_PARENTS[j] == 0]:
+        r1 = rest[:, j] - rest_joints[:, j]
+        axis = torch.nn.functional.normalize(rest[:, MANO16_CHILD_POINT[j]] - rest_joints[:, j], dim=-1)
+        if (r1 - (r1 * axis).sum(-1, keepdim=True) * axis).norm(dim=-1).max() > OFF_AXIS_M:
+            out.append(j)
+    return out
+
+
+def _finger_rotations(
+    R0: torch.Tensor,
+    rest: torch.Tensor,
+    tgt: torch.Tensor,
+    pivots: torch.Tensor | None = None,
+    rest_joints: torch.Tensor | None = None,
+    off_axis: list[int] = (),
+) -> torch.Tensor:
+    """Local rotations (B, 15, 3, 3) turning each rest bone (keypoint to child point) onto its target bone,
+    given the palm's world rotation R0; one batched step per tree level (a level needs only its parents').
+
+    The joints in `off_axis` (palm level only) are instead turned about their joint, placed at `pivots`
+    (B, 16, 3) in the targets' frame, so that their own keypoint and the child point both follow the targets
+    (`rest_joints` (B, 16, 3) the rest joint centres): such a keypoint's position depends on the twist."""
+    B = tgt.shape[0]
     child = MANO16_CHILD_POINT  # MANO-21 point each joint's distal bone ends at (next joint or fingertip)
-    # one batched step per tree level: the joints of a level only need their parents' world rotations
-    G = torch.eye(3, dtype=model.dtype, device=model.device).repeat(B, 16, 1, 1)
+    G = torch.eye(3, dtype=tgt.dtype, device=tgt.device).repeat(B, 16, 1, 1)
     G[:, 0] = R0
-    local = torch.eye(3, dtype=model.dtype, device=model.device).repeat(B, 15, 1, 1)
+    local = torch.eye(3, dtype=tgt.dtype, device=tgt.device).repeat(B, 15, 1, 1)
     for level in tree_levels(MANO16_PARENTS)[1:]:
         js = torch.tensor(level)
         parent_R = G[:, [MANO16_PARENTS[j] for j in level]]
@@ -100,8 +128,55 @@ def inverse_kinematics(
         Rj = _min_rotation(
             torch.nn.functional.normalize(d_rest, dim=-1), torch.nn.functional.normalize(d_tgt_local, dim=-1)
         )
+        for k, j in enumerate(level):
+            if j in off_axis and pivots is not None:
+                src = torch.stack([rest[:, j], rest[:, child[j]]], 1) - rest_joints[:, j, None]
+                dst = torch.stack([tgt[:, j], tgt[:, child[j]]], 1) - pivots[:, j, None]
+                Rj[:, k] = _wahba(src, dst @ parent_R[:, k])
         local[:, js - 1] = Rj
         G[:, js] = parent_R @ Rj
+    return local
+
+
+# Palm re-fits of a model whose keypoints ride on the finger bones (see `inverse_kinematics`); each one
+# shrinks the palm's error by the fingers' share of it, so a few reach float64 precision.
+PALM_REFIT_MAX = 10
+PALM_REFIT_TOL = 1e-10
+
+
+@torch.no_grad()
+def inverse_kinematics(
+    model, targets: torch.Tensor, order: str = "openpose", betas: torch.Tensor | None = None
+) -> HandParams:
+    """Hand-model parameters whose keypoints follow `targets` (B, 21, 3) in the model's/camera frame.
+
+    A keypoint rides on its own joint's bone, so each bone is turned so that the line from its keypoint to
+    the next point of its chain points at the targets' line (exact for any keypoint on that bone). Where the
+    keypoints are the skinning joints (the bundled asset, MANO) the palm's keypoints do not move with the
+    fingers and one rigid fit of the rest palm places it. Where they differ (`model.separate_keypoints`:
+    finger MCP keypoints lie on the proximal phalanges, the thumb CMC's on its metacarpal) the palm's
+    keypoints move with the finger bases, so the palm is re-fitted to the keypoints of the hand posed by
+    the fingers' rotations found so far, and the fingers solved again, until the palm stops moving.
+    """
+    tgt = convert_keypoints(targets.to(model.dtype), order, "mano")
+    B = tgt.shape[0]
+    betas = torch.zeros(B, model.num_betas, dtype=model.dtype, device=model.device) if betas is None else betas
+    rest = model(betas=betas, joint_order="mano", skin_mesh=False).joints  # (B, 21, 3) rest pose, wrist at origin
+    palm = list(PALM_MANO21)
+    R0, _ = _kabsch(rest[:, palm], tgt[:, palm])
+    local = _finger_rotations(R0, rest, tgt)
+    if getattr(model, "separate_keypoints", False):
+        rest_joints = model.shaped(betas, B, model.tip_vertex_ids)[1]
+        off_axis = _off_axis_bases(rest, rest_joints)
+        for _ in range(PALM_REFIT_MAX):
+            posed = model(hand_pose=local, betas=betas, joint_order="mano", skin_mesh=False).joints
+            R_new, t_new = _kabsch(posed[:, palm], tgt[:, palm])
+            change = (R_new - R0).abs().max()
+            R0 = R_new
+            pivots = rest_joints @ R0.transpose(-1, -2) + t_new[:, None]  # palm-level joints, in the targets' frame
+            local = _finger_rotations(R0, rest, tgt, pivots, rest_joints, off_axis)
+            if change < PALM_REFIT_TOL:
+                break
     go = matrix_to_axis_angle(R0)
     # translation: the posed model's joints, best matched (in the mean) to the targets
     out = model(global_orient=go, hand_pose=local, betas=betas, joint_order="mano", skin_mesh=False)
