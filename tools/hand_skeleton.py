@@ -494,7 +494,9 @@ def provenance(
         "template_ratios": measured,
         "placement": "finger joints on the finger's centreline (slice centroids) at the BAG92 distances from the "
         "fingertip; inside the palm at mid-thickness; thumb CMC at BAG92's location at mid-thickness; PIP/DIP "
-        "moved into the finger's flexion plane",
+        "moved into the finger's flexion plane, and onto the line to the next point where they would read as "
+        "hyperextended at rest; thumb MCP/IP into the plane through the CMC and the tip closest to the source "
+        f"rig's thumb flexion plane, thumb IP flexed at least {THUMB_IP_REST_MIN_DEG:g} deg at rest",
         "weights": "bone heat (BP07), squared and renormalised, at most 4 influences of at least 0.01",
     }
 
