@@ -96,8 +96,27 @@ class JointChain:
                 below[k, j] = 1.0
                 k = model.parents[k]
         self.below = below
-        self.weights_below = self.weights[:, None, :] * below[None]  # (21, 16 pivots, 16 joints)
+        # the joints each output point is skinned to (one for keypoints, a few for a MANO fingertip), padded
+        # with zero weights: the derivatives only ever need those
+        m = int((self.weights > 0).sum(1).max())
+        w_sorted, j_sorted = self.weights.sort(dim=1, descending=True)
+        self.point_joints = j_sorted[:, :m].contiguous()  # (21, m)
+        self.point_weights = w_sorted[:, :m].contiguous()  # (21, m)
+        # weight of each point's joint i below pivot j: (21, 16 pivots, m)
+        self.weights_below = self.point_weights[:, None, :] * below.T[self.point_joints].transpose(1, 2)
         self.weights_below_sum = self.weights_below.sum(-1)  # (21, 16)
+        # for a point's joint k below segment j: the child of j on the path to k (k itself when j is its
+        # parent), and the point's weight on k where j lies strictly above k / is k
+        child = torch.zeros(16, 16, dtype=torch.long)
+        for k in range(16):
+            c = k
+            while model.parents[c] >= 0:
+                child[k, model.parents[c]] = c
+                c = model.parents[c]
+        strict = below.T - torch.eye(16, dtype=f64)  # strict[k, j] = 1 if j is strictly above k
+        self.child_on_path = child[self.point_joints]  # (21, m, 16)
+        self.through_weight = strict[self.point_joints] * self.point_weights[..., None]  # (21, m, 16)
+        self.own_weight = torch.eye(16, dtype=f64)[self.point_joints] * self.point_weights[..., None]
         self.eye = torch.eye(3, dtype=f64)
         self.eye16 = torch.eye(16, dtype=f64)
         # A [w]_x A^T = det(A) [A w]_x: a left hand's frames are mirror images (det -1)
@@ -157,53 +176,63 @@ class JointChain:
         axes_world = axes_parent @ G_R[:, self.parent[1:]].transpose(-1, -2)
         axes = torch.cat([axes_root[:, None], axes_world], 1)  # (N, 16, 3, 3)
         # lever arms: C[p, j] = sum_{j' below j} w_pj' (contrib_pj' - G_t_j)
-        arm = state.V[:, :, None] - state.J[:, None]  # (N, 21, 16, 3)
-        contrib = (state.M[:, None] @ arm[..., None])[..., 0] + G_t[:, None]
+        pj = self.point_joints
+        arm = state.V[:, :, None] - state.J[:, pj]  # (N, 21, m, 3)
+        contrib = (state.M[:, pj] @ arm[..., None])[..., 0] + G_t[:, pj]
         C = self.weights_below @ contrib - self.weights_below_sum[..., None] * G_t[:, None]
         d_rot = torch.linalg.cross(axes[:, None], C[:, :, :, None].expand(-1, -1, -1, 3, -1))  # (N,21,16,3,3)
         d_rot = d_rot.permute(0, 1, 4, 2, 3).reshape(N, 21, 3, 48)
         d_orient, d_angles = d_rot[..., :3], d_rot[..., 3:]
-        # rest tangents: betas, log scales, (MANO) pose blend shapes of the fingertips
+        # rest tangents: betas and (MANO) the pose blend shapes of the fingertips
         tangents = [self.shapedirs.permute(2, 0, 1)[None].expand(N, -1, -1, -1)]  # (N, S, 37, 3)
         nb = tangents[0].shape[1]
         if self.posedirs is not None:
             dR = skew(axes_parent) @ state.R_local[:, :, None]  # (N, 15, 3, 3, 3): d R_j / d angle
             pd = self.posedirs.view(15, 9, 111)
             tangents.append(torch.einsum("njae,jer->njar", dR.reshape(N, 15, 3, 9), pd).reshape(N, 45, 37, 3))
-        rest_t = torch.cat(tangents, 1)
-        K = rest_t.shape[1]
-        rest_all = torch.cat([rest_t, rest_t.new_zeros(N, 16, 37, 3)], 1)
-        log_all = torch.cat([rest_t.new_zeros(N, K, 16), self.eye16.expand(N, 16, 16)], 1)
-        d_rest = self._rest_tangents(state, rest_all, log_all)  # (N, K + 16, 21, 3)
+        d_rest = self._rest_tangents(state, torch.cat(tangents, 1) if len(tangents) > 1 else tangents[0])
         d_betas = d_rest[:, :nb].permute(0, 2, 3, 1)
-        d_scales = d_rest[:, K:].permute(0, 2, 3, 1)
         if self.posedirs is not None:
-            d_angles = d_angles + d_rest[:, nb:K].permute(0, 2, 3, 1)
+            d_angles = d_angles + d_rest[:, nb:].permute(0, 2, 3, 1)
+        d_scales = self._scale_derivatives(state)
         d_transl = self.eye.expand(N, 21, 3, 3)
         return d_orient, d_angles, d_betas, d_transl, d_scales
 
-    def _rest_tangents(self, st: ChainState, d_rest: torch.Tensor, d_log: torch.Tensor) -> torch.Tensor:
-        """d points (N, K, 21, 3) for K tangents of the rest rows d_rest (N, K, 37, 3) and of the log
-        segment scales d_log (N, K, 16), pushed through the stretches, offsets and the chain."""
+    def _rest_tangents(self, st: ChainState, d_rest: torch.Tensor) -> torch.Tensor:
+        """d points (N, K, 21, 3) for K tangents of the rest rows d_rest (N, K, 37, 3), pushed through
+        the segment axes, stretches, offsets and the chain."""
         dJ, dV = d_rest[:, :, :16], d_rest[:, :, 16:]
         u, s = st.u[:, None], st.scales[:, None, :, None, None]
         de = d_rest[:, :, self.end_rows] - dJ
-        du = (de - u * (u * de).sum(-1, keepdim=True)) / st.e_norm[:, None]
-        uu = u[..., :, None] * u[..., None, :]
+        du = (de - u * (de[..., None, :] @ u[..., None])[..., 0]) / st.e_norm[:, None]
         du_u = du[..., :, None] * u[..., None, :]
-        dS = (s - 1) * (du_u + du_u.transpose(-1, -2)) + (s * d_log[..., None, None]) * uu  # (N, K, 16, 3, 3)
+        dS = (s - 1) * (du_u + du_u.transpose(-1, -2))  # (N, K, 16, 3, 3)
         par = self.parent
         drel = dJ - dJ[:, :, par]
         d_off = (dS[:, :, par] @ st.rel[:, None, :, :, None])[..., 0] + (st.S[:, None, par] @ drel[..., None])[..., 0]
         q = (st.G_R[:, None, par] @ d_off[..., None])[..., 0]
         q = torch.cat([dJ[:, :, :1], q[:, :, 1:]], 2)  # the root's position is its rest joint
         dG_t = torch.einsum("aj,nkjc->nkac", self.below.T, q)  # sum over each joint's ancestors and itself
-        arm = st.V[:, :, None] - st.J[:, None]  # (N, 21, 16, 3)
-        d_local = (dS[:, :, None] @ arm[:, None, ..., None])[..., 0] + (
-            st.S[:, None, None] @ (dV[:, :, :, None] - dJ[:, :, None])[..., None]
-        )[..., 0]  # (N, K, 21, 16, 3)
-        d_contrib = (st.G_R[:, None, None] @ d_local[..., None])[..., 0] + dG_t[:, :, None]
-        return torch.einsum("pj,nkpjc->nkpc", self.weights, d_contrib)
+        pj = self.point_joints  # (21, m)
+        arm = st.V[:, :, None] - st.J[:, pj]  # (N, 21, m, 3)
+        d_local = (dS[:, :, pj] @ arm[:, None, ..., None])[..., 0] + (
+            st.S[:, None, pj] @ (dV[:, :, :, None] - dJ[:, :, pj])[..., None]
+        )[..., 0]  # (N, K, 21, m, 3)
+        d_contrib = (st.G_R[:, None, pj] @ d_local[..., None])[..., 0] + dG_t[:, :, pj]
+        return (d_contrib * self.point_weights[..., None]).sum(-2)
+
+
+    def _scale_derivatives(self, st: ChainState) -> torch.Tensor:
+        """d points / d log segment scales (N, 21, 3, 16). Scaling segment j by s_j stretches along its axis
+        u_j: a point rides on it by s_j (u_j . lever) along G_R_j u_j, its lever being the rest offset of
+        the next joint on its path below j, or its own rest offset from j when skinned to j."""
+        pj = self.point_joints
+        along = (st.u[:, self.parent] * st.rel).sum(-1)  # (N, 16): u_parent . rel_c
+        own = (st.u[:, pj] * (st.V[:, :, None] - st.J[:, pj])).sum(-1)  # (N, 21, m)
+        lever = (along[:, self.child_on_path] * self.through_weight).sum(2)
+        lever = lever + (own[..., None] * self.own_weight).sum(2)  # (N, 21, 16)
+        a = st.scales[..., None] * (st.G_R @ st.u[..., None])[..., 0]  # (N, 16, 3)
+        return a.transpose(1, 2)[:, None] * lever[:, :, None]
 
 
 def _left_jacobian(aa: torch.Tensor) -> torch.Tensor:

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 
 import torch
 
+from handrecon.fit.derivatives import pose_residuals_jacobian, projection_jacobian, world_residuals_jacobian
 from handrecon.fit.energy import (
     FitWeights,
     keypoint_residuals,
@@ -28,12 +29,14 @@ from handrecon.fit.energy import (
     world_residuals,
 )
 from handrecon.fit.initialize import HandParams
+from handrecon.fit.joints_forward import JointChain
 from handrecon.fit.layout import ParameterLayout, ResidualLayout
 from handrecon.fit.lm import levenberg_marquardt
 from handrecon.geometry.camera import project_points
 from handrecon.hand.anatomy import Anatomy
 from handrecon.hand.rom import range_of_motion
 from handrecon.hand.tolerances import PENETRATION_TOLERANCE_M
+from handrecon.io.errors import SettingError
 from handrecon.priors.knowledge import functional_ranges
 from handrecon.priors.penetration import (
     penetration_excess,
@@ -74,6 +77,11 @@ class FitSettings:
     # saves steps but stops the weakly determined depth early (1e-3 saved ~10 % of a photo fit and moved
     # one dev-photo hand 18 cm along the viewing ray at an energy within 1 %; benchmarks/bench_fit.py).
     convergence_tolerance: float = 1e-10
+    # How Levenberg-Marquardt linearises: "analytic" (the keypoints' exact derivatives through the rigid
+    # chain, `fit.joints_forward`, and the residual terms' own, `fit.derivatives`: one lean forward pass per
+    # step) or "finite_difference" (forward differences through `HandModel.forward`, one batched call of
+    # P + 1 rows per step; the reference). The penetration rounds' vertex terms always use differences.
+    jacobian: str = "analytic"
     # Penetration stage: test the result (False: leave it to the caller), and while a hand is deeper than
     # `penetration_trigger` inside itself, up to `penetration_rounds` rounds of `penetration_iterations`
     # steps that fit the penetrating vertices to `penetration_fit_tolerance` (eq. 4's d_tol, below the
@@ -89,6 +97,7 @@ class FitSettings:
 
 
 ResidualFn = Callable[..., torch.Tensor]
+JACOBIANS = ("analytic", "finite_difference")
 
 
 @dataclass(frozen=True)
@@ -147,6 +156,10 @@ class HandFitter:
         # Fitting runs in float64: finite-difference Jacobians and Gauss-Newton steps need the precision.
         self.models = {side: m if m.dtype == torch.float64 else _double_copy(m) for side, m in models.items()}
         self.anatomy = {side: Anatomy.from_hand_model(m) for side, m in self.models.items()}
+        # lean keypoints with exact derivatives, for the models with MANO's tree (all but exotic assets)
+        self.chains = {
+            side: JointChain(m, self.anatomy[side]) for side, m in self.models.items() if JointChain.supports(m)
+        }
         self.rom = range_of_motion(torch.float64)
         self.weights = weights or FitWeights()
         self.settings = settings or FitSettings()
@@ -185,10 +198,14 @@ class HandFitter:
         if not observations:
             return []
         s = settings or self.settings
+        if s.jacobian not in JACOBIANS:
+            raise SettingError("fit.jacobian", f"unknown Jacobian {s.jacobian!r}; choose from {', '.join(JACOBIANS)}")
         sides = [o.side for o in observations]
         x0 = self._initial_rows(sides, init)
         targets = self._targets(observations, self._previous_rows(sides, previous, x0), s)
-        residuals = _Residuals(self, sides, K.to(torch.float64), targets, _TermScales.from_weights(self.weights))
+        analytic = s.jacobian == "analytic" and all(side in self.chains for side in sides)
+        scales = _TermScales.from_weights(self.weights)
+        residuals = _Residuals(self, sides, K.to(torch.float64), targets, scales, lean=analytic)
         x, _, r = levenberg_marquardt(
             residuals,
             x0,
@@ -196,6 +213,7 @@ class HandFitter:
             tolerance=s.convergence_tolerance,
             project=self._project,
             with_residuals=True,
+            jacobian=residuals.linearise if analytic else None,
         )
         depths: list[tuple[float | None, float | None]] = [(None, None)] * len(sides)
         if s.test_penetration:
@@ -401,24 +419,109 @@ class _Residuals:
     side go through that side's model in one batch; `surface` adds residuals on a few skinned vertices
     (all rows then belong to hands of one side)."""
 
-    def __init__(self, fitter: HandFitter, sides: list[str], K: torch.Tensor, targets: _Targets, scales: _TermScales):
+    def __init__(
+        self,
+        fitter: HandFitter,
+        sides: list[str],
+        K: torch.Tensor,
+        targets: _Targets,
+        scales: _TermScales,
+        lean: bool = False,
+    ):
         self.fitter, self.K, self.targets, self.scales = fitter, K, targets, scales
         self.side_names = sorted(set(sides))
         self.side_index = torch.tensor([self.side_names.index(s) for s in sides])
+        self.lean = lean  # keypoints from `fit.joints_forward` (the analytic Jacobian's forward)
+        self._selectors: dict[int, tuple[torch.Tensor, ...]] = {}
 
     def __call__(self, X: torch.Tensor, ids: torch.Tensor, surface: SurfaceTerm | None = None) -> torch.Tensor:
+        if self.lean and surface is None:
+            return self._per_side(X, ids, lambda side, Xs, hs: self._lean_rows(side, Xs, hs)[0])
+        return self._per_side(X, ids, lambda side, Xs, hs: self._side_rows(side, Xs, hs, surface))
+
+    def linearise(self, X: torch.Tensor, ids: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Residual rows (N, R) at parameter rows X (N, P) of hands `ids`, and their transposed Jacobian
+        (N, P, R), exact (`fit.joints_forward`, `fit.derivatives`)."""
+        both = self._per_side(X, ids, lambda side, Xs, hs: torch.cat(self._lean_rows(side, Xs, hs, True), 1))
+        return both[:, 0], both[:, 1:]
+
+    def _per_side(self, X: torch.Tensor, ids: torch.Tensor, rows_of: Callable) -> torch.Tensor:
+        """rows_of(side, X_side, ids_side) for the rows of each side, back in the order of X."""
         if len(self.side_names) == 1:
-            return self._side_rows(self.side_names[0], X, ids, surface)
+            return rows_of(self.side_names[0], X, ids)
         out_rows = []
         for k, side in enumerate(self.side_names):
             rows = torch.nonzero(self.side_index[ids] == k).flatten()
             if rows.numel() == 0:
                 continue
-            out_rows.append((rows, self._side_rows(side, X[rows], ids[rows], surface)))
-        R = torch.zeros(X.shape[0], out_rows[0][1].shape[1], dtype=torch.float64)
+            out_rows.append((rows, rows_of(side, X[rows], ids[rows])))
+        R = torch.zeros(X.shape[0], *out_rows[0][1].shape[1:], dtype=torch.float64)
         for rows, r in out_rows:
             R[rows] = r
         return R
+
+    def _lean_rows(
+        self, side: str, Xs: torch.Tensor, hs: torch.Tensor, jacobian: bool = False
+    ) -> tuple[torch.Tensor, ...]:
+        """`_side_rows` (without surface terms) through the lean forward: (residual rows (N, R),), or with
+        `jacobian` the rows as (N, 1, R) and the transposed Jacobian (N, P, R)."""
+        t, c, f = self.targets, self.scales, self.fitter
+        layout = ParameterLayout.of_rows(Xs)
+        go, ang, betas, transl, log_s = layout.split(Xs)
+        chain = f.chains[side]
+        st = chain.forward(go, ang, betas, transl, log_s)
+        J = st.points
+        kp_weight = c.keypoints_2d / t.sigma[hs] * t.valid[hs].to(Xs.dtype)  # (N, 21)
+        proj = project_points(J, self.K)
+        if not jacobian:
+            viol, beyond = pose_residuals(ang, f.rom, c.pose_tolerance_rad)
+        else:
+            viol, beyond, d_viol, d_beyond = pose_residuals_jacobian(ang, f.rom, c.pose_tolerance_rad)
+        r = [
+            ((proj - t.keypoints[hs]) * kp_weight[..., None]).reshape(Xs.shape[0], -1),
+            c.pose * viol,
+            c.world * world_residuals(J, t.world[hs], t.has_world[hs]),
+            c.shape * betas,
+            log_s / c.log_scale_sigma,
+            c.pose_beyond_tolerance * beyond,
+        ]
+        if c.world_metric > 0:
+            r.append(c.world_metric * metric_world_residuals(J, t.world[hs], t.has_world[hs]))
+        if t.previous is not None:
+            r.append(c.temporal * (layout.temporal_units(Xs) - t.previous[hs]) * t.has_previous[hs, None].to(Xs.dtype))
+        R = torch.cat(r, 1)
+        if not jacobian:
+            return (R,)
+        N, P = Xs.shape
+        dJ = torch.cat(chain.jacobian(st, go, ang), -1)  # (N, 21, 3, P)
+        angles_sel, betas_sel, scales_sel, units = self._selector(layout)
+        d = [
+            ((projection_jacobian(J, self.K) @ dJ) * kp_weight[..., None, None]).reshape(N, 42, P),
+            c.pose * (d_viol @ angles_sel),
+            c.world * world_residuals_jacobian(J, dJ, t.world[hs], t.has_world[hs]),
+            c.shape * betas_sel.expand(N, -1, -1),
+            scales_sel.expand(N, -1, -1),
+            c.pose_beyond_tolerance * (d_beyond @ angles_sel),
+        ]
+        if c.world_metric > 0:
+            d.append(c.world_metric * dJ.reshape(N, 63, P) * t.has_world[hs, None, None].to(Xs.dtype))
+        if t.previous is not None:
+            d.append(c.temporal * units * t.has_previous[hs, None, None].to(Xs.dtype))
+        return R[:, None], torch.cat(d, 1).transpose(1, 2)
+
+    def _selector(self, layout: ParameterLayout) -> tuple[torch.Tensor, ...]:
+        """Constant Jacobian parts of a layout: the angles' columns (45, P), the betas' (S, P), the log
+        scales' divided by their sigma (16, P), and the temporal units' diagonal (P, P)."""
+        if layout.size not in self._selectors:
+            eye = torch.eye(layout.size, dtype=torch.float64)
+            units = torch.diag(layout.temporal_units(torch.ones(1, layout.size, dtype=torch.float64))[0])
+            self._selectors[layout.size] = (
+                eye[layout.angles],
+                eye[layout.betas],
+                eye[layout.log_scales] / self.scales.log_scale_sigma[:, None],
+                units,
+            )
+        return self._selectors[layout.size]
 
     def _side_rows(self, side: str, Xs: torch.Tensor, hs: torch.Tensor, surface: SurfaceTerm | None) -> torch.Tensor:
         """Residual rows of hands hs of one side, parameter rows Xs."""

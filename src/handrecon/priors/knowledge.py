@@ -127,6 +127,29 @@ def functional_ranges(angles: torch.Tensor, rom: torch.Tensor) -> torch.Tensor:
     return torch.where(lifted, rng.clamp_min(0), rng)
 
 
+def functional_range_slopes(angles: torch.Tensor, rom: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """`functional_ranges` (B, 15, 3, 2) and the derivative of each range bound with respect to its coupled
+    angle (B, 15, 3, 2): the bend range's bounds move with the splay and the splay range's with the bend (MCP
+    coupling); twist bounds and the DIP-PIP step have none. Piecewise linear: the slope of the piece that a
+    small increase of the coupled angle moves along (a forward difference's view at a kink)."""
+    t = _range_tables(rom, angles.dtype, angles.device)
+    x = angles[..., :2]
+    pos = x >= 0
+    used = torch.where(pos, t.hi_used, t.lo_used)
+    ext = torch.where(pos, t.hi_safe, t.lo_safe)
+    f_raw = 1 - x / ext
+    slope = -1 / ext
+    df = torch.where(used & (f_raw <= 1) & ((f_raw > 0) | ((f_raw == 0) & (slope > 0))), slope, 0.0)
+    f = torch.where(used, f_raw, 1.0).clamp(0, 1)
+    zero = torch.zeros_like(t.ones).expand(*x.shape[:-1], 1)
+    scale = torch.cat([f.flip(-1), t.ones.expand(*x.shape[:-1], 1)], -1)
+    d_scale = torch.cat([df.flip(-1), zero], -1)
+    rng = t.rom * scale[..., None]
+    d_rng = t.rom * d_scale[..., None]
+    lifted = t.bend_lo_of_pip & (angles[:, t.pip_dip, 0] > 0)[..., None, None]
+    return torch.where(lifted, rng.clamp_min(0), rng), torch.where(lifted & (rng <= 0), 0.0, d_rng)
+
+
 class _RangeTables(NamedTuple):
     """What `functional_ranges` needs of a range table, prepared once per table, dtype and device."""
 
