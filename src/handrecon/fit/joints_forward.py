@@ -17,18 +17,22 @@ keypoints with respect to every fit parameter come from the rigid chain in close
   the chain in one pass.
 
 Only models with MANO's 16-joint tree are supported (`supports`); others keep finite differences.
+
+It computes in NumPy (float64): on these tiny arrays the cost is the per-operation overhead, about a third
+of torch's on CPU, and the fit's Levenberg-Marquardt needs no autograd. Inputs and outputs are arrays;
+`HandModel.forward` stays the differentiable reference (the tests compare the two).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
 import torch
 
-from handrecon.geometry.rotations import axis_angle_to_matrix, skew
 from handrecon.hand.anatomy import Anatomy
 from handrecon.hand.keypoints import MANO21_NAMES, convert_keypoints
-from handrecon.hand.lbs import FINGER_CHAINS_PARENTS, forward_kinematics, skin
+from handrecon.hand.lbs import FINGER_CHAINS_PARENTS
 from handrecon.hand.model import _SEGMENT_END_INDEX
 
 NUM_JOINTS = 16
@@ -38,18 +42,19 @@ NUM_JOINTS = 16
 class ChainState:
     """Everything the forward computed for rows (N, ...) that the Jacobian reuses."""
 
-    points: torch.Tensor  # (N, 21, 3) keypoints in the output order, camera frame (translation included)
-    R_local: torch.Tensor  # (N, 15, 3, 3) local rotations of the finger joints
-    G_R: torch.Tensor  # (N, 16, 3, 3) world rotations
-    G_t: torch.Tensor  # (N, 16, 3) world joint positions (no translation)
-    S: torch.Tensor  # (N, 16, 3, 3) segment stretches
-    M: torch.Tensor  # (N, 16, 3, 3) G_R S
-    u: torch.Tensor  # (N, 16, 3) segment axes at rest
-    e_norm: torch.Tensor  # (N, 16, 1) rest segment lengths (to the axis end)
-    scales: torch.Tensor  # (N, 16)
-    J: torch.Tensor  # (N, 16, 3) shaped rest joints
-    V: torch.Tensor  # (N, 21, 3) shaped rest positions of the output points
-    rel: torch.Tensor  # (N, 16, 3) rest joint minus rest parent (0 at the root)
+    points: np.ndarray  # (N, 21, 3) keypoints in the output order, camera frame (translation included)
+    R_local: np.ndarray  # (N, 15, 3, 3) local rotations of the finger joints
+    G_R: np.ndarray  # (N, 16, 3, 3) world rotations
+    G_t: np.ndarray  # (N, 16, 3) world joint positions (no translation)
+    S: np.ndarray  # (N, 16, 3, 3) segment stretches
+    M: np.ndarray  # (N, 16, 3, 3) G_R S
+    u: np.ndarray  # (N, 16, 3) segment axes at rest
+    e_norm: np.ndarray  # (N, 16, 1) rest segment lengths (to the axis end)
+    scales: np.ndarray  # (N, 16)
+    J: np.ndarray  # (N, 16, 3) shaped rest joints
+    V: np.ndarray  # (N, 21, 3) shaped rest positions of the output points
+    rel: np.ndarray  # (N, 16, 3) rest joint minus rest parent (0 at the root)
+    contrib: np.ndarray  # (N, 21, m, 3) each point's position as skinned by each of its joints
 
 
 class JointChain:
@@ -96,6 +101,7 @@ class JointChain:
                 below[k, j] = 1.0
                 k = model.parents[k]
         self.below = below
+        self.ancestors = below.T.contiguous()  # ancestors[j, a] = 1 if a is j or above it
         # the joints each output point is skinned to (one for keypoints, a few for a MANO fingertip), padded
         # with zero weights: the derivatives only ever need those
         m = int((self.weights > 0).sum(1).max())
@@ -121,6 +127,12 @@ class JointChain:
         self.eye16 = torch.eye(16, dtype=f64)
         # A [w]_x A^T = det(A) [A w]_x: a left hand's frames are mirror images (det -1)
         self.frames = anatomy.A.detach().to(f64) * torch.linalg.det(anatomy.A.detach().to(f64))[:, None, None]
+        self.frame_map = anatomy._frame_map(f64)  # (15, 9, 9): vec(E) -> vec(local rotation), see Anatomy
+        for name, value in list(vars(self).items()):
+            if isinstance(value, torch.Tensor):
+                setattr(self, name, value.detach().cpu().numpy())
+        self.frames_T = np.ascontiguousarray(self.frames.transpose(0, 2, 1))
+        self.parent_of_fingers = self.parent[1:]
 
     @staticmethod
     def supports(model) -> bool:
@@ -129,100 +141,112 @@ class JointChain:
     # ------------------------------------------------------------------------------------------------
     def forward(
         self,
-        global_orient: torch.Tensor,
-        angles: torch.Tensor,
-        betas: torch.Tensor,
-        transl: torch.Tensor,
-        log_scales: torch.Tensor,
+        global_orient: np.ndarray,
+        angles: np.ndarray,
+        betas: np.ndarray,
+        transl: np.ndarray,
+        log_scales: np.ndarray,
     ) -> ChainState:
         """Keypoints (N, 21, 3) and the chain's state, for rows of axis-angle (N, 3), anatomical angles
         (N, 15, 3), betas (N, S), translation (N, 3) and log segment scales (N, 16)."""
         N, S = global_orient.shape[0], betas.shape[1]
-        R_local = self.anatomy.euler_to_rotations(angles)
-        rot = torch.cat([axis_angle_to_matrix(global_orient)[:, None], R_local], 1)
-        rest = torch.addmm(self.template.view(1, 111), betas, self.shapedirs_flat[:S])
+        R_local = self._euler_to_rotations(angles)
+        rest = self.template.reshape(1, 111) + betas @ self.shapedirs_flat[:S]
         if self.posedirs is not None:
-            rest = torch.addmm(rest, (R_local - self.eye).reshape(N, 135), self.posedirs)
-        rest = rest.view(N, 37, 3)
+            rest = rest + (R_local - self.eye).reshape(N, 135) @ self.posedirs
+        rest = rest.reshape(N, 37, 3)
         J, V = rest[:, :16], rest[:, 16:]
         e = rest[:, self.end_rows] - J
-        e_norm = e.norm(dim=-1, keepdim=True)
-        u = e / e_norm.clamp_min(1e-12)
-        scales = log_scales.exp()
+        e_norm = np.sqrt((e * e).sum(-1, keepdims=True))
+        u = e / np.maximum(e_norm, 1e-12)
+        scales = np.exp(log_scales)
         S_ = self.eye + (scales - 1)[..., None, None] * (u[..., :, None] * u[..., None, :])
         rel = J - J[:, self.parent]
         offsets = (S_[:, self.parent] @ rel[..., None])[..., 0]
-        offsets = torch.cat([J[:, :1], offsets[:, 1:]], 1)
-        G_R, G_t = forward_kinematics(rot, J, FINGER_CHAINS_PARENTS, offsets=offsets)
+        offsets[:, 0] = J[:, 0]
+        G_R, G_t = _finger_chains(_rodrigues(global_orient), R_local, offsets)
         M = G_R @ S_
-        points = skin(V, self.weights, M, G_t, J) + transl[:, None]
-        return ChainState(points, R_local, G_R, G_t, S_, M, u, e_norm, scales, J, V, rel)
+        # skinned points: sum_j w_pj (M_j (v_p - J_j) + G_t_j), over each point's own joints
+        pj = self.point_joints
+        arm = V[:, :, None] - J[:, pj]  # (N, 21, m, 3)
+        contrib = (M[:, pj] @ arm[..., None])[..., 0] + G_t[:, pj]
+        points = (contrib * self.point_weights[..., None]).sum(2) + transl[:, None]
+        return ChainState(points, R_local, G_R, G_t, S_, M, u, e_norm, scales, J, V, rel, contrib)
+
+    def _euler_to_rotations(self, angles: np.ndarray) -> np.ndarray:
+        """`Anatomy.euler_to_rotations` (the XYZ Euler matrix, then the joint's frame map)."""
+        N = angles.shape[0]
+        c, s = np.cos(angles), np.sin(angles)
+        ca, cb, cc = c[..., 0], c[..., 1], c[..., 2]
+        sa, sb, sc = s[..., 0], s[..., 1], s[..., 2]
+        sa_sb, ca_sb = sa * sb, ca * sb
+        E = np.stack(
+            [cb * cc, -cb * sc, sb, sa_sb * cc + ca * sc, ca * cc - sa_sb * sc, -sa * cb,
+             sa * sc - ca_sb * cc, ca_sb * sc + sa * cc, ca * cb], -1
+        )  # fmt: skip
+        return (E.transpose(1, 0, 2) @ self.frame_map).transpose(1, 0, 2).reshape(N, 15, 3, 3)
 
     # ------------------------------------------------------------------------------------------------
-    def jacobian(
-        self, state: ChainState, global_orient: torch.Tensor, angles: torch.Tensor
-    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
-        """d points / d (global orient (N, 21, 3, 3), angles (N, 21, 3, 45), betas (N, 21, 3, S),
-        translation (N, 21, 3, 3), log scales (N, 21, 3, 16)) at the state's rows."""
+    def jacobian(self, state: ChainState, global_orient: np.ndarray, angles: np.ndarray) -> np.ndarray:
+        """d points / d parameters (N, 21, 3, P) at the state's rows, columns in `fit.layout` order:
+        global orient (3), angles (45), betas (S), translation (3), log scales (16)."""
         N = state.points.shape[0]
         G_R, G_t = state.G_R, state.G_t
         # rotation axes in the world frame, one (3,) per joint and angle: (N, 16, 3 angles, 3)
-        axes_root = _left_jacobian(global_orient).transpose(-1, -2)  # rows = axes
+        axes_root = _left_jacobian(global_orient).transpose(0, 2, 1)  # rows = axes
         a, b = angles[..., 0], angles[..., 1]
-        ca, sa, cb, sb = a.cos(), a.sin(), b.cos(), b.sin()
-        one, zero = torch.ones_like(a), torch.zeros_like(a)
-        local = torch.stack([one, zero, zero, zero, ca, sa, sb, -sa * cb, ca * cb], -1).view(N, 15, 3, 3)
-        axes_parent = local @ self.frames.transpose(-1, -2)  # (N, 15, 3 angles, 3): rows A omega, parent frame
-        axes_world = axes_parent @ G_R[:, self.parent[1:]].transpose(-1, -2)
-        axes = torch.cat([axes_root[:, None], axes_world], 1)  # (N, 16, 3, 3)
+        ca, sa, cb, sb = np.cos(a), np.sin(a), np.cos(b), np.sin(b)
+        one, zero = np.ones_like(a), np.zeros_like(a)
+        local = np.stack([one, zero, zero, zero, ca, sa, sb, -sa * cb, ca * cb], -1).reshape(N, 15, 3, 3)
+        axes_parent = local @ self.frames_T  # (N, 15, 3 angles, 3): rows A omega, parent frame
+        axes = np.empty((N, 16, 3, 3))
+        axes[:, 0] = axes_root
+        axes[:, 1:] = axes_parent @ G_R[:, self.parent_of_fingers].transpose(0, 1, 3, 2)
         # lever arms: C[p, j] = sum_{j' below j} w_pj' (contrib_pj' - G_t_j)
-        pj = self.point_joints
-        arm = state.V[:, :, None] - state.J[:, pj]  # (N, 21, m, 3)
-        contrib = (state.M[:, pj] @ arm[..., None])[..., 0] + G_t[:, pj]
-        C = self.weights_below @ contrib - self.weights_below_sum[..., None] * G_t[:, None]
-        d_rot = torch.linalg.cross(axes[:, None], C[:, :, :, None].expand(-1, -1, -1, 3, -1))  # (N,21,16,3,3)
-        d_rot = d_rot.permute(0, 1, 4, 2, 3).reshape(N, 21, 3, 48)
-        d_orient, d_angles = d_rot[..., :3], d_rot[..., 3:]
+        C = self.weights_below @ state.contrib - self.weights_below_sum[..., None] * G_t[:, None]
+        d_rot = np.cross(axes[:, None], C[:, :, :, None])  # (N, 21, 16, 3 angles, 3)
+        nb = self.shapedirs_flat.shape[0]
+        P = 48 + nb + 3 + 16
+        out = np.empty((N, 21, 3, P))
+        out[..., :48] = d_rot.transpose(0, 1, 4, 2, 3).reshape(N, 21, 3, 48)
         # rest tangents: betas and (MANO) the pose blend shapes of the fingertips
-        tangents = [self.shapedirs.permute(2, 0, 1)[None].expand(N, -1, -1, -1)]  # (N, S, 37, 3)
-        nb = tangents[0].shape[1]
+        tangents = np.broadcast_to(self.shapedirs.transpose(2, 0, 1)[None], (N, nb, 37, 3))
         if self.posedirs is not None:
-            dR = skew(axes_parent) @ state.R_local[:, :, None]  # (N, 15, 3, 3, 3): d R_j / d angle
-            pd = self.posedirs.view(15, 9, 111)
-            tangents.append(torch.einsum("njae,jer->njar", dR.reshape(N, 15, 3, 9), pd).reshape(N, 45, 37, 3))
-        d_rest = self._rest_tangents(state, torch.cat(tangents, 1) if len(tangents) > 1 else tangents[0])
-        d_betas = d_rest[:, :nb].permute(0, 2, 3, 1)
+            dR = _skew(axes_parent) @ state.R_local[:, :, None]  # (N, 15, 3, 3, 3): d R_j / d angle
+            pd = self.posedirs.reshape(15, 9, 111)
+            d_pose = np.einsum("njae,jer->njar", dR.reshape(N, 15, 3, 9), pd).reshape(N, 45, 37, 3)
+            tangents = np.concatenate([tangents, d_pose], 1)
+        d_rest = self._rest_tangents(state, tangents)  # (N, K, 21, 3)
+        out[..., 48 : 48 + nb] = d_rest[:, :nb].transpose(0, 2, 3, 1)
         if self.posedirs is not None:
-            d_angles = d_angles + d_rest[:, nb:].permute(0, 2, 3, 1)
-        d_scales = self._scale_derivatives(state)
-        d_transl = self.eye.expand(N, 21, 3, 3)
-        return d_orient, d_angles, d_betas, d_transl, d_scales
+            out[..., 3:48] += d_rest[:, nb:].transpose(0, 2, 3, 1)
+        out[..., 48 + nb : 51 + nb] = self.eye
+        out[..., 51 + nb :] = self._scale_derivatives(state)
+        return out
 
-    def _rest_tangents(self, st: ChainState, d_rest: torch.Tensor) -> torch.Tensor:
+    def _rest_tangents(self, st: ChainState, d_rest: np.ndarray) -> np.ndarray:
         """d points (N, K, 21, 3) for K tangents of the rest rows d_rest (N, K, 37, 3), pushed through
         the segment axes, stretches, offsets and the chain."""
         dJ, dV = d_rest[:, :, :16], d_rest[:, :, 16:]
-        u, s = st.u[:, None], st.scales[:, None, :, None, None]
+        u, s = st.u[:, None], st.scales[:, None, :, None]
         de = d_rest[:, :, self.end_rows] - dJ
-        du = (de - u * (de[..., None, :] @ u[..., None])[..., 0]) / st.e_norm[:, None]
-        du_u = du[..., :, None] * u[..., None, :]
-        dS = (s - 1) * (du_u + du_u.transpose(-1, -2))  # (N, K, 16, 3, 3)
+        du = (de - u * (de * u).sum(-1, keepdims=True)) / st.e_norm[:, None]
+        # dS x = (s - 1) (du (u . x) + u (du . x)): the stretch's tangent applied without forming it
         par = self.parent
         drel = dJ - dJ[:, :, par]
-        d_off = (dS[:, :, par] @ st.rel[:, None, :, :, None])[..., 0] + (st.S[:, None, par] @ drel[..., None])[..., 0]
+        d_off = _stretch_tangent(s[:, :, par], u[:, :, par], du[:, :, par], st.rel[:, None])
+        d_off = d_off + (st.S[:, None, par] @ drel[..., None])[..., 0]
         q = (st.G_R[:, None, par] @ d_off[..., None])[..., 0]
-        q = torch.cat([dJ[:, :, :1], q[:, :, 1:]], 2)  # the root's position is its rest joint
-        dG_t = torch.einsum("aj,nkjc->nkac", self.below.T, q)  # sum over each joint's ancestors and itself
+        q[:, :, 0] = dJ[:, :, 0]  # the root's position is its rest joint
+        dG_t = self.ancestors @ q  # (N, K, 16, 3): sum over each joint's ancestors and itself
         pj = self.point_joints  # (21, m)
-        arm = st.V[:, :, None] - st.J[:, pj]  # (N, 21, m, 3)
-        d_local = (dS[:, :, pj] @ arm[:, None, ..., None])[..., 0] + (
-            st.S[:, None, pj] @ (dV[:, :, :, None] - dJ[:, :, pj])[..., None]
-        )[..., 0]  # (N, K, 21, m, 3)
+        arm = (st.V[:, :, None] - st.J[:, pj])[:, None]  # (N, 1, 21, m, 3)
+        d_local = _stretch_tangent(s[:, :, pj], u[:, :, pj], du[:, :, pj], arm)
+        d_local = d_local + (st.S[:, None, pj] @ (dV[:, :, :, None] - dJ[:, :, pj])[..., None])[..., 0]
         d_contrib = (st.G_R[:, None, pj] @ d_local[..., None])[..., 0] + dG_t[:, :, pj]
         return (d_contrib * self.point_weights[..., None]).sum(-2)
 
-
-    def _scale_derivatives(self, st: ChainState) -> torch.Tensor:
+    def _scale_derivatives(self, st: ChainState) -> np.ndarray:
         """d points / d log segment scales (N, 21, 3, 16). Scaling segment j by s_j stretches along its axis
         u_j: a point rides on it by s_j (u_j . lever) along G_R_j u_j, its lever being the rest offset of
         the next joint on its path below j, or its own rest offset from j when skinned to j."""
@@ -232,18 +256,59 @@ class JointChain:
         lever = (along[:, self.child_on_path] * self.through_weight).sum(2)
         lever = lever + (own[..., None] * self.own_weight).sum(2)  # (N, 21, 16)
         a = st.scales[..., None] * (st.G_R @ st.u[..., None])[..., 0]  # (N, 16, 3)
-        return a.transpose(1, 2)[:, None] * lever[:, :, None]
+        return a.transpose(0, 2, 1)[:, None] * lever[:, :, None]
 
 
-def _left_jacobian(aa: torch.Tensor) -> torch.Tensor:
+def _stretch_tangent(s: np.ndarray, u: np.ndarray, du: np.ndarray, x: np.ndarray) -> np.ndarray:
+    """dS x for the stretch S = I + (s - 1) u u^T and a tangent du of its axis: (s - 1) (du (u.x) + u (du.x))."""
+    return (s - 1) * (du * (u * x).sum(-1, keepdims=True) + u * (du * x).sum(-1, keepdims=True))
+
+
+def _skew(v: np.ndarray) -> np.ndarray:
+    """(..., 3) -> (..., 3, 3) cross-product matrix."""
+    x, y, z = v[..., 0], v[..., 1], v[..., 2]
+    o = np.zeros_like(x)
+    return np.stack([o, -z, y, z, o, -x, -y, x, o], -1).reshape(*v.shape[:-1], 3, 3)
+
+
+def _rodrigues(aa: np.ndarray) -> np.ndarray:
+    """`geometry.rotations.axis_angle_to_matrix` for (N, 3)."""
+    t2 = (aa * aa).sum(-1)[:, None, None]
+    small = t2 < 1e-6
+    t2s = np.where(small, 1.0, t2)
+    t = np.sqrt(t2s)
+    a = np.where(small, 1 - t2 / 6 + t2 * t2 / 120, np.sin(t) / t)
+    b = np.where(small, 0.5 - t2 / 24 + t2 * t2 / 720, (1 - np.cos(t)) / t2s)
+    eye = np.eye(3)
+    return eye + a * _skew(aa) + b * (aa[:, :, None] * aa[:, None, :] - t2 * eye)
+
+
+def _finger_chains(R0: np.ndarray, R_local: np.ndarray, offsets: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """`hand.lbs.forward_kinematics` on MANO's tree: world rotations (N, 16, 3, 3) and positions (N, 16, 3)."""
+    N = R0.shape[0]
+    rf = R_local.reshape(N, 5, 3, 3, 3)
+    of = offsets[:, 1:].reshape(N, 5, 3, 3)
+    G_R = np.empty((N, 5, 3, 3, 3))
+    G_t = np.empty((N, 5, 3, 3))
+    R, t = R0[:, None], offsets[:, None, 0]
+    for k in range(3):
+        t = t + (R @ of[:, :, k, :, None])[..., 0]
+        R = R @ rf[:, :, k]
+        G_R[:, :, k], G_t[:, :, k] = R, t
+    return (
+        np.concatenate([R0[:, None], G_R.reshape(N, 15, 3, 3)], 1),
+        np.concatenate([offsets[:, :1], G_t.reshape(N, 15, 3)], 1),
+    )
+
+
+def _left_jacobian(aa: np.ndarray) -> np.ndarray:
     """(N, 3) axis-angle -> (N, 3, 3) left Jacobian of the exponential map: d Exp(a + e_k eps) / d eps
     = [J_l e_k]_x Exp(a)."""
     t2 = (aa * aa).sum(-1)[:, None, None]
     small = t2 < 1e-6
-    t2s = torch.where(small, torch.ones_like(t2), t2)
-    t = t2s.sqrt()
-    c1 = torch.where(small, 0.5 - t2 / 24 + t2 * t2 / 720, (1 - t.cos()) / t2s)
-    c2 = torch.where(small, 1.0 / 6 - t2 / 120 + t2 * t2 / 5040, (t - t.sin()) / (t2s * t))
-    K = skew(aa)
-    eye = torch.eye(3, dtype=aa.dtype, device=aa.device)
-    return eye + c1 * K + c2 * (K @ K)
+    t2s = np.where(small, 1.0, t2)
+    t = np.sqrt(t2s)
+    c1 = np.where(small, 0.5 - t2 / 24 + t2 * t2 / 720, (1 - np.cos(t)) / t2s)
+    c2 = np.where(small, 1.0 / 6 - t2 / 120 + t2 * t2 / 5040, (t - np.sin(t)) / (t2s * t))
+    K = _skew(aa)
+    return np.eye(3) + c1 * K + c2 * (K @ K)

@@ -77,14 +77,7 @@ def levenberg_marquardt(
             trials = x[:, None] - torch.linalg.solve(M, g[:, None, :].expand(H, C, P))  # (H, C, P)
             if project is not None:
                 trials = project(trials.reshape(H * C, P)).reshape(H, C, P)
-            last = it == iterations - 1
-            if jacobian is not None and not last:
-                # exact derivatives cost little per extra row: linearise at every trial point in the same
-                # call, and keep the winner's (one call per step instead of two)
-                R_trials, J_trials = jacobian(trials.reshape(H * C, P), ids_trial)
-                R_trials, J_trials = R_trials.reshape(H, C, -1), J_trials.reshape(H, C, P, -1)
-            else:
-                R_trials = residuals(trials.reshape(H * C, P), ids_trial).reshape(H, C, -1)
+            R_trials = residuals(trials.reshape(H * C, P), ids_trial).reshape(H, C, -1)
             costs = 0.5 * R_trials.square().sum(-1)
             best_cost, best = costs.min(1)
             better = active & (best_cost < cost)
@@ -96,11 +89,9 @@ def levenberg_marquardt(
                 better, (lams[rows, best] / 3).clamp_min(1e-9), torch.where(active, lams[:, -1] * 10, lam)
             )
             active = active & ~converged & (lam < 1e12)
-            if not bool(active.any()) or last:
+            if not bool(active.any()) or it == iterations - 1:
                 break  # (no linearisation after the last step: nothing would use it)
-            if jacobian is not None:
-                J = torch.where(better[:, None, None], J_trials[rows, best], J)
-            elif bool(better.any()):
+            if bool(better.any()):
                 _, J_new = linearise(x)
                 J = torch.where(better[:, None, None], J_new, J)
     return (x, cost, r0) if with_residuals else (x, cost)

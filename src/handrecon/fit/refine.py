@@ -17,9 +17,10 @@ import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+import numpy as np
 import torch
 
-from handrecon.fit.derivatives import pose_residuals_jacobian, projection_jacobian, world_residuals_jacobian
+from handrecon.fit import derivatives as lean
 from handrecon.fit.energy import (
     FitWeights,
     keypoint_residuals,
@@ -432,10 +433,11 @@ class _Residuals:
         self.side_names = sorted(set(sides))
         self.side_index = torch.tensor([self.side_names.index(s) for s in sides])
         self.lean = lean  # keypoints from `fit.joints_forward` (the analytic Jacobian's forward)
-        self._selectors: dict[int, tuple[torch.Tensor, ...]] = {}
+        self._selectors: dict[int, tuple[np.ndarray, ...]] = {}
+        self._np: dict | None = None
 
     def __call__(self, X: torch.Tensor, ids: torch.Tensor, surface: SurfaceTerm | None = None) -> torch.Tensor:
-        if self.lean and surface is None:
+        if self.lean and surface is None and not X.requires_grad:
             return self._per_side(X, ids, lambda side, Xs, hs: self._lean_rows(side, Xs, hs)[0])
         return self._per_side(X, ids, lambda side, Xs, hs: self._side_rows(side, Xs, hs, surface))
 
@@ -463,62 +465,79 @@ class _Residuals:
     def _lean_rows(
         self, side: str, Xs: torch.Tensor, hs: torch.Tensor, jacobian: bool = False
     ) -> tuple[torch.Tensor, ...]:
-        """`_side_rows` (without surface terms) through the lean forward: (residual rows (N, R),), or with
-        `jacobian` the rows as (N, 1, R) and the transposed Jacobian (N, P, R)."""
-        t, c, f = self.targets, self.scales, self.fitter
+        """`_side_rows` (without surface terms) through the lean forward, in NumPy: (residual rows (N, R),),
+        or with `jacobian` the rows as (N, 1, R) and the transposed Jacobian (N, P, R)."""
+        t, c, f = self._numpy_targets(), self.scales, self.fitter
         layout = ParameterLayout.of_rows(Xs)
-        go, ang, betas, transl, log_s = layout.split(Xs)
+        x = Xs.detach().numpy()
+        h = hs.numpy()
+        N, P = x.shape
+        go, ang = x[:, : layout.ORIENT], x[:, layout.angles].reshape(N, 15, 3)
+        betas, log_s = x[:, layout.betas], x[:, layout.log_scales]
         chain = f.chains[side]
-        st = chain.forward(go, ang, betas, transl, log_s)
+        st = chain.forward(go, ang, betas, x[:, layout.transl], log_s)
         J = st.points
-        kp_weight = c.keypoints_2d / t.sigma[hs] * t.valid[hs].to(Xs.dtype)  # (N, 21)
-        proj = project_points(J, self.K)
-        if not jacobian:
-            viol, beyond = pose_residuals(ang, f.rom, c.pose_tolerance_rad)
-        else:
-            viol, beyond, d_viol, d_beyond = pose_residuals_jacobian(ang, f.rom, c.pose_tolerance_rad)
+        kp_weight = t["kp_weight"][h]  # (N, 21)
+        angles_sel, betas_sel, scales_sel, units = self._selector(layout)
+        pose = lean.pose_residuals(ang, f.rom, c.pose_tolerance_rad, jacobian)
+        K = t["K"]
         r = [
-            ((proj - t.keypoints[hs]) * kp_weight[..., None]).reshape(Xs.shape[0], -1),
-            c.pose * viol,
-            c.world * world_residuals(J, t.world[hs], t.has_world[hs]),
+            ((lean.project(J, K) - t["keypoints"][h]) * kp_weight[..., None]).reshape(N, -1),
+            c.pose * pose[0],
+            c.world * lean.world_residuals(J, t["world"][h], t["has_world"][h]),
             c.shape * betas,
-            log_s / c.log_scale_sigma,
-            c.pose_beyond_tolerance * beyond,
+            log_s / t["log_scale_sigma"],
+            c.pose_beyond_tolerance * pose[1],
         ]
         if c.world_metric > 0:
-            r.append(c.world_metric * metric_world_residuals(J, t.world[hs], t.has_world[hs]))
-        if t.previous is not None:
-            r.append(c.temporal * (layout.temporal_units(Xs) - t.previous[hs]) * t.has_previous[hs, None].to(Xs.dtype))
-        R = torch.cat(r, 1)
+            r.append(c.world_metric * (J - t["world"][h]).reshape(N, 63) * t["has_world"][h, None])
+        if t["previous"] is not None:
+            r.append(c.temporal * (x * np.diagonal(units) - t["previous"][h]) * t["has_previous"][h, None])
+        R = torch.from_numpy(np.concatenate(r, 1))
         if not jacobian:
             return (R,)
-        N, P = Xs.shape
-        dJ = torch.cat(chain.jacobian(st, go, ang), -1)  # (N, 21, 3, P)
-        angles_sel, betas_sel, scales_sel, units = self._selector(layout)
+        dJ = chain.jacobian(st, go, ang)  # (N, 21, 3, P)
+        has_world = t["has_world"][h]
         d = [
-            ((projection_jacobian(J, self.K) @ dJ) * kp_weight[..., None, None]).reshape(N, 42, P),
-            c.pose * (d_viol @ angles_sel),
-            c.world * world_residuals_jacobian(J, dJ, t.world[hs], t.has_world[hs]),
-            c.shape * betas_sel.expand(N, -1, -1),
-            scales_sel.expand(N, -1, -1),
-            c.pose_beyond_tolerance * (d_beyond @ angles_sel),
+            ((lean.projection_jacobian(J, K) @ dJ) * kp_weight[..., None, None]).reshape(N, 42, P),
+            c.pose * (pose[2] @ angles_sel),
+            c.world * lean.world_residuals_jacobian(J, dJ, t["world"][h], has_world),
+            np.broadcast_to(c.shape * betas_sel, (N, *betas_sel.shape)),
+            np.broadcast_to(scales_sel, (N, *scales_sel.shape)),
+            c.pose_beyond_tolerance * (pose[3] @ angles_sel),
         ]
         if c.world_metric > 0:
-            d.append(c.world_metric * dJ.reshape(N, 63, P) * t.has_world[hs, None, None].to(Xs.dtype))
-        if t.previous is not None:
-            d.append(c.temporal * units * t.has_previous[hs, None, None].to(Xs.dtype))
-        return R[:, None], torch.cat(d, 1).transpose(1, 2)
+            d.append(c.world_metric * dJ.reshape(N, 63, P) * has_world[:, None, None])
+        if t["previous"] is not None:
+            d.append(c.temporal * units * t["has_previous"][h, None, None])
+        return R[:, None], torch.from_numpy(np.concatenate(d, 1).transpose(0, 2, 1))
 
-    def _selector(self, layout: ParameterLayout) -> tuple[torch.Tensor, ...]:
+    def _numpy_targets(self) -> dict:
+        """The targets and constant factors as NumPy arrays (float64), made once per fit."""
+        if self._np is None:
+            t, c = self.targets, self.scales
+            self._np = {
+                "K": self.K.numpy(),
+                "keypoints": t.keypoints.numpy(),
+                "kp_weight": (c.keypoints_2d / t.sigma * t.valid.to(torch.float64)).numpy(),
+                "world": t.world.numpy(),
+                "has_world": t.has_world.numpy().astype(np.float64),
+                "previous": None if t.previous is None else t.previous.numpy(),
+                "has_previous": t.has_previous.numpy().astype(np.float64),
+                "log_scale_sigma": c.log_scale_sigma.numpy(),
+            }
+        return self._np
+
+    def _selector(self, layout: ParameterLayout) -> tuple[np.ndarray, ...]:
         """Constant Jacobian parts of a layout: the angles' columns (45, P), the betas' (S, P), the log
         scales' divided by their sigma (16, P), and the temporal units' diagonal (P, P)."""
         if layout.size not in self._selectors:
-            eye = torch.eye(layout.size, dtype=torch.float64)
-            units = torch.diag(layout.temporal_units(torch.ones(1, layout.size, dtype=torch.float64))[0])
+            eye = np.eye(layout.size)
+            units = np.diag(layout.temporal_units(torch.ones(1, layout.size, dtype=torch.float64))[0].numpy())
             self._selectors[layout.size] = (
                 eye[layout.angles],
                 eye[layout.betas],
-                eye[layout.log_scales] / self.scales.log_scale_sigma[:, None],
+                eye[layout.log_scales] / self.scales.log_scale_sigma[:, None].numpy(),
                 units,
             )
         return self._selectors[layout.size]
