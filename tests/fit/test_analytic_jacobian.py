@@ -241,3 +241,12 @@ def test_the_jacobian_setting_is_saved_and_checked_with_the_pipeline_config(tmp_
     with pytest.raises(SettingError) as info:
         PipelineConfig(fit=FitSettings(jacobian="autodiff"))
     assert info.value.path == "fit.jacobian"
+
+
+def test_clamping_through_numpy_equals_clamping_in_torch(fitter):
+    g = torch.Generator().manual_seed(10)
+    ang = 2.0 * torch.randn(40, 15, 3, generator=g, dtype=F64)
+    for margin in (0.0, 0.05):
+        fast = _clamp_to_functional_ranges(ang, fitter.rom, margin=margin)
+        slow = _clamp_to_functional_ranges(ang.clone().requires_grad_(True), fitter.rom, margin=margin)
+        torch.testing.assert_close(fast, slow.detach(), rtol=0, atol=0)

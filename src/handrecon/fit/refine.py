@@ -38,7 +38,7 @@ from handrecon.hand.anatomy import Anatomy
 from handrecon.hand.rom import range_of_motion
 from handrecon.hand.tolerances import PENETRATION_TOLERANCE_M
 from handrecon.io.errors import SettingError
-from handrecon.priors.knowledge import functional_ranges
+from handrecon.priors.knowledge import functional_range_slopes, functional_ranges
 from handrecon.priors.penetration import (
     penetration_excess,
     self_penetration,
@@ -380,7 +380,18 @@ def _clamp_to_functional_ranges(
 ) -> torch.Tensor:
     """Angles (N, 15, 3) moved to within `margin` (radians) of the ranges of `functional_ranges`; the ranges
     depend on the angles (eq. 2-3), so clamping repeats a few times (each round only shrinks the coupled
-    angles)."""
+    angles). Float64 CPU angles without gradient go through the NumPy twin of the ranges (equal values,
+    a third of the cost: the fit projects every trial point)."""
+    if angles.dtype == torch.float64 and angles.device.type == "cpu" and not angles.requires_grad:
+        lo, hi = rom[..., 0].numpy() - margin, rom[..., 1].numpy() + margin
+        a = np.maximum(np.minimum(angles.numpy(), hi), lo)
+        for _ in range(rounds):
+            r = functional_range_slopes(a, rom)[0]
+            clamped = np.maximum(np.minimum(a, r[..., 1] + margin), r[..., 0] - margin)
+            if np.array_equal(clamped, a):
+                break
+            a = clamped
+        return torch.from_numpy(a)
     a = torch.maximum(torch.minimum(angles, rom[..., 1] + margin), rom[..., 0] - margin)
     for _ in range(rounds):
         r = functional_ranges(a, rom)
