@@ -250,3 +250,22 @@ def test_clamping_through_numpy_equals_clamping_in_torch(fitter):
         fast = _clamp_to_functional_ranges(ang, fitter.rom, margin=margin)
         slow = _clamp_to_functional_ranges(ang.clone().requires_grad_(True), fitter.rom, margin=margin)
         torch.testing.assert_close(fast, slow.detach(), rtol=0, atol=0)
+
+
+def test_penetration_rounds_residual_jacobian_equals_finite_differences(fitter):
+    """The penetration rounds add residuals on a few skinned vertices (each inside vertex and its nearest
+    non-neighbour); the lean forward skins them too."""
+    from handrecon.fit.refine import SurfaceTerm
+
+    X = _random_rows(1, seed=11)
+    reference, analytic = _residual_pair(fitter, ["right"], _targets(1, X.shape[1], seed=12))
+    # pairs far apart compared with the tolerance so that every residual is active
+    term = SurfaceTerm.from_pairs({5: 700, 100: 300, 450: 12}, scale=30.0, tolerance=0.001)
+    ids = torch.zeros(1, dtype=torch.long)
+    R, Jt = analytic.linearise(X, ids, term)
+    torch.testing.assert_close(R, reference(X, ids, term), rtol=0, atol=1e-9)
+    assert float(R[0, -3:].min()) > 0
+    h = 1e-6
+    eye = torch.eye(X.shape[1], dtype=F64)
+    fd = torch.stack([(reference(X + h * e, ids, term) - reference(X - h * e, ids, term)) / (2 * h) for e in eye], 1)
+    assert float((fd - Jt).abs().max()) < 1e-7 * float(fd.abs().max())

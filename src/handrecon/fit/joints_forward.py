@@ -42,7 +42,7 @@ NUM_JOINTS = 16
 class ChainState:
     """Everything the forward computed for rows (N, ...) that the Jacobian reuses."""
 
-    points: np.ndarray  # (N, 21, 3) keypoints in the output order, camera frame (translation included)
+    points: np.ndarray  # (N, n, 3) keypoints (output order), then any vertices; camera frame, translation in
     R_local: np.ndarray  # (N, 15, 3, 3) local rotations of the finger joints
     G_R: np.ndarray  # (N, 16, 3, 3) world rotations
     G_t: np.ndarray  # (N, 16, 3) world joint positions (no translation)
@@ -60,7 +60,11 @@ class ChainState:
 class JointChain:
     """Keypoints of one `HandModel` (float64) as a function of the fit's parameter blocks."""
 
-    def __init__(self, model, anatomy: Anatomy, joint_order: str = "openpose") -> None:
+    def __init__(
+        self, model, anatomy: Anatomy, joint_order: str = "openpose", vertex_ids: torch.Tensor | None = None
+    ) -> None:
+        """`vertex_ids` (k,), optional: mesh vertices skinned after the 21 keypoints (points 21..21+k), for
+        residuals on a few vertices (the fit's penetration rounds)."""
         if not self.supports(model):
             raise ValueError(f"the lean forward needs MANO's 16-joint tree, got parents {model.parents}")
         f64 = torch.float64
@@ -68,7 +72,8 @@ class JointChain:
         S = model.num_betas
         tips = model.tip_vertex_ids
         V = model.num_vertices
-        # 37 rest rows: the 16 skinning joints, then the 21 output points in the output order.
+        # rest rows: the 16 skinning joints, then the output points (21 keypoints in the output order and the
+        # vertices asked for)
         mano_src = torch.arange(21)
         order = convert_keypoints(mano_src[:, None], "mano", joint_order)[:, 0] if joint_order != "mano" else mano_src
         kp_t = model.kp_template if model.separate_keypoints else model.j_template
@@ -76,23 +81,27 @@ class JointChain:
         sd = model.shapedirs.view(V, 3, -1)
         pts_t = torch.cat([kp_t, model.v_template[tips]]).to(f64)  # (21, 3) MANO-21
         pts_d = torch.cat([kp_d.view(16, 3, -1), sd[tips]]).to(f64)  # (21, 3, S)
-        self.template = torch.cat([model.j_template.to(f64), pts_t[order]])  # (37, 3)
-        self.shapedirs = torch.cat([model.j_shapedirs.view(16, 3, -1).to(f64), pts_d[order]])  # (37, 3, S)
-        self.shapedirs_flat = self.shapedirs[..., :S].reshape(37 * 3, S).T.contiguous()  # (S, 111)
+        vids = torch.zeros(0, dtype=torch.long) if vertex_ids is None else torch.as_tensor(vertex_ids).long()
+        self.num_points = 21 + len(vids)
+        self.num_rows = 16 + self.num_points
+        self.template = torch.cat([model.j_template, pts_t[order], model.v_template[vids]]).to(f64)  # (rows, 3)
+        self.shapedirs = torch.cat([model.j_shapedirs.view(16, 3, -1), pts_d[order], sd[vids]]).to(f64)
+        self.shapedirs_flat = self.shapedirs[..., :S].reshape(self.num_rows * 3, S).T.contiguous()  # (S, 3 rows)
         # weights of the output points on the 16 joints: one-hot for keypoints, the skinning weights for tips
         w = torch.cat([torch.eye(16, dtype=f64), model.lbs_weights[tips].to(f64)])  # (21, 16) MANO-21
-        self.weights = w[order].contiguous()
+        self.weights = torch.cat([w[order], model.lbs_weights[vids].to(f64)]).contiguous()
         pos = {int(m): k for k, m in enumerate(order)}  # MANO-21 index -> output row
         tip_rows = [16 + pos[16 + i] for i in range(5)]
         # the rest point ending each segment's axis: a joint (row < 16) or a fingertip's output row
         self.end_rows = torch.tensor([e if e < 16 else 16 + pos[e] for e in _SEGMENT_END_INDEX])
         self.parent = torch.tensor([max(p, 0) for p in model.parents])
-        # pose blend shapes of the fingertips (MANO): (135, 111) into the rest rows, zero elsewhere
+        # pose blend shapes of the vertices (MANO): (135, 3 rows) into the rest rows, zero elsewhere
         self.posedirs = None
         if model.posedirs is not None:
-            pd = torch.zeros(135, 37, 3, dtype=f64)
+            pd = torch.zeros(135, self.num_rows, 3, dtype=f64)
             pd[:, tip_rows] = model.posedirs.view(135, V, 3)[:, tips].to(f64)
-            self.posedirs = pd.reshape(135, 111)
+            pd[:, 37:] = model.posedirs.view(135, V, 3)[:, vids].to(f64)
+            self.posedirs = pd.reshape(135, -1)
         # subtree and ancestor tables: below[j, j'] = 1 if j' is j or below it
         below = torch.zeros(16, 16, dtype=f64)
         for j in range(16):
@@ -151,10 +160,10 @@ class JointChain:
         (N, 15, 3), betas (N, S), translation (N, 3) and log segment scales (N, 16)."""
         N, S = global_orient.shape[0], betas.shape[1]
         R_local = self._euler_to_rotations(angles)
-        rest = self.template.reshape(1, 111) + betas @ self.shapedirs_flat[:S]
+        rest = self.template.reshape(1, -1) + betas @ self.shapedirs_flat[:S]
         if self.posedirs is not None:
             rest = rest + (R_local - self.eye).reshape(N, 135) @ self.posedirs
-        rest = rest.reshape(N, 37, 3)
+        rest = rest.reshape(N, self.num_rows, 3)
         J, V = rest[:, :16], rest[:, 16:]
         e = rest[:, self.end_rows] - J
         e_norm = np.sqrt((e * e).sum(-1, keepdims=True))
@@ -207,14 +216,15 @@ class JointChain:
         d_rot = np.cross(axes[:, None], C[:, :, :, None])  # (N, 21, 16, 3 angles, 3)
         nb = self.shapedirs_flat.shape[0]
         P = 48 + nb + 3 + 16
-        out = np.empty((N, 21, 3, P))
-        out[..., :48] = d_rot.transpose(0, 1, 4, 2, 3).reshape(N, 21, 3, 48)
+        n = self.num_points
+        out = np.empty((N, n, 3, P))
+        out[..., :48] = d_rot.transpose(0, 1, 4, 2, 3).reshape(N, n, 3, 48)
         # rest tangents: betas and (MANO) the pose blend shapes of the fingertips
-        tangents = np.broadcast_to(self.shapedirs.transpose(2, 0, 1)[None], (N, nb, 37, 3))
+        tangents = np.broadcast_to(self.shapedirs.transpose(2, 0, 1)[None], (N, nb, self.num_rows, 3))
         if self.posedirs is not None:
             dR = _skew(axes_parent) @ state.R_local[:, :, None]  # (N, 15, 3, 3, 3): d R_j / d angle
-            pd = self.posedirs.reshape(15, 9, 111)
-            d_pose = np.einsum("njae,jer->njar", dR.reshape(N, 15, 3, 9), pd).reshape(N, 45, 37, 3)
+            pd = self.posedirs.reshape(15, 9, -1)
+            d_pose = np.einsum("njae,jer->njar", dR.reshape(N, 15, 3, 9), pd).reshape(N, 45, self.num_rows, 3)
             tangents = np.concatenate([tangents, d_pose], 1)
         d_rest = self._rest_tangents(state, tangents)  # (N, K, 21, 3)
         out[..., 48 : 48 + nb] = d_rest[:, :nb].transpose(0, 2, 3, 1)

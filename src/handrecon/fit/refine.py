@@ -81,7 +81,7 @@ class FitSettings:
     # How Levenberg-Marquardt linearises: "analytic" (the keypoints' exact derivatives through the rigid
     # chain, `fit.joints_forward`, and the residual terms' own, `fit.derivatives`: one lean forward pass per
     # step) or "finite_difference" (forward differences through `HandModel.forward`, one batched call of
-    # P + 1 rows per step; the reference). The penetration rounds' vertex terms always use differences.
+    # P + 1 rows per step; the reference). The penetration rounds' vertex terms follow the same choice.
     jacobian: str = "analytic"
     # Penetration stage: test the result (False: leave it to the caller), and while a hand is deeper than
     # `penetration_trigger` inside itself, up to `penetration_rounds` rounds of `penetration_iterations`
@@ -180,6 +180,16 @@ class HandFitter:
         layout = ParameterLayout(p.betas.shape[1])
         angles = self.anatomy[side].rotations_to_euler(p.hand_pose.to(f64))
         return layout.join(p.global_orient.to(f64), angles, p.betas.to(f64), p.transl.to(f64), log_s)
+
+    def surface_chain(self, side: str, vertex_ids: torch.Tensor) -> JointChain:
+        """The lean forward of the keypoints and the vertices `vertex_ids` (penetration rounds), cached for
+        the last set of vertices per side."""
+        key = (side, tuple(vertex_ids.tolist()))
+        cache = self.__dict__.setdefault("_surface_chains", {})
+        if key not in cache:
+            cache.clear()
+            cache[key] = JointChain(self.models[side], self.anatomy[side], vertex_ids=vertex_ids)
+        return cache[key]
 
     def _joints(self, side: str, x: torch.Tensor) -> torch.Tensor:
         return self.models[side](**self._inputs(side, x), skin_mesh=False).joints
@@ -341,6 +351,9 @@ class HandFitter:
                 iterations=s.penetration_iterations,
                 tolerance=s.convergence_tolerance,
                 project=self._project,
+                jacobian=(lambda X, ids, t=term: residuals.linearise(X, torch.full_like(ids, hand), t))
+                if residuals.lean
+                else None,
             )
         return x, depth
 
@@ -448,14 +461,18 @@ class _Residuals:
         self._np: dict | None = None
 
     def __call__(self, X: torch.Tensor, ids: torch.Tensor, surface: SurfaceTerm | None = None) -> torch.Tensor:
-        if self.lean and surface is None and not X.requires_grad:
-            return self._per_side(X, ids, lambda side, Xs, hs: self._lean_rows(side, Xs, hs)[0])
+        if self.lean and not X.requires_grad:
+            return self._per_side(X, ids, lambda side, Xs, hs: self._lean_rows(side, Xs, hs, surface=surface)[0])
         return self._per_side(X, ids, lambda side, Xs, hs: self._side_rows(side, Xs, hs, surface))
 
-    def linearise(self, X: torch.Tensor, ids: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    def linearise(
+        self, X: torch.Tensor, ids: torch.Tensor, surface: SurfaceTerm | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor]:
         """Residual rows (N, R) at parameter rows X (N, P) of hands `ids`, and their transposed Jacobian
         (N, P, R), exact (`fit.joints_forward`, `fit.derivatives`)."""
-        both = self._per_side(X, ids, lambda side, Xs, hs: torch.cat(self._lean_rows(side, Xs, hs, True), 1))
+        both = self._per_side(
+            X, ids, lambda side, Xs, hs: torch.cat(self._lean_rows(side, Xs, hs, True, surface), 1)
+        )
         return both[:, 0], both[:, 1:]
 
     def _per_side(self, X: torch.Tensor, ids: torch.Tensor, rows_of: Callable) -> torch.Tensor:
@@ -474,7 +491,12 @@ class _Residuals:
         return R
 
     def _lean_rows(
-        self, side: str, Xs: torch.Tensor, hs: torch.Tensor, jacobian: bool = False
+        self,
+        side: str,
+        Xs: torch.Tensor,
+        hs: torch.Tensor,
+        jacobian: bool = False,
+        surface: SurfaceTerm | None = None,
     ) -> tuple[torch.Tensor, ...]:
         """`_side_rows` (without surface terms) through the lean forward, in NumPy: (residual rows (N, R),),
         or with `jacobian` the rows as (N, 1, R) and the transposed Jacobian (N, P, R)."""
@@ -485,9 +507,9 @@ class _Residuals:
         N, P = x.shape
         go, ang = x[:, : layout.ORIENT], x[:, layout.angles].reshape(N, 15, 3)
         betas, log_s = x[:, layout.betas], x[:, layout.log_scales]
-        chain = f.chains[side]
+        chain = f.chains[side] if surface is None else f.surface_chain(side, surface.vertex_ids)
         st = chain.forward(go, ang, betas, x[:, layout.transl], log_s)
-        J = st.points
+        J, verts = st.points[:, :21], st.points[:, 21:]
         kp_weight = t["kp_weight"][h]  # (N, 21)
         angles_sel, betas_sel, scales_sel, units = self._selector(layout)
         pose = lean.pose_residuals(ang, f.rom, c.pose_tolerance_rad, jacobian)
@@ -504,10 +526,15 @@ class _Residuals:
             r.append(c.world_metric * (J - t["world"][h]).reshape(N, 63) * t["has_world"][h, None])
         if t["previous"] is not None:
             r.append(c.temporal * (x * np.diagonal(units) - t["previous"][h]) * t["has_previous"][h, None])
+        if surface is not None:
+            gap = verts[:, surface.inner.numpy()] - verts[:, surface.nearest.numpy()]  # (N, k, 3)
+            dist = np.sqrt((gap * gap).sum(-1))
+            r.append(surface.scale * np.maximum(dist - surface.tolerance, 0.0))
         R = torch.from_numpy(np.concatenate(r, 1))
         if not jacobian:
             return (R,)
-        dJ = chain.jacobian(st, go, ang)  # (N, 21, 3, P)
+        d_points = chain.jacobian(st, go, ang)  # (N, n, 3, P)
+        dJ = d_points[:, :21]
         has_world = t["has_world"][h]
         d = [
             ((lean.projection_jacobian(J, K) @ dJ) * kp_weight[..., None, None]).reshape(N, 42, P),
@@ -521,6 +548,11 @@ class _Residuals:
             d.append(c.world_metric * dJ.reshape(N, 63, P) * has_world[:, None, None])
         if t["previous"] is not None:
             d.append(c.temporal * units * t["has_previous"][h, None, None])
+        if surface is not None:
+            d_gap = d_points[:, 21:][:, surface.inner.numpy()] - d_points[:, 21:][:, surface.nearest.numpy()]
+            unit = gap / np.maximum(dist, 1e-12)[..., None]
+            active = (dist > surface.tolerance)[..., None]
+            d.append(surface.scale * np.where(active, (unit[:, :, None] @ d_gap)[:, :, 0], 0.0))
         return R[:, None], torch.from_numpy(np.concatenate(d, 1).transpose(0, 2, 1))
 
     def _numpy_targets(self) -> dict:
