@@ -470,6 +470,9 @@ class _Residuals:
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """Residual rows (N, R) at parameter rows X (N, P) of hands `ids`, and their transposed Jacobian
         (N, P, R), exact (`fit.joints_forward`, `fit.derivatives`)."""
+        if len(self.side_names) == 1:
+            R, Jt = self._lean_rows(self.side_names[0], X, ids, True, surface)
+            return R[:, 0], Jt
         both = self._per_side(
             X, ids, lambda side, Xs, hs: torch.cat(self._lean_rows(side, Xs, hs, True, surface), 1)
         )
