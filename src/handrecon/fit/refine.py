@@ -157,9 +157,11 @@ class HandFitter:
         # Fitting runs in float64: finite-difference Jacobians and Gauss-Newton steps need the precision.
         self.models = {side: m if m.dtype == torch.float64 else _double_copy(m) for side, m in models.items()}
         self.anatomy = {side: Anatomy.from_hand_model(m) for side, m in self.models.items()}
-        # lean keypoints with exact derivatives, for the models with MANO's tree (all but exotic assets)
+        # lean keypoints with exact derivatives (NumPy, CPU), for the models with MANO's tree
         self.chains = {
-            side: JointChain(m, self.anatomy[side]) for side, m in self.models.items() if JointChain.supports(m)
+            side: JointChain(m, self.anatomy[side])
+            for side, m in self.models.items()
+            if JointChain.supports(m) and m.device.type == "cpu"
         }
         self.rom = range_of_motion(torch.float64)
         self.weights = weights or FitWeights()
