@@ -1,10 +1,10 @@
 """Batched Levenberg-Marquardt for independent small least-squares problems (one per hand).
 
-The Jacobian is taken by forward differences evaluated in a single batched call: for P parameters, the
-residual function runs once on (P + 1) parameter vectors per problem. For the hand model this costs about
-as much as one unbatched forward pass (its cost is per call, not per sample), which makes a Gauss-Newton
-step cheaper than the several gradient evaluations a quasi-Newton step needs, and it converges in far
-fewer steps.
+The Jacobian is exact when the caller provides it (the hand fit does, `fit.refine`), else taken by forward
+differences evaluated in a single batched call: for P parameters, the residual function runs once on
+(P + 1) parameter vectors per problem. For the hand model this costs about as much as one unbatched forward
+pass (its cost is per call, not per sample), which makes a Gauss-Newton step cheaper than the several
+gradient evaluations a quasi-Newton step needs, and it converges in far fewer steps.
 """
 
 from __future__ import annotations
@@ -14,6 +14,8 @@ from collections.abc import Callable
 import torch
 
 ResidualFn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]  # (N, P) params, (N,) problem ids -> (N, R)
+# (H, P) params, (H,) problem ids -> residuals (H, R) and the transposed Jacobian (H, P, R)
+JacobianFn = Callable[[torch.Tensor, torch.Tensor], tuple[torch.Tensor, torch.Tensor]]
 
 
 # Damping values tried at once in each iteration, relative to the current one: one batched call evaluates
@@ -30,6 +32,7 @@ def levenberg_marquardt(
     tolerance: float = 1e-10,
     project: Callable[[torch.Tensor], torch.Tensor] | None = None,
     with_residuals: bool = False,
+    jacobian: JacobianFn | None = None,
 ) -> tuple[torch.Tensor, ...]:
     """Minimise 0.5 ||r_h(x_h)||^2 for each problem h; x0 (H, P) -> (x (H, P), final cost (H,)), and with
     `with_residuals` the residuals there (H, R) too (what a caller reporting the energy would recompute).
@@ -40,7 +43,8 @@ def levenberg_marquardt(
     lowers the cost (else raises the damping beyond the largest tried) and linearises there. A problem stops
     when an accepted step lowers its cost by less than `tolerance` (relative) or its damping saturates.
     `project` (N, P) -> (N, P), optional, maps trial points into a feasible set (projected Gauss-Newton for
-    bound constraints); x0 should lie in it.
+    bound constraints); x0 should lie in it. `jacobian`, optional, linearises exactly instead of by forward
+    differences (steps of `step`); it must agree with `residuals`.
     """
     x = x0.detach().clone()
     H, P = x.shape
@@ -52,6 +56,8 @@ def levenberg_marquardt(
 
     def linearise(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Residuals (H, R) at x and the transposed Jacobian (H, P, R) by forward differences."""
+        if jacobian is not None:
+            return jacobian(x, rows)
         X = torch.cat([x[:, None, :], x[:, None, :] + step * eye], 1).reshape(H * (P + 1), P)
         R = residuals(X, ids_full).reshape(H, P + 1, -1)
         return R[:, 0], (R[:, 1:] - R[:, :1]) / step

@@ -17,8 +17,10 @@ import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+import numpy as np
 import torch
 
+from handrecon.fit import derivatives as lean
 from handrecon.fit.energy import (
     FitWeights,
     keypoint_residuals,
@@ -28,13 +30,15 @@ from handrecon.fit.energy import (
     world_residuals,
 )
 from handrecon.fit.initialize import HandParams
+from handrecon.fit.joints_forward import JointChain
 from handrecon.fit.layout import ParameterLayout, ResidualLayout
 from handrecon.fit.lm import levenberg_marquardt
 from handrecon.geometry.camera import project_points
 from handrecon.hand.anatomy import Anatomy
 from handrecon.hand.rom import range_of_motion
 from handrecon.hand.tolerances import PENETRATION_TOLERANCE_M
-from handrecon.priors.knowledge import functional_ranges
+from handrecon.io.errors import SettingError
+from handrecon.priors.knowledge import functional_range_slopes, functional_ranges
 from handrecon.priors.penetration import (
     penetration_excess,
     self_penetration,
@@ -74,6 +78,11 @@ class FitSettings:
     # saves steps but stops the weakly determined depth early (1e-3 saved ~10 % of a photo fit and moved
     # one dev-photo hand 18 cm along the viewing ray at an energy within 1 %; benchmarks/bench_fit.py).
     convergence_tolerance: float = 1e-10
+    # How Levenberg-Marquardt linearises: "analytic" (the keypoints' exact derivatives through the rigid
+    # chain, `fit.joints_forward`, and the residual terms' own, `fit.derivatives`: one lean forward pass per
+    # step) or "finite_difference" (forward differences through `HandModel.forward`, one batched call of
+    # P + 1 rows per step; the reference). The penetration rounds' vertex terms follow the same choice.
+    jacobian: str = "analytic"
     # Penetration stage: test the result (False: leave it to the caller), and while a hand is deeper than
     # `penetration_trigger` inside itself, up to `penetration_rounds` rounds of `penetration_iterations`
     # steps that fit the penetrating vertices to `penetration_fit_tolerance` (eq. 4's d_tol, below the
@@ -89,6 +98,7 @@ class FitSettings:
 
 
 ResidualFn = Callable[..., torch.Tensor]
+JACOBIANS = ("analytic", "finite_difference")
 
 
 @dataclass(frozen=True)
@@ -147,6 +157,12 @@ class HandFitter:
         # Fitting runs in float64: finite-difference Jacobians and Gauss-Newton steps need the precision.
         self.models = {side: m if m.dtype == torch.float64 else _double_copy(m) for side, m in models.items()}
         self.anatomy = {side: Anatomy.from_hand_model(m) for side, m in self.models.items()}
+        # lean keypoints with exact derivatives (NumPy, CPU), for the models with MANO's tree
+        self.chains = {
+            side: JointChain(m, self.anatomy[side])
+            for side, m in self.models.items()
+            if JointChain.supports(m) and m.device.type == "cpu"
+        }
         self.rom = range_of_motion(torch.float64)
         self.weights = weights or FitWeights()
         self.settings = settings or FitSettings()
@@ -167,6 +183,16 @@ class HandFitter:
         angles = self.anatomy[side].rotations_to_euler(p.hand_pose.to(f64))
         return layout.join(p.global_orient.to(f64), angles, p.betas.to(f64), p.transl.to(f64), log_s)
 
+    def surface_chain(self, side: str, vertex_ids: torch.Tensor) -> JointChain:
+        """The lean forward of the keypoints and the vertices `vertex_ids` (penetration rounds), cached for
+        the last set of vertices per side."""
+        key = (side, tuple(vertex_ids.tolist()))
+        cache = self.__dict__.setdefault("_surface_chains", {})
+        if key not in cache:
+            cache.clear()
+            cache[key] = JointChain(self.models[side], self.anatomy[side], vertex_ids=vertex_ids)
+        return cache[key]
+
     def _joints(self, side: str, x: torch.Tensor) -> torch.Tensor:
         return self.models[side](**self._inputs(side, x), skin_mesh=False).joints
 
@@ -185,10 +211,14 @@ class HandFitter:
         if not observations:
             return []
         s = settings or self.settings
+        if s.jacobian not in JACOBIANS:
+            raise SettingError("fit.jacobian", f"unknown Jacobian {s.jacobian!r}; choose from {', '.join(JACOBIANS)}")
         sides = [o.side for o in observations]
         x0 = self._initial_rows(sides, init)
         targets = self._targets(observations, self._previous_rows(sides, previous, x0), s)
-        residuals = _Residuals(self, sides, K.to(torch.float64), targets, _TermScales.from_weights(self.weights))
+        analytic = s.jacobian == "analytic" and all(side in self.chains for side in sides)
+        scales = _TermScales.from_weights(self.weights)
+        residuals = _Residuals(self, sides, K.to(torch.float64), targets, scales, lean=analytic)
         x, _, r = levenberg_marquardt(
             residuals,
             x0,
@@ -196,6 +226,7 @@ class HandFitter:
             tolerance=s.convergence_tolerance,
             project=self._project,
             with_residuals=True,
+            jacobian=residuals.linearise if analytic else None,
         )
         depths: list[tuple[float | None, float | None]] = [(None, None)] * len(sides)
         if s.test_penetration:
@@ -322,6 +353,9 @@ class HandFitter:
                 iterations=s.penetration_iterations,
                 tolerance=s.convergence_tolerance,
                 project=self._project,
+                jacobian=(lambda X, ids, t=term: residuals.linearise(X, torch.full_like(ids, hand), t))
+                if residuals.lean
+                else None,
             )
         return x, depth
 
@@ -361,7 +395,18 @@ def _clamp_to_functional_ranges(
 ) -> torch.Tensor:
     """Angles (N, 15, 3) moved to within `margin` (radians) of the ranges of `functional_ranges`; the ranges
     depend on the angles (eq. 2-3), so clamping repeats a few times (each round only shrinks the coupled
-    angles)."""
+    angles). Float64 CPU angles without gradient go through the NumPy twin of the ranges (equal values,
+    a third of the cost: the fit projects every trial point)."""
+    if angles.dtype == torch.float64 and angles.device.type == "cpu" and not angles.requires_grad:
+        lo, hi = rom[..., 0].numpy() - margin, rom[..., 1].numpy() + margin
+        a = np.maximum(np.minimum(angles.numpy(), hi), lo)
+        for _ in range(rounds):
+            r = functional_range_slopes(a, rom)[0]
+            clamped = np.maximum(np.minimum(a, r[..., 1] + margin), r[..., 0] - margin)
+            if np.array_equal(clamped, a):
+                break
+            a = clamped
+        return torch.from_numpy(a)
     a = torch.maximum(torch.minimum(angles, rom[..., 1] + margin), rom[..., 0] - margin)
     for _ in range(rounds):
         r = functional_ranges(a, rom)
@@ -401,24 +446,149 @@ class _Residuals:
     side go through that side's model in one batch; `surface` adds residuals on a few skinned vertices
     (all rows then belong to hands of one side)."""
 
-    def __init__(self, fitter: HandFitter, sides: list[str], K: torch.Tensor, targets: _Targets, scales: _TermScales):
+    def __init__(
+        self,
+        fitter: HandFitter,
+        sides: list[str],
+        K: torch.Tensor,
+        targets: _Targets,
+        scales: _TermScales,
+        lean: bool = False,
+    ):
         self.fitter, self.K, self.targets, self.scales = fitter, K, targets, scales
         self.side_names = sorted(set(sides))
         self.side_index = torch.tensor([self.side_names.index(s) for s in sides])
+        self.lean = lean  # keypoints from `fit.joints_forward` (the analytic Jacobian's forward)
+        self._selectors: dict[int, tuple[np.ndarray, ...]] = {}
+        self._np: dict | None = None
 
     def __call__(self, X: torch.Tensor, ids: torch.Tensor, surface: SurfaceTerm | None = None) -> torch.Tensor:
+        if self.lean and not X.requires_grad:
+            return self._per_side(X, ids, lambda side, Xs, hs: self._lean_rows(side, Xs, hs, surface=surface)[0])
+        return self._per_side(X, ids, lambda side, Xs, hs: self._side_rows(side, Xs, hs, surface))
+
+    def linearise(
+        self, X: torch.Tensor, ids: torch.Tensor, surface: SurfaceTerm | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Residual rows (N, R) at parameter rows X (N, P) of hands `ids`, and their transposed Jacobian
+        (N, P, R), exact (`fit.joints_forward`, `fit.derivatives`)."""
         if len(self.side_names) == 1:
-            return self._side_rows(self.side_names[0], X, ids, surface)
+            R, Jt = self._lean_rows(self.side_names[0], X, ids, True, surface)
+            return R[:, 0], Jt
+        both = self._per_side(
+            X, ids, lambda side, Xs, hs: torch.cat(self._lean_rows(side, Xs, hs, True, surface), 1)
+        )
+        return both[:, 0], both[:, 1:]
+
+    def _per_side(self, X: torch.Tensor, ids: torch.Tensor, rows_of: Callable) -> torch.Tensor:
+        """rows_of(side, X_side, ids_side) for the rows of each side, back in the order of X."""
+        if len(self.side_names) == 1:
+            return rows_of(self.side_names[0], X, ids)
         out_rows = []
         for k, side in enumerate(self.side_names):
             rows = torch.nonzero(self.side_index[ids] == k).flatten()
             if rows.numel() == 0:
                 continue
-            out_rows.append((rows, self._side_rows(side, X[rows], ids[rows], surface)))
-        R = torch.zeros(X.shape[0], out_rows[0][1].shape[1], dtype=torch.float64)
+            out_rows.append((rows, rows_of(side, X[rows], ids[rows])))
+        R = torch.zeros(X.shape[0], *out_rows[0][1].shape[1:], dtype=torch.float64)
         for rows, r in out_rows:
             R[rows] = r
         return R
+
+    def _lean_rows(
+        self,
+        side: str,
+        Xs: torch.Tensor,
+        hs: torch.Tensor,
+        jacobian: bool = False,
+        surface: SurfaceTerm | None = None,
+    ) -> tuple[torch.Tensor, ...]:
+        """`_side_rows` (without surface terms) through the lean forward, in NumPy: (residual rows (N, R),),
+        or with `jacobian` the rows as (N, 1, R) and the transposed Jacobian (N, P, R)."""
+        t, c, f = self._numpy_targets(), self.scales, self.fitter
+        layout = ParameterLayout.of_rows(Xs)
+        x = Xs.detach().numpy()
+        h = hs.numpy()
+        N, P = x.shape
+        go, ang = x[:, : layout.ORIENT], x[:, layout.angles].reshape(N, 15, 3)
+        betas, log_s = x[:, layout.betas], x[:, layout.log_scales]
+        chain = f.chains[side] if surface is None else f.surface_chain(side, surface.vertex_ids)
+        st = chain.forward(go, ang, betas, x[:, layout.transl], log_s)
+        J, verts = st.points[:, :21], st.points[:, 21:]
+        kp_weight = t["kp_weight"][h]  # (N, 21)
+        angles_sel, betas_sel, scales_sel, units = self._selector(layout)
+        pose = lean.pose_residuals(ang, f.rom, c.pose_tolerance_rad, jacobian)
+        K = t["K"]
+        r = [
+            ((lean.project(J, K) - t["keypoints"][h]) * kp_weight[..., None]).reshape(N, -1),
+            c.pose * pose[0],
+            c.world * lean.world_residuals(J, t["world"][h], t["has_world"][h]),
+            c.shape * betas,
+            log_s / t["log_scale_sigma"],
+            c.pose_beyond_tolerance * pose[1],
+        ]
+        if c.world_metric > 0:
+            r.append(c.world_metric * (J - t["world"][h]).reshape(N, 63) * t["has_world"][h, None])
+        if t["previous"] is not None:
+            r.append(c.temporal * (x * np.diagonal(units) - t["previous"][h]) * t["has_previous"][h, None])
+        if surface is not None:
+            gap = verts[:, surface.inner.numpy()] - verts[:, surface.nearest.numpy()]  # (N, k, 3)
+            dist = np.sqrt((gap * gap).sum(-1))
+            r.append(surface.scale * np.maximum(dist - surface.tolerance, 0.0))
+        R = torch.from_numpy(np.concatenate(r, 1))
+        if not jacobian:
+            return (R,)
+        d_points = chain.jacobian(st, go, ang)  # (N, n, 3, P)
+        dJ = d_points[:, :21]
+        has_world = t["has_world"][h]
+        d = [
+            ((lean.projection_jacobian(J, K) @ dJ) * kp_weight[..., None, None]).reshape(N, 42, P),
+            c.pose * (pose[2] @ angles_sel),
+            c.world * lean.world_residuals_jacobian(J, dJ, t["world"][h], has_world),
+            np.broadcast_to(c.shape * betas_sel, (N, *betas_sel.shape)),
+            np.broadcast_to(scales_sel, (N, *scales_sel.shape)),
+            c.pose_beyond_tolerance * (pose[3] @ angles_sel),
+        ]
+        if c.world_metric > 0:
+            d.append(c.world_metric * dJ.reshape(N, 63, P) * has_world[:, None, None])
+        if t["previous"] is not None:
+            d.append(c.temporal * units * t["has_previous"][h, None, None])
+        if surface is not None:
+            d_gap = d_points[:, 21:][:, surface.inner.numpy()] - d_points[:, 21:][:, surface.nearest.numpy()]
+            unit = gap / np.maximum(dist, 1e-12)[..., None]
+            active = (dist > surface.tolerance)[..., None]
+            d.append(surface.scale * np.where(active, (unit[:, :, None] @ d_gap)[:, :, 0], 0.0))
+        return R[:, None], torch.from_numpy(np.concatenate(d, 1).transpose(0, 2, 1))
+
+    def _numpy_targets(self) -> dict:
+        """The targets and constant factors as NumPy arrays (float64), made once per fit."""
+        if self._np is None:
+            t, c = self.targets, self.scales
+            self._np = {
+                "K": self.K.numpy(),
+                "keypoints": t.keypoints.numpy(),
+                "kp_weight": (c.keypoints_2d / t.sigma * t.valid.to(torch.float64)).numpy(),
+                "world": t.world.numpy(),
+                "has_world": t.has_world.numpy().astype(np.float64),
+                "previous": None if t.previous is None else t.previous.numpy(),
+                "has_previous": t.has_previous.numpy().astype(np.float64),
+                "log_scale_sigma": c.log_scale_sigma.numpy(),
+            }
+        return self._np
+
+    def _selector(self, layout: ParameterLayout) -> tuple[np.ndarray, ...]:
+        """Constant Jacobian parts of a layout: the angles' columns (45, P), the betas' (S, P), the log
+        scales' divided by their sigma (16, P), and the temporal units' diagonal (P, P)."""
+        if layout.size not in self._selectors:
+            eye = np.eye(layout.size)
+            units = np.diag(layout.temporal_units(torch.ones(1, layout.size, dtype=torch.float64))[0].numpy())
+            self._selectors[layout.size] = (
+                eye[layout.angles],
+                eye[layout.betas],
+                eye[layout.log_scales] / self.scales.log_scale_sigma[:, None].numpy(),
+                units,
+            )
+        return self._selectors[layout.size]
 
     def _side_rows(self, side: str, Xs: torch.Tensor, hs: torch.Tensor, surface: SurfaceTerm | None) -> torch.Tensor:
         """Residual rows of hands hs of one side, parameter rows Xs."""

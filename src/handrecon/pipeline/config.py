@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 
 from handrecon.detect.front_end import DEFAULT_DETECTOR
 from handrecon.fit.energy import FitWeights
-from handrecon.fit.refine import FitSettings
+from handrecon.fit.refine import JACOBIANS, FitSettings
 from handrecon.hand.tolerances import JOINT_LIMIT_TOLERANCE_DEG, PENETRATION_TOLERANCE_MM
 from handrecon.io.errors import SettingError
 from handrecon.io.images import PROCESSING_MAX_SIDE
@@ -88,3 +88,5 @@ def check_pipeline_config(c: PipelineConfig) -> None:
         )
     if not (_is_int(c.fit.iterations) and c.fit.iterations >= 1):
         raise SettingError("fit.iterations", f"must be a whole number >= 1, got {c.fit.iterations!r}")
+    if c.fit.jacobian not in JACOBIANS:
+        raise SettingError("fit.jacobian", f"unknown Jacobian {c.fit.jacobian!r}; choose from {', '.join(JACOBIANS)}")

@@ -18,6 +18,7 @@ import weakref
 from dataclasses import dataclass
 from typing import NamedTuple
 
+import numpy as np
 import torch
 
 from handrecon.priors.reduction import Reduction, check_same_shape, expand_weight, reduce_batch
@@ -125,6 +126,43 @@ def functional_ranges(angles: torch.Tensor, rom: torch.Tensor) -> torch.Tensor:
     rng = t.rom * scale[..., None]  # (B, 15, 3, 2)
     lifted = t.bend_lo_of_pip & (angles[:, t.pip_dip, 0] > 0)[..., None, None]  # (B, 15, 3, 2)
     return torch.where(lifted, rng.clamp_min(0), rng)
+
+
+def functional_range_slopes(angles: np.ndarray, rom: torch.Tensor) -> tuple[np.ndarray, np.ndarray]:
+    """`functional_ranges` in NumPy for float64 angles (B, 15, 3) (equal to it; for the fit's analytic
+    Jacobian, whose small arrays cost less in NumPy), and the derivative of each range bound with respect to
+    its coupled angle (B, 15, 3, 2): the bend range's bounds move with the splay and the splay range's with
+    the bend (MCP coupling); twist bounds and the DIP-PIP step have none. Piecewise linear: the slope of the
+    piece that a small increase of the coupled angle moves along (a forward difference's view at a kink)."""
+    t = _numpy_tables(_range_tables(rom, torch.float64, torch.device("cpu")))
+    x = angles[..., :2]
+    pos = x >= 0
+    used = np.where(pos, t.hi_used, t.lo_used)
+    ext = np.where(pos, t.hi_safe, t.lo_safe)
+    f_raw = 1 - x / ext
+    slope = -1 / ext
+    df = np.where(used & (f_raw <= 1) & ((f_raw > 0) | ((f_raw == 0) & (slope > 0))), slope, 0.0)
+    f = np.clip(np.where(used, f_raw, 1.0), 0, 1)
+    lead = x.shape[:-1]
+    scale = np.concatenate([f[..., ::-1], np.broadcast_to(t.ones, (*lead, 1))], -1)
+    d_scale = np.concatenate([df[..., ::-1], np.zeros((*lead, 1))], -1)
+    rng = t.rom * scale[..., None]
+    d_rng = t.rom * d_scale[..., None]
+    lifted = t.bend_lo_of_pip & (angles[:, t.pip_dip, 0] > 0)[..., None, None]
+    return np.where(lifted, np.maximum(rng, 0), rng), np.where(lifted & (rng <= 0), 0.0, d_rng)
+
+
+_NUMPY_TABLES: dict[int, tuple[object, object]] = {}
+
+
+def _numpy_tables(t: _RangeTables) -> _RangeTables:
+    """The same tables as NumPy arrays (cached with the torch ones)."""
+    entry = _NUMPY_TABLES.get(id(t))
+    if entry is None or entry[0] is not t:
+        if len(_NUMPY_TABLES) > 32:
+            _NUMPY_TABLES.clear()
+        entry = _NUMPY_TABLES[id(t)] = (t, _RangeTables(*(v.detach().cpu().numpy() for v in t)))
+    return entry[1]
 
 
 class _RangeTables(NamedTuple):
