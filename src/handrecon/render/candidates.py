@@ -151,15 +151,12 @@ def _row_spans(
     row); the span is clipped to the box.
     """
     qy = (row_y.to(torch.float64) + 0.5) - regions.oy.index_select(0, face)
-    lo = torch.full_like(qy, -torch.inf)
-    hi = torch.full_like(qy, torch.inf)
-    for k in range(3):
-        a = regions.a[k].index_select(0, face)
-        s = regions.b[k].index_select(0, face) * qy + regions.c[k].index_select(0, face)  # a qx + s >= 0
-        bound = -s / a
-        lo = torch.where(a > 0, torch.maximum(lo, bound), lo)
-        hi = torch.where(a < 0, torch.minimum(hi, bound), hi)
-        hi = torch.where((a == 0) & ~(s >= 0), -torch.inf, hi)  # no column satisfies it (NaN s too)
+    a, b, c = (t.index_select(1, face) for t in (regions.a, regions.b, regions.c))  # (3, R) each
+    s = b * qy + c  # half-plane k holds where a qx + s >= 0
+    bound = -s / a
+    lo = torch.where(a > 0, bound, -torch.inf).amax(0)
+    hi = torch.where(a < 0, bound, torch.inf).amin(0)
+    hi = hi.masked_fill(((a == 0) & ~(s >= 0)).any(0), -torch.inf)  # a row no column satisfies (NaN s too)
     ox = regions.ox.index_select(0, face) - 0.5  # column p has centre p + 0.5
     bx0, bx1 = box_x0.to(torch.float64), box_x1.to(torch.float64)
     first = torch.clamp(torch.ceil(lo + ox), min=bx0, max=bx1 + 1)  # finite before conversion
