@@ -4,10 +4,11 @@ fresh processes one after the other (interleaved), medians over the rounds.
 
 The inputs are made once, in this tree: `--count` 256x256 one-hand photos cut from the labelled dev photos
 (as `bench_throughput.py` makes them), detected and fitted here; every process then times the same hands
-(pickled), with one torch thread as the command's writer uses. Per photo: the texture bake (UV texture and
-vertex colours), the overlay and side view renders, the PNG encodes, each mesh format, NPZ, JSON, and the
-whole photo's file set (`write_image_outputs`, everything but the texture). Per frame: `overlay_mesh` of a
-hand filling about a third of a 640x480 frame, and the candidate pairs its rasterization tests.
+(pickled), with one torch thread as the command's writer uses; wall and thread CPU times. Per photo: the
+texture bake (UV texture and vertex colours), the overlay and side view renders, the PNG encodes, each mesh
+format, NPZ, JSON, and the whole photo's file set (`write_image_outputs`, everything but the texture). Per
+frame: `overlay_mesh` of a hand filling about a third of a 640x480 frame, and the candidate pairs its
+rasterization tests.
 
 Run: python benchmarks/bench_outputs.py --devdata ../shared/devdata [--runs 5] [--count 10] [--baseline-src DIR]
 """
@@ -48,12 +49,14 @@ pipe = rec.pipeline
 costs = {}
 
 def clock(name, fn):
-    best = []
+    wall, cpu = [], []
     for _ in range(repeat):
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.thread_time()
         out = fn()
-        best.append((time.perf_counter() - t0) * 1000)
-    costs.setdefault(name, []).append(statistics.median(best))
+        cpu.append((time.thread_time() - c0) * 1000)
+        wall.append((time.perf_counter() - t0) * 1000)
+    costs.setdefault(name, []).append(statistics.median(wall))
+    costs.setdefault("CPU: " + name, []).append(statistics.median(cpu))
     return out
 
 with tempfile.TemporaryDirectory() as tmp:
@@ -179,8 +182,10 @@ def main() -> None:
                 results[name].append(run_child(src, tmp / "inputs.pkl", args.repeat))
                 print(f"round {r + 1}/{args.runs}: {name} {time.perf_counter() - t0:.0f} s, "
                       f"load {os.getloadavg()[0]:.1f}", flush=True)  # fmt: skip
-    steps = list(results["this tree"][0])
-    print(f"\nmedian ms per photo (per frame for the video overlay) over {args.runs} interleaved rounds:")
+    steps = [k for k in results["this tree"][0] if not k.startswith("CPU: ")]
+    steps += [k for k in results["this tree"][0] if k.startswith("CPU: ")]
+    print(f"\nmedian ms per photo (per frame for the video overlay) over {args.runs} interleaved rounds;")
+    print("wall time, then the timing thread's CPU time (CPU: ...), which a loaded machine inflates less:")
     head = f"  {'step':<40} {'this tree':>10}" + (f" {'baseline':>10} {'ratio':>6}" if len(trees) > 1 else "")
     print(head)
     for step in steps:
