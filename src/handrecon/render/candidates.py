@@ -157,8 +157,11 @@ def _row_spans(
     lo = torch.where(a > 0, bound, -torch.inf).amax(0)
     hi = torch.where(a < 0, bound, torch.inf).amin(0)
     hi = hi.masked_fill(((a == 0) & ~(s >= 0)).any(0), -torch.inf)  # a row no column satisfies (NaN s too)
-    ox = regions.ox.index_select(0, face) - 0.5  # column p has centre p + 0.5
+    ox = regions.ox.index_select(0, face)
+    # Column p has centre p + 0.5. The pad covers the rounding of the sums far from the image origin
+    # (a few ulps of |ox|), which the regions' own slack, relative to the face, does not.
+    pad = 1e-9 * (1.0 + ox.abs())
     bx0, bx1 = box_x0.to(torch.float64), box_x1.to(torch.float64)
-    first = torch.clamp(torch.ceil(lo + ox), min=bx0, max=bx1 + 1)  # finite before conversion
-    last = torch.clamp(torch.floor(hi + ox), min=bx0 - 1, max=bx1)
+    first = torch.clamp(torch.ceil(lo + (ox - 0.5) - pad), min=bx0, max=bx1 + 1)  # finite before conversion
+    last = torch.clamp(torch.floor(hi + (ox - 0.5) + pad), min=bx0 - 1, max=bx1)
     return first.long(), (last - first + 1).clamp_min(0).long()
