@@ -156,6 +156,24 @@ def test_npz_round_trip(tmp_path):
     assert _names(tmp_path) == ["out.npz"]
 
 
+def test_npz_is_deflated_at_the_fast_level_and_reads_like_numpys(tmp_path):
+    import zipfile
+
+    rng = np.random.default_rng(0)
+    arrays = {"a": rng.normal(size=(778, 3)), "b": np.arange(4614, dtype=np.int32).reshape(-1, 3),
+              "c": np.zeros((0, 2)), "d": np.asfortranarray(rng.normal(size=(4, 5)).astype(np.float32))}  # fmt: skip
+    path = save_npz_atomic(tmp_path / "fast.npz", arrays)
+    np.savez_compressed(tmp_path / "numpy.npz", **arrays)
+    with np.load(path, allow_pickle=False) as ours, np.load(tmp_path / "numpy.npz", allow_pickle=False) as ref:
+        assert sorted(ours.files) == sorted(ref.files) == sorted(arrays)
+        for k in arrays:
+            assert ours[k].dtype == ref[k].dtype and ours[k].shape == ref[k].shape
+            np.testing.assert_array_equal(ours[k], ref[k])
+    with zipfile.ZipFile(path) as zf:
+        assert {i.compress_type for i in zf.infolist()} == {zipfile.ZIP_DEFLATED}
+    assert path.stat().st_size < 1.05 * (tmp_path / "numpy.npz").stat().st_size
+
+
 def test_png_encoding_is_lossless_at_every_level_and_encoded_pngs_pass_through():
     import io as _io
 

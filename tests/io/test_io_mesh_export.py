@@ -308,3 +308,34 @@ def test_split_uv_seams():
     np.testing.assert_array_equal(src_uv[new_faces], faces_uv)
     pairs = set(zip(src_v.tolist(), src_uv.tolist(), strict=True))
     assert len(pairs) == 7
+
+
+def test_split_uv_seams_orders_copies_as_the_sorted_corner_pairs():
+    """Seam copies follow the (vertex, uv) pairs in sorted order, whatever the index ranges."""
+    rng = np.random.default_rng(4)
+    for n_vertices, n_uv in ((60, 70), (500, 3), (3, 900)):
+        faces = rng.integers(0, n_vertices, (300, 3))
+        faces_uv = rng.integers(0, n_uv, (300, 3))
+        src_v, src_uv, new_faces = split_uv_seams(n_vertices, faces, faces_uv)
+        pairs = np.unique(np.stack([faces.reshape(-1), faces_uv.reshape(-1)], 1), axis=0)
+        copies = pairs[np.r_[False, pairs[1:, 0] == pairs[:-1, 0]]]
+        np.testing.assert_array_equal(np.stack([src_v[n_vertices:], src_uv[n_vertices:]], 1), copies)
+        np.testing.assert_array_equal(src_v[new_faces], faces)
+        np.testing.assert_array_equal(src_uv[new_faces], faces_uv)
+
+
+def test_obj_face_lines_of_every_layout(tmp_path, sphere):
+    v, f, uv, fuv = sphere
+    n = np.ones_like(v)
+    a, b, c = f[0] + 1
+    ta, tb, tc = fuv[0] + 1
+    cases = {
+        "plain": ({}, f"f {a} {b} {c}"),
+        "n": ({"vertex_normals": n}, f"f {a}//{a} {b}//{b} {c}//{c}"),
+        "uv": ({"uv": uv, "faces_uv": fuv}, f"f {a}/{ta} {b}/{tb} {c}/{tc}"),
+        "uvn": ({"uv": uv, "faces_uv": fuv, "vertex_normals": n}, f"f {a}/{ta}/{a} {b}/{tb}/{b} {c}/{tc}/{c}"),
+    }
+    for name, (kwargs, first) in cases.items():
+        write_obj(tmp_path / f"{name}.obj", v, f, **kwargs)
+        lines = [ln for ln in (tmp_path / f"{name}.obj").read_text().splitlines() if ln.startswith("f ")]
+        assert len(lines) == len(f) and lines[0] == first

@@ -130,6 +130,30 @@ def test_side_view_turns_the_mesh_about_its_centroid():
     assert abs(cols.mean() - W / 2) < 2  # stays in place
 
 
+@pytest.mark.parametrize("angle", [90.0, 35.0, 180.0])
+def test_side_view_equals_the_whole_image_render_pixel_for_pixel(angle):
+    """The side view renders only the mesh's rectangle; the result is the whole-image render's composite."""
+    from handrecon.hand import HandModel
+    from handrecon.render.overlay import rotate_about_centroid
+
+    model = HandModel(side="right")
+    pose = torch.zeros(1, 15, 3)
+    pose[0, :, 2] = 0.3
+    with torch.no_grad():
+        out = model(global_orient=torch.tensor([[0.2, -0.5, 0.1]]), hand_pose=pose, betas=torch.zeros(1, 10),
+                    transl=torch.tensor([[0.02, 0.01, 0.35]]))  # fmt: skip
+    camera = PerspectiveCamera(intrinsics(300.0, 300.0, 100.0, 70.0), 180, 150)
+    for v, f in ((out.vertices, model.faces), _ellipsoid((0.05, 0.03, 0.02))):
+        color = (0.62, 0.72, 0.90)
+        rgb, mask = render_mesh_image(rotate_about_centroid(v[None] if v.dim() == 2 else v, angle, (0.0, 1.0, 0.0)),
+                                      f, camera, color=color)  # fmt: skip
+        expected = np.full_like(rgb, 255)
+        expected[mask] = rgb[mask]
+        got = side_view(v, f, camera, angle_deg=angle, color=color)
+        assert 0 < mask.sum() < mask.size
+        np.testing.assert_array_equal(got, expected)
+
+
 def test_png_is_written_atomically_and_reads_back(tmp_path):
     img = hstack_images([_photo(), np.zeros((50, 20, 3), dtype=np.uint8)], gap=4)
     assert img.shape == (H, W + 24, 3)

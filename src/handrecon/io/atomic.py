@@ -333,5 +333,23 @@ def save_npz_atomic(path: str | os.PathLike, arrays: Mapping[str, Any], compress
         if v.dtype == object:
             raise ValueError(f"array {k!r} has dtype object; only numeric and string arrays can be saved")
     with atomic_open(path, "wb") as f:
-        (np.savez_compressed if compressed else np.savez)(f, **data)
+        if compressed:
+            _savez_deflated(f, data, NPZ_COMPRESS_LEVEL)
+        else:
+            np.savez(f, **data)
     return Path(path)
+
+
+# zlib level of compressed NPZ files: 1 is about three times faster than numpy's default (6) and, for the
+# float arrays of a hand, as small within 1 %; `np.load` reads either.
+NPZ_COMPRESS_LEVEL = 1
+
+
+def _savez_deflated(fh: IO[bytes], arrays: Mapping[str, np.ndarray], level: int) -> None:
+    """`np.savez_compressed` with a chosen zlib level: one deflated `<name>.npy` member per array."""
+    import zipfile
+
+    with zipfile.ZipFile(fh, mode="w", compression=zipfile.ZIP_DEFLATED, compresslevel=level) as zf:
+        for name, value in arrays.items():
+            with zf.open(name + ".npy", "w", force_zip64=True) as member:
+                np.lib.format.write_array(member, np.asanyarray(value), allow_pickle=False)

@@ -156,10 +156,12 @@ def side_view(
     its centroid, rendered with the same camera on a plain background."""
     v = _single(vertices)
     rotated = rotate_about_centroid(v, angle_deg, axis)
-    rgb, mask = render_mesh_image(rotated, faces, camera, color=color)
-    out = np.empty_like(rgb)
+    # Rendered only over the rectangle the mesh can cover (the same pixels as a whole-image render there).
+    rgb, mask, (ox, oy) = _render(rotated, faces, camera, color, None, None, crop=True)
+    out = np.empty((camera.height, camera.width, 3), dtype=np.uint8)
     out[:] = np.asarray(background, dtype=np.uint8)
-    out[mask] = rgb[mask]
+    h, w = mask.shape
+    out[oy : oy + h, ox : ox + w][mask] = rgb[mask]
     return out
 
 

@@ -8,7 +8,8 @@ higher face index. The depth test packs (depth key, face) into one int64 per pai
 scatter-max resolves it; the key is rounded to float32 there, also for float64 meshes (depth differences
 below float32 resolution count as ties), while barycentrics and depth are returned in the input dtype.
 
-The search runs without autograd over candidate (face, pixel) pairs from per-face bounding boxes; the
+The search runs without autograd over candidate (face, pixel) pairs: on each row of a face's bounding box,
+the pixels between its (slightly loosened) edges, a superset of those the coverage test accepts; the
 winning pixels are then re-evaluated with autograd so that barycentrics and depth are differentiable
 w.r.t. vertex positions for the fixed face assignment. Perspective cameras get perspective-correct
 barycentrics (interpolation of 1/z); weak-perspective cameras interpolate linearly in screen space.
@@ -26,7 +27,7 @@ from dataclasses import dataclass
 import torch
 
 from handrecon.geometry.camera import PerspectiveCamera, WeakPerspectiveCamera
-from handrecon.render.candidates import PixelPairs, face_pixel_ranges, iter_pixel_pairs
+from handrecon.render.candidates import ConvexRegions, PixelPairs, face_pixel_ranges, iter_pixel_pairs
 
 Camera = PerspectiveCamera | WeakPerspectiveCamera
 
@@ -157,6 +158,31 @@ def _pair_coverage(coef_t: torch.Tensor, pairs: PixelPairs, tol: float) -> tuple
     return inside, c[6] + c[7] * w1 + c[8] * w2
 
 
+def _coverage_regions(
+    coef_t: torch.Tensor, x0: torch.Tensor, x1: torch.Tensor, y0: torch.Tensor, y1: torch.Tensor, tol: float
+) -> ConvexRegions:
+    """Per face, a region holding every pixel centre of its box that `_pair_coverage` can accept.
+
+    The three inequalities of `_pair_coverage` on the same coefficients, in exact arithmetic, each loosened
+    by a bound on the rounding of its evaluation in the coefficients' dtype over the face's box
+    (|w| terms times a few ulps), so that the spans drop only pixels the test would reject.
+    """
+    c = coef_t.to(torch.float64)
+    x0, x1, y0, y1 = (t.reshape(-1).to(torch.float64) for t in (x0, x1, y0, y1))
+    qx = torch.maximum((x0 + 0.5 - c[0]).abs(), (x1 + 0.5 - c[0]).abs())  # largest |qx|, |qy| in the box
+    qy = torch.maximum((y0 + 0.5 - c[1]).abs(), (y1 + 0.5 - c[1]).abs())
+    ulps = 16 * torch.finfo(coef_t.dtype).eps
+    slack1 = ulps * (c[2].abs() * qx + c[3].abs() * qy + 1)
+    slack2 = ulps * (c[4].abs() * qx + c[5].abs() * qy + 1)
+    a = torch.stack([c[2], c[4], -(c[2] + c[4])])
+    b = torch.stack([c[3], c[5], -(c[3] + c[5])])
+    cc = torch.stack([tol + slack1, tol + slack2, 1 + tol + 2 * (slack1 + slack2)])
+    bad = ~(torch.isfinite(a) & torch.isfinite(b) & torch.isfinite(cc)).all(0)  # box rows, unrestricted
+    a, b = a.masked_fill(bad, 0.0), b.masked_fill(bad, 0.0)
+    ox, oy = (torch.nan_to_num(t, nan=0.0, posinf=0.0, neginf=0.0) for t in (c[0], c[1]))
+    return ConvexRegions(ox=ox, oy=oy, a=a, b=b, c=cc.masked_fill(bad, 1.0))
+
+
 def _crop_window(
     x0: torch.Tensor, x1: torch.Tensor, y0: torch.Tensor, y1: torch.Tensor, keep: torch.Tensor
 ) -> tuple[int, int, int, int]:
@@ -218,7 +244,8 @@ def rasterize_screen(
         HW = height * width
         tol = coverage_tolerance(xy.dtype)
         best = torch.full((B * HW,), _BACKGROUND, dtype=torch.int64, device=xy.device)
-        for pairs in iter_pixel_pairs(x0, x1, y0, y1, keep, max_pairs):
+        regions = _coverage_regions(coef_t, x0, x1, y0, y1, tol)
+        for pairs in iter_pixel_pairs(x0, x1, y0, y1, keep, max_pairs, regions):
             inside, k = _pair_coverage(coef_t, pairs, tol)
             pix = pairs.py * width + pairs.px - (oy * width + ox)
             face = pairs.face

@@ -9,7 +9,8 @@ log-sigmoids for stability. Colours use the depth-aware softmax
     I(i) = sum_j w_j C_j(i) + w_b C_b,  w_j = D_j exp(z_j / gamma) / (sum_k D_k exp(z_k / gamma) + exp(eps / gamma)),
 with z_j = (z_far - z) / (z_far - z_near) the normalised inverse depth of the face at the pixel and C_j the
 face colour at the pixel (barycentrics clamped to the face). Pairs with D_j < min_prob are skipped; they
-are found in a no-grad pass over face bounding boxes grown by sqrt(sigma * log(1 / min_prob - 1)).
+are found in a no-grad pass over face bounding boxes grown by sqrt(sigma * log(1 / min_prob - 1)), on each
+box row only between the edges of the face moved outward by that distance (and a little rounding slack).
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as Fnn
 
-from handrecon.render.candidates import face_pixel_ranges, iter_pixel_pairs
+from handrecon.render.candidates import ConvexRegions, face_pixel_ranges, iter_pixel_pairs
 from handrecon.render.rasterize import DEFAULT_ZNEAR, Camera, _check_faces, is_perspective, to_screen
 
 DEFAULT_SIGMA = 0.5  # pixels^2: about 1e-4 in SoftRas' normalised device units for a 128-pixel image
@@ -55,6 +56,37 @@ def _edge_geometry(tri: torch.Tensor, points: torch.Tensor) -> tuple[torch.Tenso
     return d2, w
 
 
+def _influence_regions(tri: torch.Tensor, margin: float) -> ConvexRegions:
+    """Per face (tri: (N, 3, 2)), the triangle with each edge moved `margin` pixels outward plus a rounding
+    slack: it holds every point inside the face or within `margin` of it, as `_edge_geometry` computes them.
+
+    Slivers (area under a thousandth of the squared longest edge, whose offset corners reach far) and
+    non-finite faces get no limit (their whole box)."""
+    t = tri.to(torch.float64)
+    e = t.roll(-1, dims=1) - t  # edge k from corner k to k + 1
+    length2 = (e * e).sum(-1)
+    area2 = e[:, 0, 0] * e[:, 1, 1] - e[:, 0, 1] * e[:, 1, 0]
+    # Inward unit normal of each edge: left of the edge for counter-clockwise (positive area) faces.
+    sign = torch.where(area2 >= 0, 1.0, -1.0)[:, None]
+    length = length2.sqrt()
+    nx, ny = -e[..., 1] * sign / length, e[..., 0] * sign / length
+    scale = t.abs().amax((1, 2)) + length.amax(1)
+    slack = 1e-3 + 64 * torch.finfo(tri.dtype).eps * scale
+    o = t[:, 0]
+    rel = t - o[:, None]  # corner k relative to corner 0
+    c = -(nx * rel[..., 0] + ny * rel[..., 1]) + (margin + slack)[:, None]
+    ok = (area2.abs() >= 1e-3 * length2.amax(1)) & torch.isfinite(c).all(1) & torch.isfinite(nx).all(1)
+    ok = ok & torch.isfinite(ny).all(1)
+    free = ~ok[:, None]
+    return ConvexRegions(
+        ox=torch.nan_to_num(o[:, 0], nan=0.0, posinf=0.0, neginf=0.0),
+        oy=torch.nan_to_num(o[:, 1], nan=0.0, posinf=0.0, neginf=0.0),
+        a=nx.masked_fill(free, 0.0).T.contiguous(),
+        b=ny.masked_fill(free, 0.0).T.contiguous(),
+        c=c.masked_fill(free, 1.0).T.contiguous(),
+    )
+
+
 def _candidate_pairs(
     xy: torch.Tensor, z: torch.Tensor, faces: torch.Tensor, height: int, width: int, perspective: bool,
     sigma: float, min_prob: float, znear: float, max_pairs: int,
@@ -72,8 +104,9 @@ def _candidate_pairs(
         keep = keep & ((e1[..., 0] * e2[..., 1] - e1[..., 1] * e2[..., 0]) != 0)
         x0, x1, y0, y1 = face_pixel_ranges(tri, height, width, margin)
         flat_tri = tri.reshape(B * F, 3, 2)
+        regions = _influence_regions(flat_tri, margin)
         found_face, found_pix = [], []
-        for pairs in iter_pixel_pairs(x0, x1, y0, y1, keep, max_pairs):
+        for pairs in iter_pixel_pairs(x0, x1, y0, y1, keep, max_pairs, regions):
             pts = torch.stack([pairs.px, pairs.py], -1).to(xy.dtype) + 0.5
             d2, w = _edge_geometry(flat_tri.index_select(0, pairs.face), pts)
             inside = (w >= 0).all(-1)
