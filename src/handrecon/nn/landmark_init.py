@@ -12,7 +12,9 @@ Inputs (right hand; the pipeline mirrors a left one first, x -> -x in the camera
   root-relative and at unit size, so the articulation is read independently of the hand's orientation;
 - the 2D keypoints in normalised camera coordinates (K^-1), centred and at unit size, and their centre (the
   viewing direction: perspective changes the picture of the same pose);
-- R0 as a 6D rotation and the log size of the world landmarks.
+- R0 as a 6D rotation and the log size of the world landmarks;
+- with `predict_depth`, the keypoints' log apparent size (how far the hand is, hence how strong its
+  perspective, and what the depth correction reads).
 Outputs: the global orientation as R0 times a regressed correction (6D, Zhou et al. 2019), the anatomical
 angles (from the rest pose's), the shape and the log variance of each joint (m^2 per coordinate). The
 translation is the least-squares solution that puts the posed joints on the detected 2D keypoints' rays
@@ -117,7 +119,7 @@ class LandmarkInitNet(nn.Module):
         self.register_buffer("init", init)
         self.register_buffer("sigma_scale", torch.ones(21))
         blocks: list[nn.Module] = []
-        width = NUM_FEATURES
+        width = NUM_FEATURES + int(self.predict_depth)  # + the keypoints' log apparent size (distance cue)
         for _ in range(layers):
             blocks += [nn.Linear(width, hidden), nn.LayerNorm(hidden), nn.GELU()]
             width = hidden
@@ -141,8 +143,11 @@ class LandmarkInitNet(nn.Module):
         centre = rays.mean(1, keepdim=True)
         d = rays - centre
         size_2d = d.flatten(1).norm(dim=1).clamp_min(1e-9)
-        x = torch.cat([w_palm.flatten(1), (d / size_2d[:, None, None]).flatten(1), centre[:, 0],
-                       matrix_to_rotation_6d(R0), torch.log(size_w / 0.3)[:, None]], 1)
+        parts = [w_palm.flatten(1), (d / size_2d[:, None, None]).flatten(1), centre[:, 0],
+                 matrix_to_rotation_6d(R0), torch.log(size_w / 0.3)[:, None]]
+        if self.predict_depth:
+            parts.append(torch.log(size_2d / 0.5)[:, None])
+        x = torch.cat(parts, 1)
         return x, R0, rays
 
     def split(self, est: torch.Tensor
