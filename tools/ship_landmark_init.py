@@ -1,7 +1,13 @@
 """Write the packaged weights of the fast path's landmark network from a training checkpoint.
 
     python tools/ship_landmark_init.py RUN/landmark-init/checkpoints/last.ckpt --command "handrecon train ..."
+    python tools/ship_landmark_init.py RUN/landmark-init --command "..."   (picks the checkpoint, see below)
     python tools/ship_landmark_init.py FILE.ckpt|FILE.safetensors --report-only   (held-out figures only)
+
+Given a run folder, the checkpoint is picked on the held-out renders: among the saved checkpoints (one per
+validation, `trainer.checkpoint_every_n_steps` = the steps of an epoch), the one whose validation has the
+lowest rr-MPJPE + wrist error (a bound on the camera-frame joint error, so articulation and distance both
+count).
 
 Keeps the network's head only (`nn.landmark_init.save_head`: no hand-model buffers, nothing of MediaPipe) in
 src/handrecon/assets/landmark_init.safetensors, and its provenance (data, recipe, command, git commit, seed,
@@ -136,6 +142,30 @@ def calibrate(net, sources: list) -> tuple[np.ndarray, dict]:
                    "scale_min_max": [float(scale[1:].min()), float(scale[1:].max())]}
 
 
+def pick_checkpoint(run_dir: Path) -> tuple[Path, dict]:
+    """(the checkpoint of `run_dir` whose step's validation scores best, that validation's metrics)."""
+    import re
+
+    rows: dict[int, dict] = {}
+    with (run_dir / "csv" / "metrics.csv").open() as f:
+        for row in csv.DictReader(f):
+            vals = {k.split("/")[-1]: float(v) for k, v in row.items() if k.startswith("val/") and v}
+            if "mpjpe_rr_mm" in vals and "root_mm" in vals:
+                rows[int(row["step"])] = vals
+    best: tuple[float, Path, dict] | None = None
+    for ckpt in (run_dir / "checkpoints").glob("epoch=*-step=*.ckpt"):
+        step = int(re.search(r"step=(\d+)", ckpt.name).group(1))
+        # an epoch's validation is logged at step count - 1 of the checkpoint saved at that epoch's end
+        vals = rows.get(step - 1)
+        if vals:
+            score = vals["mpjpe_rr_mm"] + vals["root_mm"]
+            if best is None or score < best[0]:
+                best = (score, ckpt, {**vals, "step": step})
+    if best is None:
+        raise SystemExit(f"{run_dir}: no checkpoint with a logged validation (set trainer.checkpoint_every_n_steps)")
+    return best[1], best[2]
+
+
 def load_any(path: Path):
     """A training checkpoint (.ckpt) or a shipped head file (.safetensors)."""
     return load_head(path)[0] if path.suffix == ".safetensors" else load_checkpoint(path)
@@ -150,6 +180,10 @@ def main() -> None:
     ap.add_argument("--no-calibration", action="store_true", help="ship the sigma as trained")
     args = ap.parse_args()
     torch.set_num_threads(1)
+    picked = None
+    if args.checkpoint.is_dir():
+        args.checkpoint, picked = pick_checkpoint(args.checkpoint)
+        print(f"picked {args.checkpoint} on the held-out renders: {picked}")
     net = load_any(args.checkpoint)
     if args.report_only:
         per = {f"source{i}": report(predict_records(net, [src])) for i, src in enumerate(VAL_SOURCES)}
@@ -184,7 +218,8 @@ def main() -> None:
         "command": args.command,
         "git_commit": git + (" (with uncommitted changes)" if dirty else ""),
         "seed": int(recipe["seed"]),
-        "metrics": last_metrics(args.checkpoint.parent.parent),
+        "metrics": picked or last_metrics(args.checkpoint.parent.parent),
+        "checkpoint": args.checkpoint.name,
         "held_out": report(predict_records(net, VAL_SOURCES)),
         "sigma_calibration": calibration or "none (as trained)",
         "hand_model_asset_sha256": asset_sha256(m["hand_model"]),
