@@ -162,3 +162,24 @@ def test_each_hand_of_a_scene_gets_its_own_detection():
     assert _match(dets, uv + [100.0, 0.0], taken={0}) == 1
     assert _match(dets, uv, taken={0}) is None  # the other hand's detection is too far away
     assert _match([], uv) is None
+
+
+def test_sources_combine_cached_configurations_and_old_chunks_read_as_primary_hands(tmp_path, monkeypatch):
+    from handrecon.data import detected_synthetic as dsyn
+
+    monkeypatch.setenv("HANDRECON_CACHE", str(tmp_path))
+    for options, n, with_slot in (({}, 3, False), ({"two_hand_prob": 0.6}, 4, True)):
+        config = dsyn.SynthConfig(**{**dsyn.DEFAULT_CONFIG, **options})
+        folder = dsyn.cache_root() / dsyn.cache_key(config)
+        folder.mkdir(parents=True)
+        rec = fake_records(n, seed=n, left_share=0.0)
+        rec["index"] = np.arange(n) + 10
+        if with_slot:
+            rec["slot"] = np.array([0, 1, 0, 1])
+        np.savez(folder / "chunk_0000000000.npz", **rec)  # a chunk of the first form has no slot
+    ds = dsyn.open_detected_synthetic(split="train", sources=[{"ranges": [[0, 250]]},
+                                                              {"two_hand_prob": 0.6, "ranges": [[0, 250]]}])
+    assert len(ds) == 7
+    assert ds.records["slot"].tolist() == [0, 0, 0, 0, 1, 0, 1]
+    only = dsyn.open_detected_synthetic(split="train", sources=[{"two_hand_prob": 0.6, "ranges": [[11, 2]]}])
+    assert only.records["index"].tolist() == [11, 12]
