@@ -90,7 +90,8 @@ def rays_translation(joints: torch.Tensor, rays: torch.Tensor, iterations: int =
 class LandmarkInitNet(nn.Module):
     """Detector landmarks -> `LandmarkInitPrediction` (see the module docstring). `head_opts`: hidden (512),
     layers (3), init_log_variance (-9: sigma about 1 cm), predict_depth (False: the depth from the rays
-    alone, as the first shipped checkpoint). The backbone options of the recipe's `model`
+    alone, as the first shipped checkpoint), size_input (True: with predict_depth, the apparent size is an
+    input). The backbone options of the recipe's `model`
     section are not used (the detector's network is the backbone; its outputs are the input here)."""
 
     reads_detections = True  # the training module feeds `forward_batch` the batch's detector outputs
@@ -102,6 +103,7 @@ class LandmarkInitNet(nn.Module):
         opts = dict(head_opts or {})
         hidden, layers = int(opts.get("hidden", 512)), int(opts.get("layers", 3))
         self.predict_depth = bool(opts.get("predict_depth", False))
+        self.size_input = self.predict_depth and bool(opts.get("size_input", True))  # the apparent-size input
         self.hand_model = HandModel(side="right", model=hand_model, mano_dir=mano_dir)
         self.anatomy = Anatomy.from_hand_model(self.hand_model)
         self.num_betas = self.hand_model.num_betas
@@ -119,7 +121,7 @@ class LandmarkInitNet(nn.Module):
         self.register_buffer("init", init)
         self.register_buffer("sigma_scale", torch.ones(21))
         blocks: list[nn.Module] = []
-        width = NUM_FEATURES + int(self.predict_depth)  # + the keypoints' log apparent size (distance cue)
+        width = NUM_FEATURES + int(self.size_input)  # + the keypoints' log apparent size (distance cue)
         for _ in range(layers):
             blocks += [nn.Linear(width, hidden), nn.LayerNorm(hidden), nn.GELU()]
             width = hidden
@@ -145,7 +147,7 @@ class LandmarkInitNet(nn.Module):
         size_2d = d.flatten(1).norm(dim=1).clamp_min(1e-9)
         parts = [w_palm.flatten(1), (d / size_2d[:, None, None]).flatten(1), centre[:, 0],
                  matrix_to_rotation_6d(R0), torch.log(size_w / 0.3)[:, None]]
-        if self.predict_depth:
+        if self.size_input:
             parts.append(torch.log(size_2d / 0.5)[:, None])
         x = torch.cat(parts, 1)
         return x, R0, rays
