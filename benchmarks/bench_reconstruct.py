@@ -270,6 +270,8 @@ def main() -> None:
     ap.add_argument("--init", nargs="+", default=[PipelineConfig().init], choices=["ik", "network"],
                     help="the fit's start(s) (default: the pipeline's)")
     ap.add_argument("--init-checkpoint", default=None, help="landmark network file (default: the bundled one)")
+    ap.add_argument("--network-iterations", type=int, default=None,
+                    help="fit steps after the network's start (default: the pipeline's)")
     ap.add_argument("--skip", nargs="*", default=[], choices=["accuracy", "plausibility", "speed", "video", "network"])
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
@@ -277,9 +279,10 @@ def main() -> None:
     if root is None:
         print("no devdata folder (../shared/devdata): nothing to measure")
         return
+    steps = {} if args.network_iterations is None else {"network_iterations": args.network_iterations}
     recs = {
         init: HandReconstructor(
-            detector=args.detector, config=PipelineConfig(init=init, init_checkpoint=args.init_checkpoint)
+            detector=args.detector, config=PipelineConfig(init=init, init_checkpoint=args.init_checkpoint, **steps)
         )
         for init in args.init
     }

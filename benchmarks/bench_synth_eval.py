@@ -106,6 +106,8 @@ def main() -> None:
     ap.add_argument("--init", nargs="+", default=[PipelineConfig().init], choices=["ik", "network"],
                     help="the fit's start(s) (default: the pipeline's)")
     ap.add_argument("--init-checkpoint", default=None, help="landmark network file (default: the bundled one)")
+    ap.add_argument("--network-iterations", type=int, default=None,
+                    help="fit steps after the network's start (default: the pipeline's)")
     ap.add_argument("--subsets", nargs="*", default=None, help="only these subsets (default: all)")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
@@ -113,7 +115,8 @@ def main() -> None:
     if not (root / "benchmark.json").is_file():
         print(f"{root}: no benchmark; generate it with python benchmarks/make_synth_benchmark.py")
         return
-    recs = {init: HandReconstructor(config=PipelineConfig(init=init, init_checkpoint=args.init_checkpoint))
+    steps = {} if args.network_iterations is None else {"network_iterations": args.network_iterations}
+    recs = {init: HandReconstructor(config=PipelineConfig(init=init, init_checkpoint=args.init_checkpoint, **steps))
             for init in args.init}
     summary = {}
     for subset in json.loads((root / "benchmark.json").read_text())["subsets"]:

@@ -118,3 +118,68 @@ def test_head_round_trips_and_bad_files_are_one_line_errors(net, batch, tmp_path
     with pytest.raises(InputError, match="not a usable") as e:
         load_head(bad)
     assert "\n" not in str(e.value)
+
+
+def test_the_depth_correction_moves_the_hand_along_its_ray(batch):
+    torch.manual_seed(0)
+    net = LandmarkInitNet(head_opts={"hidden": 32, "layers": 2, "predict_depth": True}).eval()
+    with torch.no_grad():
+        a = net.forward_batch(batch, with_vertices=False)
+        net.out.bias[-1] = math.log(1.25)
+        b = net.forward_batch(batch, with_vertices=False)
+    assert torch.allclose(b.transl, 1.25 * a.transl, rtol=1e-5)
+    # the hand model's origin keeps its place in the picture; the joints keep their shape
+    assert torch.allclose(b.transl[:, :2] / b.transl[:, 2:], a.transl[:, :2] / a.transl[:, 2:], atol=1e-6)
+    assert torch.allclose(b.joints - b.transl[:, None], a.joints - a.transl[:, None], atol=1e-6)
+
+
+def test_the_sigma_scale_travels_with_the_head_and_old_files_load_without_it(net, batch, tmp_path):
+    from safetensors.torch import save_file
+
+    with torch.no_grad():
+        before = net.eval().forward_batch(batch, with_vertices=False).joint_variance
+        net.sigma_scale.fill_(2.0)
+        path = tmp_path / "scaled.safetensors"
+        save_head(net, path, {"head_opts": {"hidden": 32, "layers": 2}}, {})
+        net.sigma_scale.fill_(1.0)
+        back, _ = load_head(path)
+        assert torch.allclose(back.forward_batch(batch, with_vertices=False).joint_variance, 4 * before)
+        # a file of the first shipped form: head weights only, no sigma scale -> scale 1
+        old = tmp_path / "old.safetensors"
+        save_file({k: v for k, v in net.state_dict().items() if k.startswith(("mlp.", "out."))}, str(old),
+                  metadata={"options": '{"head_opts": {"hidden": 32, "layers": 2}}', "provenance": "{}"})
+        first, _ = load_head(old)
+        assert torch.equal(first.sigma_scale, torch.ones(21))
+        assert torch.allclose(first.forward_batch(batch, with_vertices=False).joint_variance, before)
+
+
+def test_each_hand_of_a_scene_gets_its_own_detection():
+    from handrecon.data.detected_synthetic import _match
+
+    uv = np.stack([np.linspace(0, 40, 21), np.linspace(0, 30, 21)], 1)
+    dets = [uv + 2.0, uv + [100.0, 0.0]]
+    assert _match(dets, uv) == 0
+    assert _match(dets, uv + [100.0, 0.0], taken={0}) == 1
+    assert _match(dets, uv, taken={0}) is None  # the other hand's detection is too far away
+    assert _match([], uv) is None
+
+
+def test_sources_combine_cached_configurations_and_old_chunks_read_as_primary_hands(tmp_path, monkeypatch):
+    from handrecon.data import detected_synthetic as dsyn
+
+    monkeypatch.setenv("HANDRECON_CACHE", str(tmp_path))
+    for options, n, with_slot in (({}, 3, False), ({"two_hand_prob": 0.6}, 4, True)):
+        config = dsyn.SynthConfig(**{**dsyn.DEFAULT_CONFIG, **options})
+        folder = dsyn.cache_root() / dsyn.cache_key(config)
+        folder.mkdir(parents=True)
+        rec = fake_records(n, seed=n, left_share=0.0)
+        rec["index"] = np.arange(n) + 10
+        if with_slot:
+            rec["slot"] = np.array([0, 1, 0, 1])
+        np.savez(folder / "chunk_0000000000.npz", **rec)  # a chunk of the first form has no slot
+    ds = dsyn.open_detected_synthetic(split="train", sources=[{"ranges": [[0, 250]]},
+                                                              {"two_hand_prob": 0.6, "ranges": [[0, 250]]}])
+    assert len(ds) == 7
+    assert ds.records["slot"].tolist() == [0, 0, 0, 0, 1, 0, 1]
+    only = dsyn.open_detected_synthetic(split="train", sources=[{"two_hand_prob": 0.6, "ranges": [[11, 2]]}])
+    assert only.records["index"].tolist() == [11, 12]

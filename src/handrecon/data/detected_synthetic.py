@@ -39,7 +39,7 @@ DETECTOR = "fast"  # the landmark model is the same in every detector; the fast 
 # Disjoint index ranges of one seed per split (the synthetic benchmark uses other seeds altogether).
 SPLIT_STARTS = {"train": 0, "val": 1_000_000_000}
 DEFAULT_CONFIG = {"size": 224, "seed": 7, "ego_prob": 0.3, "two_hand_prob": 0.0}
-FIELDS = ("index", "K", "det_keypoints", "det_world", "det_left", "det_score", "true_left", "global_orient",
+FIELDS = ("index", "slot", "K", "det_keypoints", "det_world", "det_left", "det_score", "true_left", "global_orient",
           "hand_pose", "betas", "transl", "joints_3d", "joints_2d")
 
 
@@ -55,11 +55,13 @@ def cache_key(config: SynthConfig) -> str:
     return hashlib.sha1(blob.encode()).hexdigest()[:12]
 
 
-def _match(keypoints: list[np.ndarray], uv: np.ndarray) -> int | None:
-    """The detection whose keypoints lie closest to the true 2D joints uv (21, 2), if within half the hand."""
-    if not keypoints:
+def _match(keypoints: list[np.ndarray], uv: np.ndarray, taken: set[int] = frozenset()) -> int | None:
+    """The detection (not in `taken`) whose keypoints lie closest to the true 2D joints uv (21, 2), if
+    within half the hand."""
+    errs = [float(np.linalg.norm(k - uv, axis=1).mean()) if j not in taken else np.inf
+            for j, k in enumerate(keypoints)]
+    if not errs or not np.isfinite(min(errs)):
         return None
-    errs = [float(np.linalg.norm(k - uv, axis=1).mean()) for k in keypoints]
     k = int(np.argmin(errs))
     return k if errs[k] < 0.5 * float(np.ptp(uv, 0).max()) else None
 
@@ -74,19 +76,23 @@ def generate_chunk(config: SynthConfig, start: int, count: int, engine=None, det
     rows: dict[str, list] = {k: [] for k in FIELDS}
     for i in range(start, start + count):
         s = engine.sample(i)
-        if s.side[0] < 0:
-            continue
-        dets = detector.detect(s.image)
-        k = _match([d.keypoints for d in dets], s.joints2d[0])
-        if k is None:
-            continue
-        d = dets[k]
-        for name, v in (("index", i), ("K", s.K), ("det_keypoints", d.keypoints), ("det_world", d.world),
-                        ("det_left", d.handedness == "left"), ("det_score", d.handedness_score),
-                        ("true_left", bool(s.side[0] == 1)), ("global_orient", s.global_orient[0]),
-                        ("hand_pose", s.hand_pose[0]), ("betas", s.betas[0]), ("transl", s.transl[0]),
-                        ("joints_3d", s.joints3d[0]), ("joints_2d", s.joints2d[0])):
-            rows[name].append(np.asarray(v))
+        dets, taken = None, set()
+        for slot in range(len(s.side)):  # both hands of a two-hand scene: each a record (same index)
+            if s.side[slot] < 0:
+                continue
+            dets = detector.detect(s.image) if dets is None else dets
+            k = _match([d.keypoints for d in dets], s.joints2d[slot], taken)
+            if k is None:
+                continue
+            taken.add(k)
+            d = dets[k]
+            for name, v in (("index", i), ("slot", slot), ("K", s.K), ("det_keypoints", d.keypoints),
+                            ("det_world", d.world), ("det_left", d.handedness == "left"),
+                            ("det_score", d.handedness_score), ("true_left", bool(s.side[slot] == 1)),
+                            ("global_orient", s.global_orient[slot]), ("hand_pose", s.hand_pose[slot]),
+                            ("betas", s.betas[slot]), ("transl", s.transl[slot]),
+                            ("joints_3d", s.joints3d[slot]), ("joints_2d", s.joints2d[slot])):
+                rows[name].append(np.asarray(v))
     if not rows["index"]:
         return {k: np.zeros((0,)) for k in FIELDS}
     return {k: np.stack(v) for k, v in rows.items()}
@@ -111,8 +117,8 @@ def load_records(config: SynthConfig, start: int, length: int) -> dict[str, np.n
             tmp = path.with_suffix(f".tmp{os.getpid()}.npz")
             np.savez(tmp, **rec)
             os.replace(tmp, path)
-        with np.load(path) as z:
-            rec = {k: z[k] for k in FIELDS}
+        with np.load(path) as z:  # chunks written before two-hand scenes hold the primary hand only
+            rec = {k: z[k] if k in z.files else np.zeros(len(z["index"]), np.int64) for k in FIELDS}
         if len(rec["index"]):
             keep = (rec["index"] >= start) & (rec["index"] < start + length)
             parts.append({k: v[keep] for k, v in rec.items()})
@@ -213,17 +219,21 @@ def rolled(item: dict, angle: float) -> dict:
 
 
 def open_detected_synthetic(root=None, split: str = "train", length: int = 1000, start: int | None = None,
-                            roll_deg: float = 0.0, ranges: list | None = None, **synth_options
-                            ) -> DetectedSyntheticDataset:
+                            roll_deg: float = 0.0, ranges: list | None = None, sources: list | None = None,
+                            **synth_options) -> DetectedSyntheticDataset:
     """`open_dataset("detected_synthetic", split=, length=)`: records of `length` engine indices of the split
     from `start` (about 70 % of them give a record), or of several index ranges `ranges` [[start, length],
     ...] (a cache filled by several processes); `roll_deg`: random camera roll of up to that many degrees
-    per read (augmentation); `synth_options` override `DEFAULT_CONFIG` (`SynthConfig` fields)."""
+    per read (augmentation); `synth_options` override `DEFAULT_CONFIG` (`SynthConfig` fields). `sources`:
+    several configurations in one dataset, each a dict of `ranges` and its own `SynthConfig` overrides (on
+    top of `synth_options`), e.g. single-hand and two-hand renders."""
     if split not in SPLIT_STARTS:
         raise ValueError(f"split must be one of {sorted(SPLIT_STARTS)}, got {split!r}")
-    config = SynthConfig(**{**DEFAULT_CONFIG, **synth_options})
-    parts = [load_records(config, SPLIT_STARTS[split] + int(a), int(n))
-             for a, n in (ranges or [[start or 0, length]])]
+    wanted = [({**synth_options}, ranges or [[start or 0, length]])] if sources is None else [
+        ({**synth_options, **{k: v for k, v in dict(src).items() if k != "ranges"}}, dict(src)["ranges"])
+        for src in sources]
+    parts = [load_records(SynthConfig(**{**DEFAULT_CONFIG, **options}), SPLIT_STARTS[split] + int(a), int(n))
+             for options, rngs in wanted for a, n in rngs]
     records = {k: np.concatenate([p[k] for p in parts if len(p["index"])]) for k in FIELDS} if any(
         len(p["index"]) for p in parts) else parts[0]
     return DetectedSyntheticDataset(records, roll_deg)
@@ -234,9 +244,11 @@ def main() -> None:
     ap.add_argument("--split", default="train", choices=sorted(SPLIT_STARTS))
     ap.add_argument("--start", type=int, default=0)
     ap.add_argument("--length", type=int, default=CHUNK)
+    ap.add_argument("--two-hand-prob", type=float, default=DEFAULT_CONFIG["two_hand_prob"],
+                    help="share of two-hand scenes (each detected hand of one is a record)")
     args = ap.parse_args()
     torch.set_num_threads(1)
-    config = SynthConfig(**DEFAULT_CONFIG)
+    config = SynthConfig(**{**DEFAULT_CONFIG, "two_hand_prob": args.two_hand_prob})
     first = SPLIT_STARTS[args.split] + args.start
     for c in range(first - first % CHUNK, first + args.length, CHUNK):
         n = len(load_records(config, c, CHUNK)["index"])

@@ -12,12 +12,19 @@ Inputs (right hand; the pipeline mirrors a left one first, x -> -x in the camera
   root-relative and at unit size, so the articulation is read independently of the hand's orientation;
 - the 2D keypoints in normalised camera coordinates (K^-1), centred and at unit size, and their centre (the
   viewing direction: perspective changes the picture of the same pose);
-- R0 as a 6D rotation and the log size of the world landmarks.
+- R0 as a 6D rotation and the log size of the world landmarks;
+- with `predict_depth`, the keypoints' log apparent size (how far the hand is, hence how strong its
+  perspective, and what the depth correction reads).
 Outputs: the global orientation as R0 times a regressed correction (6D, Zhou et al. 2019), the anatomical
 angles (from the rest pose's), the shape and the log variance of each joint (m^2 per coordinate). The
-translation is not regressed: it is the least-squares solution that puts the posed joints on the detected
-2D keypoints' rays (linear in t for a pinhole camera), so the hand lands on its detection exactly where the
-2D keypoints are consistent, and its depth follows from the predicted shape (the fit's convention).
+translation is the least-squares solution that puts the posed joints on the detected 2D keypoints' rays
+(linear in t for a pinhole camera), so the hand lands on its detection exactly where the 2D keypoints are
+consistent, and its depth follows from the predicted shape (the fit's convention). With
+`head_opts.predict_depth` the network also regresses a log-depth correction: the translation is scaled
+along its own ray by exp(delta), which keeps the hand's place in the picture and moves only its distance
+(what the relative placement of two hands, MRRPE, depends on; trained by the `root_position` term).
+A per-joint scale of the predicted sigma (`sigma_scale`, 1 until calibrated on held-out data by
+tools/ship_landmark_init.py) is a buffer shipped with the weights.
 """
 
 from __future__ import annotations
@@ -82,7 +89,9 @@ def rays_translation(joints: torch.Tensor, rays: torch.Tensor, iterations: int =
 
 class LandmarkInitNet(nn.Module):
     """Detector landmarks -> `LandmarkInitPrediction` (see the module docstring). `head_opts`: hidden (512),
-    layers (3), init_log_variance (-9: sigma about 1 cm). The backbone options of the recipe's `model`
+    layers (3), init_log_variance (-9: sigma about 1 cm), predict_depth (False: the depth from the rays
+    alone, as the first shipped checkpoint), size_input (True: with predict_depth, the apparent size is an
+    input). The backbone options of the recipe's `model`
     section are not used (the detector's network is the backbone; its outputs are the input here)."""
 
     reads_detections = True  # the training module feeds `forward_batch` the batch's detector outputs
@@ -93,6 +102,8 @@ class LandmarkInitNet(nn.Module):
         super().__init__()
         opts = dict(head_opts or {})
         hidden, layers = int(opts.get("hidden", 512)), int(opts.get("layers", 3))
+        self.predict_depth = bool(opts.get("predict_depth", False))
+        self.size_input = self.predict_depth and bool(opts.get("size_input", True))  # the apparent-size input
         self.hand_model = HandModel(side="right", model=hand_model, mano_dir=mano_dir)
         self.anatomy = Anatomy.from_hand_model(self.hand_model)
         self.num_betas = self.hand_model.num_betas
@@ -105,10 +116,12 @@ class LandmarkInitNet(nn.Module):
             self.anatomy.rest_angles().reshape(-1).float(),
             torch.zeros(self.num_betas),
             torch.full((21,), float(opts.get("init_log_variance", -9.0))),
+            torch.zeros(int(self.predict_depth)),
         ])
         self.register_buffer("init", init)
+        self.register_buffer("sigma_scale", torch.ones(21))
         blocks: list[nn.Module] = []
-        width = NUM_FEATURES
+        width = NUM_FEATURES + int(self.size_input)  # + the keypoints' log apparent size (distance cue)
         for _ in range(layers):
             blocks += [nn.Linear(width, hidden), nn.LayerNorm(hidden), nn.GELU()]
             width = hidden
@@ -132,25 +145,33 @@ class LandmarkInitNet(nn.Module):
         centre = rays.mean(1, keepdim=True)
         d = rays - centre
         size_2d = d.flatten(1).norm(dim=1).clamp_min(1e-9)
-        x = torch.cat([w_palm.flatten(1), (d / size_2d[:, None, None]).flatten(1), centre[:, 0],
-                       matrix_to_rotation_6d(R0), torch.log(size_w / 0.3)[:, None]], 1)
+        parts = [w_palm.flatten(1), (d / size_2d[:, None, None]).flatten(1), centre[:, 0],
+                 matrix_to_rotation_6d(R0), torch.log(size_w / 0.3)[:, None]]
+        if self.size_input:
+            parts.append(torch.log(size_2d / 0.5)[:, None])
+        x = torch.cat(parts, 1)
         return x, R0, rays
 
-    def split(self, est: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
-        """(6D orientation correction (B, 6), angles (B, 15, 3), betas (B, S), log variance (B, 21))."""
+    def split(self, est: torch.Tensor
+              ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor | None]:
+        """(6D orientation correction (B, 6), angles (B, 15, 3), betas (B, S), log variance (B, 21), log-depth
+        correction (B,) or None)."""
         s = self.num_betas
-        return est[:, :6], est[:, 6:51].reshape(-1, 15, 3), est[:, 51:51 + s], est[:, 51 + s:]
+        depth = est[:, 72 + s] if self.predict_depth else None
+        return est[:, :6], est[:, 6:51].reshape(-1, 15, 3), est[:, 51:51 + s], est[:, 51 + s:72 + s], depth
 
     def forward(self, keypoints: torch.Tensor, world: torch.Tensor, K: torch.Tensor, with_vertices: bool = True
                 ) -> LandmarkInitPrediction:
         """keypoints (B, 21, 2) pixels, world (B, 21, 3) metres (OpenPose order, right hands), K (B, 3, 3)."""
         x, R0, rays = self.features(keypoints.float(), world.float(), K.float())
         est = self.init + self.out(self.mlp(x))
-        d6, angles, betas, log_var = self.split(est)
+        d6, angles, betas, log_var, log_depth = self.split(est)
         go = R0 @ rotation_6d_to_matrix(d6)
         hp = self.anatomy.euler_to_rotations(angles)
         out = self.hand_model(global_orient=go, hand_pose=hp, betas=betas, skin_mesh=with_vertices)
         transl = rays_translation(out.joints, rays)
+        if log_depth is not None:  # along the ray through the origin: same place in the picture, other distance
+            transl = transl * log_depth.clamp(-1.0, 1.0).exp()[:, None]
         joints = out.joints + transl[:, None]
         Kf = K.to(joints)
         inv_z = 1.0 / transl[:, 2:].clamp_min(1e-3)
@@ -158,7 +179,8 @@ class LandmarkInitNet(nn.Module):
         return LandmarkInitPrediction(
             global_orient=go, hand_pose=hp, betas=betas, camera=camera, transl=transl,
             vertices=out.vertices + transl[:, None] if with_vertices else None, joints=joints,
-            keypoints_2d=project_points(joints, Kf), joint_variance=log_var.clamp(*LOG_VAR_RANGE).exp(),
+            keypoints_2d=project_points(joints, Kf),
+            joint_variance=log_var.clamp(*LOG_VAR_RANGE).exp() * self.sigma_scale.square(),
             euler_angles=angles,
         )
 
@@ -170,6 +192,7 @@ class LandmarkInitNet(nn.Module):
 # -----------------------------------------------------------------------------------------------------------
 # The shipped weights: the head only (the hand model's buffers come from the installed asset), safetensors.
 HEAD_PREFIXES = ("mlp.", "out.")
+CALIBRATION_KEYS = ("sigma_scale",)  # optional in a file (absent: 1, the first shipped checkpoint)
 
 
 def asset_sha256(model: str = "openhand") -> str | None:
@@ -189,7 +212,8 @@ def save_head(net: LandmarkInitNet, path, options: dict, provenance: dict) -> No
 
     from safetensors.torch import save_file
 
-    tensors = {k: v.detach().float().contiguous() for k, v in net.state_dict().items() if k.startswith(HEAD_PREFIXES)}
+    tensors = {k: v.detach().float().contiguous() for k, v in net.state_dict().items()
+               if k.startswith(HEAD_PREFIXES) or k in CALIBRATION_KEYS}
     save_file(tensors, str(path), metadata={"options": json.dumps(options), "provenance": json.dumps(provenance)})
 
 

@@ -21,6 +21,7 @@ from handrecon.nn.prediction import HandPrediction
 from handrecon.train import (
     mixing,  # noqa: F401 - registers the `mixed` dataset
     paper_losses,  # noqa: F401 - registers the papers' loss terms
+    placement_losses,  # noqa: F401 - registers root_position
     variance_losses,  # noqa: F401 - registers joint_variance_nll
 )
 from handrecon.train.config import recipe_from_dict, to_container
@@ -60,6 +61,7 @@ def batch_metrics(pred: HandPrediction, batch: dict) -> dict[str, torch.Tensor]:
         pj = pred.joints.detach()
         out["mpjpe_rr_mm"] = torch.where(has, root_relative_mpjpe(pj, gt, v), nan)
         out["pa_mpjpe_mm"] = torch.where(has, pa_mpjpe(pj, gt, v), nan)
+        out["root_mm"] = torch.where(v[:, 0], 1000 * (pj[:, 0] - gt[:, 0]).norm(dim=-1), nan)  # in the camera
     kp = batch["keypoints_2d"][:, 0]
     v2 = (kp[..., 2] > 0) & batch["has_keypoints_2d"][:, 0, None]
     if v2.any():
