@@ -33,8 +33,9 @@ SMALLER_BACKBONE = {"vit-ief": ["model.backbone=vit_s16", "model.backbone_opts={
                     "wildhands-resnet50": ["model.backbone=resnet18", "model.crop_size=64",
                                            "model.head_opts={conv_channels: [32, 16, 8]}"]}  # fmt: skip
 # Recipes over other inputs than image crops: their tiny data.
-OWN_DATA = {"landmark-init": ["data.train={name: tiny_detected, split: train, opts: {length: 4, roll_deg: 30}}",
-                              "data.val=[{name: tiny_detected, split: val, opts: {length: 2}}]"]}
+_TINY_DETECTED = ["data.train={name: tiny_detected, split: train, opts: {length: 4, roll_deg: 30}}",
+                  "data.val=[{name: tiny_detected, split: val, opts: {length: 2}}]"]
+OWN_DATA = {"landmark-init": _TINY_DETECTED, "landmark-init-depth": _TINY_DETECTED}
 
 
 class LossRecorder(Callback):
