@@ -217,7 +217,7 @@ def reconstruct_video_file(
     # tracking graph, the tracks), this thread's fit, and the writer's packaging, JSON and overlay.
     frames = prefetch(reader)
     detections = observed(frames)
-    detected = prefetch(detections, name="handrecon-detector")
+    detected = prefetch(detections, depth=4, name="handrecon-detector")  # slack for a search frame
     start = time.perf_counter()
     try:
         total = reader.frame_count or None
