@@ -68,8 +68,14 @@ class VideoReconstructor:
             tta_passes=0,
             texture=False,
             weights=dataclasses.replace(base.config.weights, temporal=video.temporal_weight),
-            # the caller's fit settings, with the video's iteration count and no penetration stage per frame
-            fit=dataclasses.replace(base.config.fit, iterations=video.iterations, test_penetration=False),
+            # the caller's fit settings, with the video's step budget and stopping rule and no penetration
+            # stage per frame
+            fit=dataclasses.replace(
+                base.config.fit,
+                iterations=video.iterations,
+                convergence_tolerance=video.convergence_tolerance,
+                test_penetration=False,
+            ),
             network_iterations=max(video.iterations, base.config.network_iterations),  # the video's own count
         )
         detector = TrackingDetector(
