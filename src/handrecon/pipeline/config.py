@@ -30,7 +30,7 @@ class VideoSettings:
     iterations: int = 4
     # A frame's fit stops before `iterations` once a step lowers its energy by less than this fraction
     # (`FitSettings.convergence_tolerance`; photos use 1e-10). Warm-started and held by the temporal term,
-    # a frame's fit is usually settled after 2-3 steps: 1e-3 spends 15 % fewer residual evaluations and
+    # a frame's fit is usually settled after 2-3 steps: 1e-3 spends 15-29 % fewer residual evaluations and
     # moved the 3D joints by 0.01-0.03 mm on average (0.31 mm at most) over 90-frame clips of 5 motions,
     # reprojection error and still-hand jitter unchanged (1e-2 moved them up to 9 mm).
     convergence_tolerance: float = 1e-3
