@@ -167,9 +167,11 @@ def _remove_stale_frames(json_dir: Path, stem: str, keep: set[str]) -> None:
 def reconstruct_video_file(
     rec, path: Path, out_dir: Path, formats=(), overlay: bool = True, progress: bool = True
 ) -> VideoSummary:
-    """Reconstruct every frame of a video file into `out_dir` (frames/*.json and <stem>_overlay.mp4); the
-    files of frame i are written in the background while frame i + 1 is reconstructed. Nothing is written
-    before a frame with a hand: a video in which no frame has one leaves no file (the caller reports it)."""
+    """Reconstruct every frame of a video file into `out_dir` (frames/*.json and <stem>_overlay.mp4). While
+    frame i is fitted, frame i + 1 is detected and frame i - 1 packaged and written, each on its own thread
+    (2 cores busy instead of one stage after the other); results and files are those of the frames done
+    one by one, in order. Nothing is written before a frame with a hand: a video in which no frame has one
+    leaves no file (the caller reports it)."""
     from tqdm import tqdm
 
     reader = VideoReader(path)
