@@ -55,10 +55,12 @@ class FrameFit:
 class VideoReconstructor:
     """Per-frame reconstruction with state carried between frames (tracks, filters, last parameters).
 
-    A frame goes through three stages, each depending on its own previous frame only, so a video runs them
-    on three threads at once (`reconstruct_video_file`): `observe` (the tracking detector, the tracks and
-    their keypoint filters), `fit` (the fit warm-started from each track's previous result) and `package`
-    (the hand model's outputs and the reports of one frame). Calling the object runs the three in turn."""
+    A frame goes through three stages: `observe` (the tracking detector, the tracks and their keypoint
+    filters), `fit` (the fit warm-started from each track's previous result) and `package` (the hand
+    model's outputs and the reports of one frame). `observe` depends only on the previous frame's
+    `observe`, so a video detects the next frame on a thread of its own while this one is fitted
+    (`reconstruct_video_file`); `package` depends on its frame only. Calling the object runs the three in
+    turn."""
 
     def __init__(self, image_reconstructor: ImageReconstructor) -> None:
         base = image_reconstructor
@@ -168,7 +170,7 @@ def reconstruct_video_file(
     rec, path: Path, out_dir: Path, formats=(), overlay: bool = True, progress: bool = True
 ) -> VideoSummary:
     """Reconstruct every frame of a video file into `out_dir` (frames/*.json and <stem>_overlay.mp4). While
-    frame i is fitted, frame i + 1 is detected and frame i - 1 packaged and written, each on its own thread
+    frame i is fitted, frame i + 1 is detected and frame i - 1 rendered and written, each on its own thread
     (2 cores busy instead of one stage after the other); results and files are those of the frames done
     one by one, in order. Nothing is written before a frame with a hand: a video in which no frame has one
     leaves no file (the caller reports it)."""
@@ -197,8 +199,7 @@ def reconstruct_video_file(
         written.update(p.name for p, _ in pending)
         pending.clear()
 
-    def write_frame(fr, fitted: FrameFit) -> None:
-        hands = video.package(fr.rgb, K, fitted)
+    def write_frame(fr, hands: list[Hand]) -> None:
         rec_json = image_record(
             f"{path}#frame={fr.index}", fr.rgb.shape[1], fr.rgb.shape[0], Kn, hands,
             extra={"frame": fr.index, "timestamp_s": fr.timestamp, "camera_source": k_source},
@@ -222,7 +223,7 @@ def reconstruct_video_file(
             yield fr, (video.observe(fr.rgb, fr.index, t) if fr.ok else None)
 
     # Three threads besides this one, each a frame ahead of the next: decoding, detection (MediaPipe's
-    # tracking graph, the tracks), this thread's fit, and the writer's packaging, JSON and overlay.
+    # tracking graph, the tracks), this thread's fit and packaging, and the writer's JSON and overlay.
     frames = prefetch(reader)
     detections = observed(frames)
     detected = prefetch(detections, depth=4, name="handrecon-detector")  # slack for a search frame
@@ -235,9 +236,11 @@ def reconstruct_video_file(
                 summary.frame_failures.append((fr.index, fr.error or "unreadable frame"))
                 background.submit(repeat_last)
                 continue
-            fitted = video.fit(*seen, K, fr.index)
-            summary.frames_with_hands += bool(fitted.detections)
-            background.submit(write_frame, fr, fitted)
+            # packaged here, not on the writer thread: two threads of small torch operations hand the GIL
+            # to each other at every operation, which cost more CPU than packaging saves the fit's thread
+            hands = video.package(fr.rgb, K, video.fit(*seen, K, fr.index))
+            summary.frames_with_hands += bool(hands)
+            background.submit(write_frame, fr, hands)
         if summary.frames_with_hands:
             background.submit(commit_frames)
         background.close()
