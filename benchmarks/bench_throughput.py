@@ -84,14 +84,17 @@ def has_workers_option(env: dict) -> bool:
 
 
 VIDEO_RUN = """
-import sys, torch
+import resource, sys, torch
 from pathlib import Path
 from handrecon.api import HandReconstructor
 from handrecon.pipeline.video import reconstruct_video_file
 torch.set_num_threads(1)
 rec = HandReconstructor()
+r0 = resource.getrusage(resource.RUSAGE_SELF)
 s = reconstruct_video_file(rec, Path(sys.argv[1]), Path(sys.argv[2]), overlay=True, progress=False)
-print(s.frames / s.seconds, s.frames_with_hands)
+r1 = resource.getrusage(resource.RUSAGE_SELF)
+cpu = r1.ru_utime - r0.ru_utime + r1.ru_stime - r0.ru_stime
+print(s.frames / s.seconds, s.frames_with_hands, 1000 * cpu / s.frames)
 """
 
 
@@ -113,13 +116,21 @@ def video_fps(root: Path, envs: dict[str, dict], runs: int, seconds: int = 3) ->
             writer.write(cv2.warpAffine(frame, M, (640, 480), borderMode=cv2.BORDER_REPLICATE))
         writer.release()
         fps: dict[str, list[float]] = {tag: [] for tag in envs}
+        cpu: dict[str, list[float]] = {tag: [] for tag in envs}
         for r in range(runs):
             for tag, e in envs.items():
                 _, out = timed([sys.executable, "-c", VIDEO_RUN, str(clip), str(Path(tmp) / f"v{r}{tag}")], e)
-                fps[tag].append(float(out.split()[0]))
+                fields = out.split()
+                fps[tag].append(float(fields[0]))
+                if len(fields) > 2:  # the CPU time of all the process's threads per frame (from the models' load on)
+                    cpu[tag].append(float(fields[2]))
     for tag, v in fps.items():
+        per_frame = f", {statistics.median(cpu[tag]):.0f} ms CPU per frame (all threads)" if cpu[tag] else ""
         print(f"{tag}video 640x480, one hand, JSON + MP4 overlay: {statistics.median(v):.1f} frames/s "
-              f"(median of {runs}: {', '.join(f'{x:.1f}' for x in v)})")  # fmt: skip
+              f"(median of {runs}: {', '.join(f'{x:.1f}' for x in v)}){per_frame}")  # fmt: skip
+    if len(fps) == 2:
+        ratios = [a / b for a, b in zip(*fps.values(), strict=True)]
+        print(f"video frames/s, this tree / baseline, per interleaved round: {', '.join(f'{x:.2f}' for x in ratios)}")
 
 
 def output_costs(folder: Path, limit: int = 20) -> None:

@@ -57,7 +57,9 @@ def test_a_missing_config_file_is_an_input_error(tmp_path):
     [({"max_hands": 0}, "max_hands"), ({"max_hands": -1}, "max_hands"), ({"max_hands": 2.5}, "max_hands"),
      ({"min_detection_confidence": 2.0}, "min_detection_confidence"),
      ({"min_detection_confidence": float("nan")}, "min_detection_confidence"), ({"tta_passes": -1}, "tta_passes"),
-     ({"video": VideoSettings(iterations=0)}, "video"), ({"fit": FitSettings(iterations=0)}, "fit.iterations")],
+     ({"video": VideoSettings(iterations=0)}, "video"), ({"fit": FitSettings(iterations=0)}, "fit.iterations"),
+     ({"video": VideoSettings(convergence_tolerance=1.0)}, "video.convergence_tolerance"),
+     ({"video": VideoSettings(convergence_tolerance=float("nan"))}, "video.convergence_tolerance")],
 )  # fmt: skip
 def test_settings_out_of_range_are_refused_when_the_config_is_made(kwargs, named):
     with pytest.raises(SettingError) as info:
@@ -123,6 +125,7 @@ def test_keywords_override_only_what_is_passed_and_never_mutate_the_config():
         try:
             s = video.image.fitter.settings
             assert s.min_sigma_px == 0.8 and s.iterations == cfg.video.iterations and not s.test_penetration
+            assert s.convergence_tolerance == cfg.video.convergence_tolerance
             assert video.image.config.weights.temporal == cfg.video.temporal_weight
         finally:
             video.close()

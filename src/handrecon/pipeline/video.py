@@ -14,13 +14,16 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from handrecon.detect.types import HandDetection
 from handrecon.detect.uncertainty import keypoint_sigma
+from handrecon.fit.initialize import HandParams
+from handrecon.fit.refine import FitResult
 from handrecon.io import InputError, VideoReader, VideoWriter, atomic_group, write_json_atomic
 from handrecon.pipeline.background import BackgroundWriter, prefetch
 from handrecon.pipeline.image import ImageReconstructor
 from handrecon.pipeline.outputs import image_record, overlay_image
 from handrecon.pipeline.results import Hand
-from handrecon.pipeline.tracking import HandTracker
+from handrecon.pipeline.tracking import HandTracker, Track
 from handrecon.pipeline.video_detector import TrackingDetector
 
 
@@ -38,8 +41,26 @@ class VideoSummary:
         return self.frames / self.seconds if self.seconds > 0 else 0.0
 
 
+@dataclass
+class FrameFit:
+    """A frame's fitted hands before packaging: the detections (filtered keypoints, track ids), the fit
+    results, how each fit started, and whether the penetration depths are reported on this frame."""
+
+    detections: list[HandDetection]
+    fits: list[FitResult]
+    initial: list[dict]
+    check_penetration: bool
+
+
 class VideoReconstructor:
-    """Per-frame reconstruction with state carried between frames (tracks, filters, last parameters)."""
+    """Per-frame reconstruction with state carried between frames (tracks, filters, last parameters).
+
+    A frame goes through three stages: `observe` (the tracking detector, the tracks and their keypoint
+    filters), `fit` (the fit warm-started from each track's previous result) and `package` (the hand
+    model's outputs and the reports of one frame). `observe` depends only on the previous frame's
+    `observe`, so a video detects the next frame on a thread of its own while this one is fitted
+    (`reconstruct_video_file`); `package` depends on its frame only. Calling the object runs the three in
+    turn."""
 
     def __init__(self, image_reconstructor: ImageReconstructor) -> None:
         base = image_reconstructor
@@ -49,8 +70,14 @@ class VideoReconstructor:
             tta_passes=0,
             texture=False,
             weights=dataclasses.replace(base.config.weights, temporal=video.temporal_weight),
-            # the caller's fit settings, with the video's iteration count and no penetration stage per frame
-            fit=dataclasses.replace(base.config.fit, iterations=video.iterations, test_penetration=False),
+            # the caller's fit settings, with the video's step budget and stopping rule and no penetration
+            # stage per frame
+            fit=dataclasses.replace(
+                base.config.fit,
+                iterations=video.iterations,
+                convergence_tolerance=video.convergence_tolerance,
+                test_penetration=False,
+            ),
             network_iterations=max(video.iterations, base.config.network_iterations),  # the video's own count
         )
         detector = TrackingDetector(
@@ -60,19 +87,60 @@ class VideoReconstructor:
         self.tracker = HandTracker()
 
     def __call__(self, rgb: np.ndarray, K: torch.Tensor, frame: int, t: float) -> list[Hand]:
+        dets, tracks = self.observe(rgb, frame, t)
+        return self.package(rgb, K, self.fit(dets, tracks, K, frame))
+
+    def observe(self, rgb: np.ndarray, frame: int, t: float) -> tuple[list[HandDetection], list[Track]]:
+        """The frame's hands as tracked: detections with filtered keypoints, track ids and sigmas, and the
+        track of each. Needs only the previous frame's `observe`, not its fit."""
         dets = self.image.detector.track(rgb)
         tracks = self.tracker.update(dets, frame, t)
         for d in dets:
             d.sigma = keypoint_sigma(d, self.image.calibration)
+        return dets, tracks
+
+    def fit(self, dets: list[HandDetection], tracks: list[Track], K: torch.Tensor, frame: int) -> FrameFit:
+        """The fit of each tracked hand, started from (and held to) its track's previous result; stores
+        this result in the track for the next frame. Frames must come in order."""
+        check = frame % self.image.config.video.penetration_check_every == 0
+        if not dets:
+            return FrameFit([], [], [], check)
         previous = [tr.params for tr in tracks]
-        hands = self.image.reconstruct_detections(
-            rgb, dets, K, previous=previous, init=previous, texture=False,
-            check_penetration=frame % self.image.config.video.penetration_check_every == 0,
-        )  # fmt: skip
-        for tr, h, d in zip(tracks, hands, dets, strict=True):
-            tr.params = self.image.fitter_params(h)
+        obs, starts = self.image.observations(dets, K, previous)
+        initial = list(self.image._initial_records)  # how each fit starts, recorded by `observations`
+        fits = self.image.fitter.fit(obs, K, starts, previous)
+        for tr, d, f in zip(tracks, dets, fits, strict=True):
+            tr.params = self._warm_start(d.handedness, f.params)
+        return FrameFit(dets, fits, initial, check)
+
+    def package(self, rgb: np.ndarray, K: torch.Tensor, fitted: FrameFit) -> list[Hand]:
+        """The frame's hands (mesh, joints, reports) from its fit; independent of the other frames, so it
+        may run beside the next frame's fit."""
+        if not fitted.detections:
+            return []
+        hands = self.image.package(
+            rgb, fitted.detections, fitted.fits, K, texture=False, check_penetration=fitted.check_penetration
+        )
+        for h, d, record in zip(hands, fitted.detections, fitted.initial, strict=True):
+            h.initial = record
             h.track_id = d.track_id
         return hands
+
+    @torch.no_grad()
+    def _warm_start(self, side: str, p: HandParams) -> HandParams:
+        """The next frame's start from a fit result: the parameters as the frame's `Hand` reports them
+        (float64, axis-angle) back in the fitter's form, i.e. `ImageReconstructor.fitter_params` of the
+        packaged hand, without packaging it first."""
+        pose_mean = self.image.models[side].pose_mean
+
+        def arr(x: torch.Tensor | None) -> np.ndarray | None:
+            return None if x is None else x[0].double().cpu().numpy()
+
+        hand_pose = p.to_axis_angle(pose_mean).hand_pose
+        reported = HandParams.from_numpy(
+            arr(p.global_orient), arr(hand_pose), arr(p.betas), arr(p.transl), arr(p.bone_scales)
+        )
+        return reported.to_matrices(pose_mean)
 
     def close(self) -> None:
         self.image.detector.close()
@@ -101,9 +169,11 @@ def _remove_stale_frames(json_dir: Path, stem: str, keep: set[str]) -> None:
 def reconstruct_video_file(
     rec, path: Path, out_dir: Path, formats=(), overlay: bool = True, progress: bool = True
 ) -> VideoSummary:
-    """Reconstruct every frame of a video file into `out_dir` (frames/*.json and <stem>_overlay.mp4); the
-    files of frame i are written in the background while frame i + 1 is reconstructed. Nothing is written
-    before a frame with a hand: a video in which no frame has one leaves no file (the caller reports it)."""
+    """Reconstruct every frame of a video file into `out_dir` (frames/*.json and <stem>_overlay.mp4). While
+    frame i is fitted, frame i + 1 is detected and frame i - 1 rendered and written, each on its own thread
+    (2 cores busy instead of one stage after the other); results and files are those of the frames done
+    one by one, in order. Nothing is written before a frame with a hand: a video in which no frame has one
+    leaves no file (the caller reports it)."""
     from tqdm import tqdm
 
     reader = VideoReader(path)
@@ -146,17 +216,29 @@ def reconstruct_video_file(
         if writer is not None and state["last"] is not None:
             writer.write(state["last"])  # keep the overlay's timing
 
-    frames = prefetch(reader)  # decoded ahead on a thread of its own
+    def observed(frames):
+        """(frame, its tracked detections or None when unreadable), on the detection thread."""
+        for fr in frames:
+            t = fr.timestamp if fr.timestamp is not None else fr.index / fps
+            yield fr, (video.observe(fr.rgb, fr.index, t) if fr.ok else None)
+
+    # Three threads besides this one, each a frame ahead of the next: decoding, detection (MediaPipe's
+    # tracking graph, the tracks), this thread's fit and packaging, and the writer's JSON and overlay.
+    frames = prefetch(reader)
+    detections = observed(frames)
+    detected = prefetch(detections, depth=4, name="handrecon-detector")  # slack for a search frame
     start = time.perf_counter()
     try:
         total = reader.frame_count or None
-        for fr in tqdm(frames, total=total, desc=path.name, unit="frame", disable=not progress, leave=False):
+        for fr, seen in tqdm(detected, total=total, desc=path.name, unit="frame", disable=not progress, leave=False):
             summary.frames += 1
-            if not fr.ok:
+            if seen is None:
                 summary.frame_failures.append((fr.index, fr.error or "unreadable frame"))
                 background.submit(repeat_last)
                 continue
-            hands = video(fr.rgb, K, fr.index, fr.timestamp if fr.timestamp is not None else fr.index / fps)
+            # packaged here, not on the writer thread: two threads of small torch operations hand the GIL
+            # to each other at every operation, which cost more CPU than packaging saves the fit's thread
+            hands = video.package(fr.rgb, K, video.fit(*seen, K, fr.index))
             summary.frames_with_hands += bool(hands)
             background.submit(write_frame, fr, hands)
         if summary.frames_with_hands:
@@ -181,7 +263,9 @@ def reconstruct_video_file(
             writer.abort()
         raise
     finally:
-        frames.close()  # stops the decoding thread
+        detected.close()  # stops the detection thread, then the decoding thread
+        detections.close()
+        frames.close()
         video.close()
     summary.seconds = time.perf_counter() - start
     return summary
