@@ -30,6 +30,7 @@ import numpy as np
 from handrecon.detect.body import BodyHand, BodyHandProposer, forearm_rect
 from handrecon.detect.crops import RotatedRect
 from handrecon.detect.landmarks import HandLandmarks, rect_from_hand_landmarks
+from handrecon.detect.masking import mask_palms, palm_in_rect
 from handrecon.detect.mediapipe_hands import TTAConfig
 from handrecon.detect.plausibility import face_feature
 from handrecon.detect.proposals import (
@@ -48,6 +49,8 @@ from handrecon.detect.verify import (
     HandVerifier,
     VerifiedHand,
     assign_handedness,
+    same_hand,
+    settle,
 )
 
 DETECTOR_NAME = "handrecon-multisource (mediapipe-0.10.21 models)"
@@ -69,6 +72,10 @@ class ThoroughSettings:
     neighbours: bool = True  # crops beside each hand: the second of two touching hands
     scan: bool = True  # when nothing else found a hand: large windows read by the landmark model
     forearm: bool = False  # a crop along the forearm of each visible body wrist that has no hand yet
+    # a body wrist with no hand whose forearm crop holds a verified hand's palm (two hands together): that
+    # crop read again with the verified palms filled grey (`handrecon.detect.masking`)
+    masked_wrists: bool = True
+    min_wrist_visibility: float = 0.5  # body wrists the forearm and masked reads start from
 
 
 class ThoroughHands:
@@ -136,10 +143,14 @@ class ThoroughHands:
             stats["proposals"] += len(extra)
             hands = self.verifier.merge(hands, self.verifier(rgb, proposal_nms(extra), known=hands))
         if s.forearm and body_hands:  # a wrist with no hand yet: the region continuing its forearm
-            fore = [_forearm_proposal(b) for b in body_hands if b.visibility >= 0.5 and not _has_hand(b, hands)]
-            fore = [p for p in fore if p is not None and _inside(p.rect, W, H)]
+            wrists = [b for b in body_hands if b.visibility >= s.min_wrist_visibility and not _has_hand(b, hands)]
+            fore = [p for p in map(_forearm_proposal, wrists) if p is not None and _inside(p.rect, W, H)]
             stats["proposals"] += len(fore)
             hands = self.verifier.merge(hands, self.verifier(rgb, fore, known=hands))
+        if s.masked_wrists and body_hands and hands:
+            more = self.masked_wrist_reads(rgb, body_hands, hands)
+            stats["masked_reads"] = len(more)
+            hands = self.verifier.merge(hands, [h for h, _ in more if h is not None])
         if s.scan and not hands:  # nothing proposed a hand: the landmark model over large windows
             windows = [Proposal(r, "scan", 0.0) for r in scan_windows(W, H)]
             stats["proposals"] += len(windows)
@@ -157,6 +168,39 @@ class ThoroughHands:
             hands = kept
         self.last_stats = stats
         return hands, body_hands
+
+    def masked_wrist_reads(
+        self, rgb: np.ndarray, body_hands: list[BodyHand], hands: list[VerifiedHand]
+    ) -> list[tuple[VerifiedHand | None, HandLandmarks]]:
+        """The second of two hands held together. For each visible body wrist with no verified hand whose
+        forearm crop (`forearm_rect`) holds the palm of a verified hand, that crop is read on the image with
+        those palms filled grey, so the landmark model cannot lock onto them again. The reading is kept when
+        it passes the verifier, is no hand already found, and its wrist is that body wrist (within half a hand,
+        as for the body's side): the body says a second hand is there, the mask says which hand not to read.
+        Returns (kept hand or None, reading) per crop read."""
+        out: list[tuple[VerifiedHand | None, HandLandmarks]] = []
+        for b in body_hands:
+            if b.visibility < self.settings.min_wrist_visibility or _has_hand(b, hands):
+                continue
+            prop = _forearm_proposal(b)
+            if prop is None or not _inside(prop.rect, rgb.shape[1], rgb.shape[0]):
+                continue
+            inside = [h.landmarks for h in hands if palm_in_rect(h.landmarks, prop.rect)]
+            if not inside:  # nothing to hide: the forearm option reads such crops as they are
+                continue
+            masked = mask_palms(rgb, inside)
+            prop = Proposal(prop.rect, "masked-wrist", prop.score, prop.side, prop.person)
+            lm, rounds = settle(self.verifier.model, masked, prop, self.verifier.max_rounds)
+            hand = None
+            attached = np.linalg.norm(lm.keypoints[0] - b.wrist) < 0.5 * lm.size_px
+            if attached and not any(same_hand(lm, h.landmarks) for h in hands):
+                hand = self.verifier.accept(masked, lm, prop, rounds)
+            if hand is not None:
+                hand.kept_because += (
+                    f"; read at the {b.side} body wrist with {len(inside)} verified hand palm(s) masked"
+                )
+            out.append((hand, lm))
+        return out
 
     def detect(
         self, rgb: np.ndarray, tta: TTAConfig | None = None, previous: list[HandDetection] | None = None
