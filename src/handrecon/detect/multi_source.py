@@ -53,6 +53,16 @@ from handrecon.detect.verify import (
     settle,
 )
 
+# Lowest palm-detector score verified when nothing else found a hand (the fallback's proposals; a hand is still
+# kept only by the presence rule). Rule, on tuning data the project may use (200 synthetic renders with their
+# hands painted grey and 200 crops of matplotlib's public-domain grace_hopper.jpg: hand-free images, where every
+# hand is false; the whole thorough flow run on each): the lowest floor on a 0.1 grid at which the fallback adds
+# at most 1 false hand per 100 hand-free images. Floors 0.1 / 0.2 / 0.3 / 0.4 added 22 / 8 / 3 / 2 false hands on
+# the 400 (the other passes: 28), so 0.3. The same flow on 200 renders with hands gained no hand at any floor
+# (the renders' missed hands give no palm detection at all): the fallback is for real photos' large hands cut
+# by the frame, whose palm the detector scores low even zoomed out (photos_hamer/test2: 0.30).
+WEAK_PALM_FLOOR = 0.3
+
 DETECTOR_NAME = "handrecon-multisource (mediapipe-0.10.21 models)"
 
 
@@ -61,6 +71,9 @@ class ThoroughSettings:
     presence_threshold: float = PRESENCE_THRESHOLD
     two_read_threshold: float | None = None  # e.g. TWO_READ_THRESHOLD: see verify.py (off: hard_dev precision)
     palm_min_score: float = 0.5
+    # when no other pass found a hand: palm detections down to this score (of the image and zoomed-out runs
+    # already made), verified by the same presence rule. None: off. See WEAK_PALM_FLOOR.
+    weak_palm_floor: float | None = WEAK_PALM_FLOOR
     tiles: bool = True
     body: bool = True
     close_up_fraction: float = 1 / 3  # a hand this large (of the shorter image side): no tiles
@@ -101,8 +114,19 @@ class ThoroughHands:
         self.close()
 
     # -------------------------------------------------------------------------------------------
-    def palm_proposals(self, rgb: np.ndarray, regions: list[RotatedRect | None], source: str) -> list[Proposal]:
-        return [Proposal(palm_rect(d), source, d.score) for r in regions for d in self.palms.detect(rgb, r)]
+    def palm_proposals(
+        self, rgb: np.ndarray, regions: list[RotatedRect | None], source: str, weak: list[Proposal] | None = None
+    ) -> list[Proposal]:
+        """Palm detections over the regions; with `weak`, the same runs' detections scoring in
+        [weak_palm_floor, palm_min_score) are appended to it (source "palm-weak")."""
+        floor = self.settings.weak_palm_floor if weak is not None else None
+        out: list[Proposal] = []
+        for r in regions:
+            strong, low = self.palms.detect_with_weak(rgb, r, floor)
+            out += [Proposal(palm_rect(d), source, d.score) for d in strong]
+            if weak is not None:
+                weak += [Proposal(palm_rect(d), "palm-weak", d.score) for d in low]
+        return out
 
     def verified(
         self, rgb: np.ndarray, previous: list[HandDetection] | None = None
@@ -111,9 +135,10 @@ class ThoroughHands:
         previous video frame, whose landmark crops are proposals too ("track")."""
         H, W = rgb.shape[:2]
         s = self.settings
-        props = self.palm_proposals(rgb, [None], "palm")
+        weak: list[Proposal] = []
+        props = self.palm_proposals(rgb, [None], "palm", weak)
         if not props:  # a palm filling the frame needs context around it
-            props = self.palm_proposals(rgb, [zoomed_out(W, H)], "palm")
+            props = self.palm_proposals(rgb, [zoomed_out(W, H)], "palm", weak)
         if previous:
             props += [Proposal(rect_from_hand_landmarks(d.keypoints), "track", 1.0) for d in previous]
         hands = self.verifier(rgb, proposal_nms(props))
@@ -155,6 +180,9 @@ class ThoroughHands:
             windows = [Proposal(r, "scan", 0.0) for r in scan_windows(W, H)]
             stats["proposals"] += len(windows)
             hands = self.verifier(rgb, windows)
+        if not hands and weak:  # still nothing: the palm detector's weaker detections of the same runs
+            stats["proposals"] += len(weak)
+            hands = self.verifier(rgb, proposal_nms(weak))
         if s.neighbours and hands:
             near = [Proposal(r, "neighbour", 0.0) for h in hands for r in neighbour_rects(h.landmarks.rect)]
             near = [p for p in near if not _covered(p, hands)]
