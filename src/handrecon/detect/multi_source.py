@@ -6,17 +6,21 @@
    detector on a pyramid of overlapping tiles (images well above the detector's resolution only); the pose
    models on the image (and, unless a close-up, its half-size tiles): a region at each wrist of every person.
    No body pass beside a hand that fills the frame (half the shorter side): no body can be in view there.
-3. When nothing was found: upright windows of half and three quarters of the shorter side (large gloved or
-   half-hidden hands that no detector proposes).
-4. Crops beside each hand found (the second of two touching hands); beside a frame-filling hand only those
+3. A body wrist with no hand whose forearm crop holds a verified hand's palm (two hands held together): that
+   crop read again with the verified palm masked grey (`handrecon.detect.masking`), kept when its wrist is
+   that body wrist.
+4. When nothing was found: upright windows of half and three quarters of the shorter side (large gloved or
+   half-hidden hands that no detector proposes); then the palm detections scoring under `palm_min_score`
+   (down to `WEAK_PALM_FLOOR`) of the palm runs already made.
+5. Crops beside each hand found (the second of two touching hands); beside a frame-filling hand only those
    centred in the frame. Optionally (`forearm`), a crop continuing the forearm of each body wrist without a hand.
-5. Proposals merged by an NMS that keeps the two wrists of a body apart, then verified (crop settled on the
+6. Proposals merged by an NMS that keeps the two wrists of a body apart, then verified (crop settled on the
    landmarks, hand-presence threshold), duplicates removed, 'hands' too small for the face they lie on
    dropped (`handrecon.detect.plausibility`), handedness from the landmarks and the body.
 
 A proposal whose reading is a hand already verified stops re-cropping (it cannot add a hand).
 Cost (measured by benchmarks/bench_detection.py): a 256x256 one-hand close-up costs the palm pass and about
-six landmark runs (2.5x the fast front end); a large photo with people adds tiles, pose landmarks per person
+six landmark runs (about 2x the fast front end); a large photo with people adds tiles, pose landmarks per person
 and landmark runs per proposal. The fast front end is MediaPipe's legacy graph (`MediaPipeHands`).
 """
 
