@@ -15,10 +15,13 @@ interleaved per image, and counts the thorough detector's model runs. `--calibra
 data of the verification rules (N synthetic renders and non-hand crops) and prints what the rules give
 (`handrecon.detect.hand_prior.PRIOR_LIMITS`, `handrecon.detect.verify.TWO_READ_THRESHOLD`).
 
+`--calibrate-fallbacks N` prints the tuning data of the weak-palm floor (`multi_source.WEAK_PALM_FLOOR`) and
+of the re-crop give-up (`verify.GIVE_UP_BELOW`).
+
 `--two-read` / `--forearm` score the thorough detector with those options on (both off by default).
 
 Run: python benchmarks/bench_detection.py [--hard-dev PATH] [--sweep] [--per-image] [--two-read] [--forearm]
-     [--close-ups N] [--calibrate-prior N]
+     [--close-ups N] [--calibrate-prior N] [--calibrate-fallbacks N]
 """
 
 from __future__ import annotations
@@ -249,6 +252,106 @@ def calibrate_prior(count: int, seed: int = 0) -> None:
     print(f"rule (lowest two-read threshold admitting no more non-hands than presence alone): {chosen}")
 
 
+def calibrate_fallbacks(count: int, seed: int = 1) -> None:
+    """Tuning data of two rules of the thorough detector (see multi_source.WEAK_PALM_FLOOR, verify.GIVE_UP_BELOW).
+
+    Weak palms: the whole thorough flow, weak floor at the grid's lowest (0.1), on `count` synthetic renders with
+    their hands painted grey and `count` crops of a public-domain photo (hand-free: every hand is false), and on
+    the renders themselves; for each floor of the grid, the hands the fallback would add. Give-up: the palm and
+    neighbour proposals of `count` other renders traced through `settle` without a give-up; for each value of
+    the grid, the kept hands (presence >= 0.9) a give-up after the first reading would lose and the runs saved.
+    """
+    import dataclasses
+    import math
+
+    from handrecon.detect.landmarks import HandLandmarkModel, rect_from_hand_landmarks
+    from handrecon.detect.multi_source import ThoroughHands, ThoroughSettings
+    from handrecon.detect.proposals import neighbour_rects, palm_rect, zoomed_out
+    from handrecon.detect.ssd import palm_detector
+    from handrecon.synth.config import SynthConfig
+    from handrecon.synth.engine import SynthEngine
+
+    grid = (0.1, 0.2, 0.3, 0.4)
+    det = ThoroughHands(settings=dataclasses.replace(ThoroughSettings(), weak_palm_floor=grid[0]))
+    rows: dict[str, list] = {"renders": [], "hand-free": []}
+    others_false = 0
+
+    def weak_hands(rgb, truths, kind):
+        nonlocal others_false
+        hands, _ = det.verified(rgb)
+        is_hand = [any(_same_or_part(h.landmarks.keypoints, t) for t in truths) for h in hands]
+        rows[kind] += [(h.proposal.score, ok) for h, ok in zip(hands, is_hand, strict=True) if _weak(h)]
+        if kind == "hand-free":
+            others_false += sum(h.proposal.source != "palm-weak" for h in hands)
+
+    engine = SynthEngine(SynthConfig(seed=seed, two_hand_prob=0.3, size=320))
+    for i in range(count):
+        s = engine.sample(i)
+        weak_hands(s.image, [s.joints2d[k] for k in range(s.num_hands) if s.visible[k].sum() >= 11], "renders")
+        if s.hand_mask is not None:
+            painted = s.image.copy()
+            painted[s.hand_mask.astype(bool)] = 128
+            weak_hands(painted, [], "hand-free")
+    photo = _public_domain_photo()
+    rng = np.random.default_rng(seed)
+    for _ in range(count if photo is not None else 0):
+        H, W = photo.shape[:2]
+        side = rng.uniform(0.3, 1.0) * min(H, W)
+        x0, y0 = int(rng.uniform(0, W - side)), int(rng.uniform(0, H - side))
+        weak_hands(photo[y0 : y0 + int(side), x0 : x0 + int(side)], [], "hand-free")
+    print(f"weak palms (the fallback), {count} renders, up to {2 * count} hand-free images:")
+    print(f"  false hands of the other passes on the hand-free images: {others_false}")
+    for f in grid:
+        free = [ok for sc, ok in rows["hand-free"] if sc >= f]
+        ren = [ok for sc, ok in rows["renders"] if sc >= f]
+        wrong = len(ren) - sum(ren)
+        print(f"  floor {f:.1f}: hand-free: {len(free)} false hands; renders: {sum(ren)} hands, {wrong} false")
+
+    model, palms = HandLandmarkModel(), palm_detector(0.1)
+    traces = []
+
+    def trace(rgb, rect, max_rounds=4):  # `settle` without give-up, every reading's presence
+        lm, seen = model(rgb, rect), []
+        seen.append(lm.presence)
+        while len(seen) < max_rounds:
+            r = rect_from_hand_landmarks(lm.keypoints)
+            moved = math.hypot(r.cx - lm.rect.cx, r.cy - lm.rect.cy) / max(r.size, 1.0)
+            if moved < 0.05 and abs(math.log(max(r.size, 1.0) / max(lm.rect.size, 1.0))) < 0.05:
+                break
+            nxt = model(rgb, r)
+            seen.append(nxt.presence)
+            if nxt.presence < lm.presence - 0.2:
+                break
+            lm = nxt
+        traces.append((seen, lm.presence))
+
+    engine = SynthEngine(SynthConfig(seed=seed + 1, two_hand_prob=0.3, size=320))
+    for i in range(count):
+        s = engine.sample(i)
+        H, W = s.image.shape[:2]
+        for region in (None, zoomed_out(W, H)):
+            for d in palms.detect(s.image, region):
+                trace(s.image, palm_rect(d))
+        for k in range(s.num_hands):
+            for r in neighbour_rects(rect_from_hand_landmarks(s.joints2d[k])):
+                trace(s.image, r)
+    runs = sum(len(t) for t, _ in traces)
+    kept = sum(p >= 0.9 for _, p in traces)
+    print(f"re-crop give-up: {len(traces)} proposals, {runs} landmark runs, {kept} kept hands")
+    for g in (0.05, 0.1, 0.2, 0.3):
+        lost = saved = 0
+        for t, p in traces:  # stopped at the first reading under g that was not the last
+            j = next((j for j, x in enumerate(t[:-1]) if x < g), None)
+            if j is not None:
+                lost += p >= 0.9
+                saved += len(t) - (j + 1)
+        print(f"  give up below {g:.2f}: kept hands lost {lost}, runs saved {saved} ({100 * saved / runs:.1f} %)")
+
+
+def _weak(h) -> bool:
+    return h.proposal.source == "palm-weak"
+
+
 def close_ups(count: int, rounds: int = 3) -> None:
     """Per-image detection time on one-hand 256x256 close-ups (the folder of bench_throughput.py), thorough and
     fast interleaved image by image (a loaded machine slows both alike), and the models each one runs."""
@@ -315,6 +418,12 @@ def main() -> int:
         metavar="N",
         help="only the tuning data: N synthetic renders and non-hand crops, figures of the verification rules",
     )
+    ap.add_argument(
+        "--calibrate-fallbacks",
+        type=int,
+        metavar="N",
+        help="only the tuning data of the weak-palm floor and the re-crop give-up (N synthetic renders)",
+    )
     ap.add_argument("--two-read", action="store_true", help="thorough detector with the two-read admission on")
     ap.add_argument("--forearm", action="store_true", help="thorough detector with the forearm proposals on")
     ap.add_argument(
@@ -329,6 +438,9 @@ def main() -> int:
         return 0
     if a.calibrate_prior:
         calibrate_prior(a.calibrate_prior)
+        return 0
+    if a.calibrate_fallbacks:
+        calibrate_fallbacks(a.calibrate_fallbacks)
         return 0
     if a.hard_dev is None or not (a.hard_dev / "annotations.json").is_file():
         print("hard_dev not found (../shared/devdata/hard_dev); pass --hard-dev", file=sys.stderr)

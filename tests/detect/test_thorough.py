@@ -141,3 +141,25 @@ def test_frame_filling_close_up_runs_no_body_pass(thorough, demo_rgb):
         assert calls == [canvas.shape]
     finally:
         thorough.body = body
+
+
+def test_weak_palm_detections_are_verified_only_when_nothing_else_found_a_hand(demo_rgb):
+    import dataclasses
+
+    from handrecon.detect.multi_source import ThoroughSettings
+    from handrecon.detect.ssd import palm_detector
+
+    H, W = demo_rgb.shape[:2]
+    small = np.asarray(Image.fromarray(demo_rgb).resize((W // 2, H // 2), Image.BILINEAR))
+    canvas = np.full((700, 700, 3), 90, np.uint8)
+    canvas[100 : 100 + small.shape[0], 150 : 150 + small.shape[1]] = small
+    # one model run, two lists: the strong one is exactly `detect`'s, the weak one below min_score
+    det = palm_detector(0.95)
+    strong, weak = det.detect_with_weak(canvas, None, 0.5)
+    assert strong == det.detect(canvas) == [] and weak and all(0.5 <= d.score < 0.95 for d in weak)
+    # a palm scoring under palm_min_score: no hand without the fallback, the hand with it
+    base = ThoroughSettings(palm_min_score=0.95, tiles=False, body=False, scan=False, neighbours=False)
+    assert ThoroughHands(settings=dataclasses.replace(base, weak_palm_floor=None)).detect(canvas) == []
+    (d,) = ThoroughHands(settings=dataclasses.replace(base, weak_palm_floor=0.5)).detect(canvas)
+    assert d.report["found_by"] == ["palm-weak"] and d.report["presence"] >= 0.9
+    assert 100 <= d.keypoints[:, 1].mean() <= 100 + H // 2 and 150 <= d.keypoints[:, 0].mean() <= 150 + W // 2

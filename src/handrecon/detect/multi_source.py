@@ -6,17 +6,21 @@
    detector on a pyramid of overlapping tiles (images well above the detector's resolution only); the pose
    models on the image (and, unless a close-up, its half-size tiles): a region at each wrist of every person.
    No body pass beside a hand that fills the frame (half the shorter side): no body can be in view there.
-3. When nothing was found: upright windows of half and three quarters of the shorter side (large gloved or
-   half-hidden hands that no detector proposes).
-4. Crops beside each hand found (the second of two touching hands); beside a frame-filling hand only those
+3. A body wrist with no hand whose forearm crop holds a verified hand's palm (two hands held together): that
+   crop read again with the verified palm masked grey (`handrecon.detect.masking`), kept when its wrist is
+   that body wrist.
+4. When nothing was found: upright windows of half and three quarters of the shorter side (large gloved or
+   half-hidden hands that no detector proposes); then the palm detections scoring under `palm_min_score`
+   (down to `WEAK_PALM_FLOOR`) of the palm runs already made.
+5. Crops beside each hand found (the second of two touching hands); beside a frame-filling hand only those
    centred in the frame. Optionally (`forearm`), a crop continuing the forearm of each body wrist without a hand.
-5. Proposals merged by an NMS that keeps the two wrists of a body apart, then verified (crop settled on the
+6. Proposals merged by an NMS that keeps the two wrists of a body apart, then verified (crop settled on the
    landmarks, hand-presence threshold), duplicates removed, 'hands' too small for the face they lie on
    dropped (`handrecon.detect.plausibility`), handedness from the landmarks and the body.
 
 A proposal whose reading is a hand already verified stops re-cropping (it cannot add a hand).
 Cost (measured by benchmarks/bench_detection.py): a 256x256 one-hand close-up costs the palm pass and about
-six landmark runs (2.5x the fast front end); a large photo with people adds tiles, pose landmarks per person
+six landmark runs (about 2x the fast front end); a large photo with people adds tiles, pose landmarks per person
 and landmark runs per proposal. The fast front end is MediaPipe's legacy graph (`MediaPipeHands`).
 """
 
@@ -30,6 +34,7 @@ import numpy as np
 from handrecon.detect.body import BodyHand, BodyHandProposer, forearm_rect
 from handrecon.detect.crops import RotatedRect
 from handrecon.detect.landmarks import HandLandmarks, rect_from_hand_landmarks
+from handrecon.detect.masking import mask_palms, palm_in_rect
 from handrecon.detect.mediapipe_hands import TTAConfig
 from handrecon.detect.plausibility import face_feature
 from handrecon.detect.proposals import (
@@ -48,7 +53,20 @@ from handrecon.detect.verify import (
     HandVerifier,
     VerifiedHand,
     assign_handedness,
+    same_hand,
+    settle,
 )
+
+# Lowest palm-detector score verified when nothing else found a hand (the fallback's proposals; a hand is still
+# kept only by the presence rule). Rule, on tuning data the project may use (200 synthetic renders with their
+# hands painted grey and 200 crops of matplotlib's public-domain grace_hopper.jpg: hand-free images, where every
+# hand is false; the whole thorough flow run on each): the lowest floor on a 0.1 grid at which the fallback adds
+# at most 1 false hand per 100 hand-free images. `benchmarks/bench_detection.py --calibrate-fallbacks 200`:
+# floors 0.1 / 0.2 / 0.3 / 0.4 added 24 / 10 / 6 / 3 false hands on the 400 (the other passes: 31), so 0.4.
+# The same flow on 200 renders with hands gained no hand at any floor (their missed hands give no palm detection
+# at all): the fallback is for real photos' large hands cut by the frame, whose palm the detector scores low
+# even zoomed out. The evidence is thin (a few false hands in 400 images).
+WEAK_PALM_FLOOR = 0.4
 
 DETECTOR_NAME = "handrecon-multisource (mediapipe-0.10.21 models)"
 
@@ -58,6 +76,9 @@ class ThoroughSettings:
     presence_threshold: float = PRESENCE_THRESHOLD
     two_read_threshold: float | None = None  # e.g. TWO_READ_THRESHOLD: see verify.py (off: hard_dev precision)
     palm_min_score: float = 0.5
+    # when no other pass found a hand: palm detections down to this score (of the image and zoomed-out runs
+    # already made), verified by the same presence rule. None: off. See WEAK_PALM_FLOOR.
+    weak_palm_floor: float | None = WEAK_PALM_FLOOR
     tiles: bool = True
     body: bool = True
     close_up_fraction: float = 1 / 3  # a hand this large (of the shorter image side): no tiles
@@ -69,6 +90,10 @@ class ThoroughSettings:
     neighbours: bool = True  # crops beside each hand: the second of two touching hands
     scan: bool = True  # when nothing else found a hand: large windows read by the landmark model
     forearm: bool = False  # a crop along the forearm of each visible body wrist that has no hand yet
+    # a body wrist with no hand whose forearm crop holds a verified hand's palm (two hands together): that
+    # crop read again with the verified palms filled grey (`handrecon.detect.masking`)
+    masked_wrists: bool = True
+    min_wrist_visibility: float = 0.5  # body wrists the forearm and masked reads start from
 
 
 class ThoroughHands:
@@ -94,8 +119,19 @@ class ThoroughHands:
         self.close()
 
     # -------------------------------------------------------------------------------------------
-    def palm_proposals(self, rgb: np.ndarray, regions: list[RotatedRect | None], source: str) -> list[Proposal]:
-        return [Proposal(palm_rect(d), source, d.score) for r in regions for d in self.palms.detect(rgb, r)]
+    def palm_proposals(
+        self, rgb: np.ndarray, regions: list[RotatedRect | None], source: str, weak: list[Proposal] | None = None
+    ) -> list[Proposal]:
+        """Palm detections over the regions; with `weak`, the same runs' detections scoring in
+        [weak_palm_floor, palm_min_score) are appended to it (source "palm-weak")."""
+        floor = self.settings.weak_palm_floor if weak is not None else None
+        out: list[Proposal] = []
+        for r in regions:
+            strong, low = self.palms.detect_with_weak(rgb, r, floor)
+            out += [Proposal(palm_rect(d), source, d.score) for d in strong]
+            if weak is not None:
+                weak += [Proposal(palm_rect(d), "palm-weak", d.score) for d in low]
+        return out
 
     def verified(
         self, rgb: np.ndarray, previous: list[HandDetection] | None = None
@@ -104,9 +140,10 @@ class ThoroughHands:
         previous video frame, whose landmark crops are proposals too ("track")."""
         H, W = rgb.shape[:2]
         s = self.settings
-        props = self.palm_proposals(rgb, [None], "palm")
+        weak: list[Proposal] = []
+        props = self.palm_proposals(rgb, [None], "palm", weak)
         if not props:  # a palm filling the frame needs context around it
-            props = self.palm_proposals(rgb, [zoomed_out(W, H)], "palm")
+            props = self.palm_proposals(rgb, [zoomed_out(W, H)], "palm", weak)
         if previous:
             props += [Proposal(rect_from_hand_landmarks(d.keypoints), "track", 1.0) for d in previous]
         hands = self.verifier(rgb, proposal_nms(props))
@@ -136,14 +173,21 @@ class ThoroughHands:
             stats["proposals"] += len(extra)
             hands = self.verifier.merge(hands, self.verifier(rgb, proposal_nms(extra), known=hands))
         if s.forearm and body_hands:  # a wrist with no hand yet: the region continuing its forearm
-            fore = [_forearm_proposal(b) for b in body_hands if b.visibility >= 0.5 and not _has_hand(b, hands)]
-            fore = [p for p in fore if p is not None and _inside(p.rect, W, H)]
+            wrists = [b for b in body_hands if b.visibility >= s.min_wrist_visibility and not _has_hand(b, hands)]
+            fore = [p for p in map(_forearm_proposal, wrists) if p is not None and _inside(p.rect, W, H)]
             stats["proposals"] += len(fore)
             hands = self.verifier.merge(hands, self.verifier(rgb, fore, known=hands))
+        if s.masked_wrists and body_hands and hands:
+            more = self.masked_wrist_reads(rgb, body_hands, hands)
+            stats["masked_reads"] = len(more)
+            hands = self.verifier.merge(hands, [h for h, _ in more if h is not None])
         if s.scan and not hands:  # nothing proposed a hand: the landmark model over large windows
             windows = [Proposal(r, "scan", 0.0) for r in scan_windows(W, H)]
             stats["proposals"] += len(windows)
             hands = self.verifier(rgb, windows)
+        if not hands and weak:  # still nothing: the palm detector's weaker detections of the same runs
+            stats["proposals"] += len(weak)
+            hands = self.verifier(rgb, proposal_nms(weak))
         if s.neighbours and hands:
             near = [Proposal(r, "neighbour", 0.0) for h in hands for r in neighbour_rects(h.landmarks.rect)]
             near = [p for p in near if not _covered(p, hands)]
@@ -157,6 +201,39 @@ class ThoroughHands:
             hands = kept
         self.last_stats = stats
         return hands, body_hands
+
+    def masked_wrist_reads(
+        self, rgb: np.ndarray, body_hands: list[BodyHand], hands: list[VerifiedHand]
+    ) -> list[tuple[VerifiedHand | None, HandLandmarks]]:
+        """The second of two hands held together. For each visible body wrist with no verified hand whose
+        forearm crop (`forearm_rect`) holds the palm of a verified hand, that crop is read on the image with
+        those palms filled grey, so the landmark model cannot lock onto them again. The reading is kept when
+        it passes the verifier, is no hand already found, and its wrist is that body wrist (within half a hand,
+        as for the body's side): the body says a second hand is there, the mask says which hand not to read.
+        Returns (kept hand or None, reading) per crop read."""
+        out: list[tuple[VerifiedHand | None, HandLandmarks]] = []
+        for b in body_hands:
+            if b.visibility < self.settings.min_wrist_visibility or _has_hand(b, hands):
+                continue
+            prop = _forearm_proposal(b)
+            if prop is None or not _inside(prop.rect, rgb.shape[1], rgb.shape[0]):
+                continue
+            inside = [h.landmarks for h in hands if palm_in_rect(h.landmarks, prop.rect)]
+            if not inside:  # nothing to hide: the forearm option reads such crops as they are
+                continue
+            masked = mask_palms(rgb, inside)
+            prop = Proposal(prop.rect, "masked-wrist", prop.score, prop.side, prop.person)
+            lm, rounds = settle(self.verifier.model, masked, prop, self.verifier.max_rounds)
+            hand = None
+            attached = np.linalg.norm(lm.keypoints[0] - b.wrist) < 0.5 * lm.size_px
+            if attached and not any(same_hand(lm, h.landmarks) for h in hands):
+                hand = self.verifier.accept(masked, lm, prop, rounds)
+            if hand is not None:
+                hand.kept_because += (
+                    f"; read at the {b.side} body wrist with {len(inside)} verified hand palm(s) masked"
+                )
+            out.append((hand, lm))
+        return out
 
     def detect(
         self, rgb: np.ndarray, tta: TTAConfig | None = None, previous: list[HandDetection] | None = None

@@ -17,7 +17,18 @@ import numpy as np
 from handrecon.detect.crops import RotatedRect, angle_up
 from handrecon.detect.ssd import SSDDetection, box_iou
 
-SOURCES = ("palm", "palm-tile", "body", "forearm", "neighbour", "whole-image", "scan", "track")
+SOURCES = (
+    "palm",
+    "palm-weak",
+    "palm-tile",
+    "body",
+    "forearm",
+    "masked-wrist",
+    "neighbour",
+    "whole-image",
+    "scan",
+    "track",
+)
 
 
 @dataclass

@@ -95,6 +95,13 @@ class SSDDetector:
 
     def detect(self, rgb: np.ndarray, region: RotatedRect | None = None) -> list[SSDDetection]:
         """Detections in image pixels inside `region` (default: the whole image, letterboxed)."""
+        return self.detect_with_weak(rgb, region)[0]
+
+    def detect_with_weak(
+        self, rgb: np.ndarray, region: RotatedRect | None = None, weak_floor: float | None = None
+    ) -> tuple[list[SSDDetection], list[SSDDetection]]:
+        """Detections scoring at least `min_score`, and (same model run, merged apart so that the first list is
+        exactly `detect`'s) those scoring in [weak_floor, min_score); the second is empty without a floor."""
         H, W = rgb.shape[:2]
         region = region or RotatedRect.around(0, 0, W, H)
         size = self.model.input_size[0]
@@ -104,16 +111,22 @@ class SSDDetector:
         x = crop(rgb, region, size).astype(np.float32) * ((hi - lo) / 255.0) + lo
         raw, logits = self.model.run(x)
         scores = 1.0 / (1.0 + np.exp(-np.clip(logits[:, 0].astype(np.float64), -60, 60)))
-        keep = np.nonzero(scores >= self.min_score)[0]
-        dets = []
-        for k in keep:
-            a = self._anchors[k] * size
-            cx, cy, w, h = raw[k, 0] + a[0], raw[k, 1] + a[1], raw[k, 2], raw[k, 3]
-            box_c = np.array([[cx - w / 2, cy - h / 2], [cx + w / 2, cy + h / 2]])
-            kps = raw[k, 4 : 4 + 2 * self.num_keypoints].reshape(-1, 2) + a
-            box = region.to_image(box_c, size, size)  # axis-aligned region: corners stay corners
-            dets.append(SSDDetection(box.ravel(), region.to_image(kps, size, size), float(scores[k])))
-        return weighted_nms(dets, self.nms_iou)
+
+        def decoded(keep: np.ndarray) -> list[SSDDetection]:
+            dets = []
+            for k in keep:
+                a = self._anchors[k] * size
+                cx, cy, w, h = raw[k, 0] + a[0], raw[k, 1] + a[1], raw[k, 2], raw[k, 3]
+                box_c = np.array([[cx - w / 2, cy - h / 2], [cx + w / 2, cy + h / 2]])
+                kps = raw[k, 4 : 4 + 2 * self.num_keypoints].reshape(-1, 2) + a
+                box = region.to_image(box_c, size, size)  # axis-aligned region: corners stay corners
+                dets.append(SSDDetection(box.ravel(), region.to_image(kps, size, size), float(scores[k])))
+            return weighted_nms(dets, self.nms_iou)
+
+        strong = decoded(np.nonzero(scores >= self.min_score)[0])
+        if weak_floor is None or weak_floor >= self.min_score:
+            return strong, []
+        return strong, decoded(np.nonzero((scores >= weak_floor) & (scores < self.min_score))[0])
 
 
 def palm_detector(min_score: float = 0.5) -> SSDDetector:
