@@ -4,24 +4,18 @@ unity and follow the bones."""
 
 from __future__ import annotations
 
-import importlib.util
-from pathlib import Path
-
 import numpy as np
 import pytest
 
 from handrecon.hand.asset import load_openhand
+from tests.tools import load_tool
 
 pytest.importorskip("igl")
-TOOL = Path(__file__).resolve().parents[2] / "tools" / "hand_skeleton.py"
 
 
 @pytest.fixture(scope="module")
 def hs():
-    spec = importlib.util.spec_from_file_location("hand_skeleton", TOOL)
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+    return load_tool("hand_skeleton")
 
 
 @pytest.fixture(scope="module")

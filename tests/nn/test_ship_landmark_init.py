@@ -3,21 +3,15 @@ coverage it reports, on errors of known spread."""
 
 from __future__ import annotations
 
-import importlib.util
-from pathlib import Path
-
 import numpy as np
 import pytest
 
-TOOL = Path(__file__).resolve().parents[2] / "tools" / "ship_landmark_init.py"
+from tests.tools import load_tool
 
 
 @pytest.fixture(scope="module")
 def ship():
-    spec = importlib.util.spec_from_file_location("ship_landmark_init", TOOL)
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+    return load_tool("ship_landmark_init")
 
 
 def _records(n: int, true_sigma: float, predicted_sigma: float, seed: int = 0) -> dict[str, np.ndarray]:
