@@ -54,3 +54,31 @@ def test_projection_keeps_trial_points_feasible_and_finds_the_bound():
     torch.testing.assert_close(x[0], torch.tensor([1.0, -1.0], dtype=torch.float64), atol=1e-6, rtol=0)
     assert all(bool((p <= 1.0).all()) for p in seen)
     assert float(cost) == pytest.approx(0.5)
+
+
+def rosenbrock_jacobian(x: torch.Tensor, ids: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Residuals and transposed Jacobian (N, P, R) of `rosenbrock`."""
+    jt = torch.zeros(x.shape[0], 2, 2, dtype=x.dtype)
+    jt[:, 0, 0], jt[:, 1, 0], jt[:, 0, 1] = -20 * x[:, 0], 10.0, -1.0
+    return rosenbrock(x, ids), jt
+
+
+@pytest.mark.parametrize("project", [None, lambda x: x.clamp(max=0.9)])
+def test_numpy_algebra_takes_the_same_steps_as_torch(monkeypatch, project):
+    """With an exact Jacobian on float64 CPU problems the iterations run in NumPy; they must match the torch
+    iterations to rounding, step by step (several step budgets), with and without a projection."""
+    import handrecon.fit.lm as lm
+
+    x0 = torch.tensor([[-1.2, 1.0], [2.0, -1.0], [0.0, 0.0], [1.0, 1.0]], dtype=torch.float64)
+    for iterations in (1, 3, 8, 40):
+        kw = dict(iterations=iterations, project=project, with_residuals=True, jacobian=rosenbrock_jacobian)
+        assert lm._numpy_algebra(x0, rosenbrock_jacobian)
+        fast = levenberg_marquardt(rosenbrock, x0, **kw)
+        monkeypatch.setattr(lm, "_numpy_algebra", lambda x0, jacobian: False)
+        reference = levenberg_marquardt(rosenbrock, x0, **kw)
+        monkeypatch.undo()
+        for a, b in zip(fast, reference, strict=True):
+            assert a.dtype == torch.float64
+            torch.testing.assert_close(a, b, atol=1e-12, rtol=1e-10)
+    assert not lm._numpy_algebra(x0.float(), rosenbrock_jacobian)
+    assert not lm._numpy_algebra(x0, None)
