@@ -28,7 +28,7 @@ from handrecon.hand import HandModel
 from handrecon.hand.anatomy import Anatomy
 from handrecon.hand.asset import load_openhand
 from handrecon.io.errors import SettingError
-from handrecon.priors.knowledge import functional_range_slopes, functional_ranges
+from handrecon.priors.knowledge import functional_range_slopes, functional_ranges, functional_ranges_numpy
 
 F64 = torch.float64
 
@@ -177,6 +177,7 @@ def test_numpy_terms_equal_the_torch_terms(fitter):
     ang = 0.8 * torch.randn(50, 15, 3, generator=g, dtype=F64)
     ranges, _ = functional_range_slopes(ang.numpy(), fitter.rom)
     np.testing.assert_array_equal(ranges, functional_ranges(ang, fitter.rom).numpy())
+    np.testing.assert_array_equal(functional_ranges_numpy(ang.numpy(), fitter.rom), ranges)  # (the clamp's)
     v, b = lean.pose_residuals(ang.numpy(), fitter.rom, 0.05)
     v_ref, b_ref = pose_residuals(ang, fitter.rom, 0.05)
     np.testing.assert_array_equal(v, v_ref.numpy())

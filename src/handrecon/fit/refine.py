@@ -38,7 +38,7 @@ from handrecon.hand.anatomy import Anatomy
 from handrecon.hand.rom import range_of_motion
 from handrecon.hand.tolerances import PENETRATION_TOLERANCE_M
 from handrecon.io.errors import SettingError
-from handrecon.priors.knowledge import functional_range_slopes, functional_ranges
+from handrecon.priors.knowledge import functional_ranges, functional_ranges_numpy
 from handrecon.priors.penetration import (
     penetration_excess,
     self_penetration,
@@ -401,7 +401,7 @@ def _clamp_to_functional_ranges(
         lo, hi = rom[..., 0].numpy() - margin, rom[..., 1].numpy() + margin
         a = np.maximum(np.minimum(angles.numpy(), hi), lo)
         for _ in range(rounds):
-            r = functional_range_slopes(a, rom)[0]
+            r = functional_ranges_numpy(a, rom)
             clamped = np.maximum(np.minimum(a, r[..., 1] + margin), r[..., 0] - margin)
             if np.array_equal(clamped, a):
                 break

@@ -134,22 +134,36 @@ def functional_range_slopes(angles: np.ndarray, rom: torch.Tensor) -> tuple[np.n
     its coupled angle (B, 15, 3, 2): the bend range's bounds move with the splay and the splay range's with
     the bend (MCP coupling); twist bounds and the DIP-PIP step have none. Piecewise linear: the slope of the
     piece that a small increase of the coupled angle moves along (a forward difference's view at a kink)."""
+    return _numpy_functional_ranges(angles, rom, True)
+
+
+def functional_ranges_numpy(angles: np.ndarray, rom: torch.Tensor) -> np.ndarray:
+    """`functional_ranges` in NumPy for float64 angles (B, 15, 3) (equal to it), without the slopes: for
+    clamping, which the fit does at every trial point."""
+    return _numpy_functional_ranges(angles, rom, False)[0]
+
+
+def _numpy_functional_ranges(angles: np.ndarray, rom: torch.Tensor, slopes: bool) -> tuple[np.ndarray, ...]:
+    """The ranges (B, 15, 3, 2), and with `slopes` their slopes (see `functional_range_slopes`)."""
     t = _numpy_tables(_range_tables(rom, torch.float64, torch.device("cpu")))
     x = angles[..., :2]
     pos = x >= 0
     used = np.where(pos, t.hi_used, t.lo_used)
     ext = np.where(pos, t.hi_safe, t.lo_safe)
     f_raw = 1 - x / ext
-    slope = -1 / ext
-    df = np.where(used & (f_raw <= 1) & ((f_raw > 0) | ((f_raw == 0) & (slope > 0))), slope, 0.0)
     f = np.clip(np.where(used, f_raw, 1.0), 0, 1)
     lead = x.shape[:-1]
     scale = np.concatenate([f[..., ::-1], np.broadcast_to(t.ones, (*lead, 1))], -1)
-    d_scale = np.concatenate([df[..., ::-1], np.zeros((*lead, 1))], -1)
     rng = t.rom * scale[..., None]
-    d_rng = t.rom * d_scale[..., None]
     lifted = t.bend_lo_of_pip & (angles[:, t.pip_dip, 0] > 0)[..., None, None]
-    return np.where(lifted, np.maximum(rng, 0), rng), np.where(lifted & (rng <= 0), 0.0, d_rng)
+    ranges = np.where(lifted, np.maximum(rng, 0), rng)
+    if not slopes:
+        return (ranges,)
+    slope = -1 / ext
+    df = np.where(used & (f_raw <= 1) & ((f_raw > 0) | ((f_raw == 0) & (slope > 0))), slope, 0.0)
+    d_scale = np.concatenate([df[..., ::-1], np.zeros((*lead, 1))], -1)
+    d_rng = t.rom * d_scale[..., None]
+    return ranges, np.where(lifted & (rng <= 0), 0.0, d_rng)
 
 
 _NUMPY_TABLES: dict[int, tuple[object, object]] = {}
