@@ -15,8 +15,8 @@ interleaved per image, and counts the thorough detector's model runs. `--calibra
 data of the verification rules (N synthetic renders and non-hand crops) and prints what the rules give
 (`handrecon.detect.hand_prior.PRIOR_LIMITS`, `handrecon.detect.verify.TWO_READ_THRESHOLD`).
 
-`--calibrate-fallbacks N` prints the tuning data of the weak-palm floor (`multi_source.WEAK_PALM_FLOOR`) and
-of the re-crop give-up (`verify.GIVE_UP_BELOW`).
+`--calibrate-fallbacks N` prints the tuning data of the weak-palm floor (`multi_source.WEAK_PALM_FLOOR`), of the
+zoom-out pyramid (`multi_source.ZOOM_PYRAMID`) and of the re-crop give-up (`verify.GIVE_UP_BELOW`).
 
 `--two-read` / `--forearm` score the thorough detector with those options on (both off by default).
 
@@ -265,15 +265,18 @@ def calibrate_fallbacks(count: int, seed: int = 1) -> None:
     import math
 
     from handrecon.detect.landmarks import HandLandmarkModel, rect_from_hand_landmarks
-    from handrecon.detect.multi_source import ThoroughHands, ThoroughSettings
+    from handrecon.detect.multi_source import WEAK_PALM_FLOOR, ZOOM_PYRAMID, ThoroughHands, ThoroughSettings
     from handrecon.detect.proposals import neighbour_rects, palm_rect, zoomed_out
     from handrecon.detect.ssd import palm_detector
     from handrecon.synth.config import SynthConfig
     from handrecon.synth.engine import SynthEngine
 
     grid = (0.1, 0.2, 0.3, 0.4)
-    det = ThoroughHands(settings=dataclasses.replace(ThoroughSettings(), weak_palm_floor=grid[0]))
+    det = ThoroughHands(settings=dataclasses.replace(ThoroughSettings(), weak_palm_floor=grid[0], zoom_pyramid=()))
     rows: dict[str, list] = {"renders": [], "hand-free": []}
+    # per image where no other pass found a hand: whether the weak palms at WEAK_PALM_FLOOR found one, and per
+    # pyramid level, the (true, false) hands that level alone gives
+    zoom_rows: dict[str, list] = {"renders": [], "hand-free": []}
     others_false = 0
 
     def weak_hands(rgb, truths, kind):
@@ -283,6 +286,14 @@ def calibrate_fallbacks(count: int, seed: int = 1) -> None:
         rows[kind] += [(h.proposal.score, ok) for h, ok in zip(hands, is_hand, strict=True) if _weak(h)]
         if kind == "hand-free":
             others_false += sum(h.proposal.source != "palm-weak" for h in hands)
+        if all(_weak(h) for h in hands):  # the pyramid runs (at the latest) where the weak palms are tried
+            levels = []
+            for f in ZOOM_PYRAMID:
+                found = det.zoom_pyramid_hands(rgb, (f,))
+                ok = [any(_same_or_part(h.landmarks.keypoints, t) for t in truths) for h in found]
+                levels.append((sum(ok), len(ok) - sum(ok)))
+            weak_found = any(h.proposal.score >= WEAK_PALM_FLOOR for h in hands)
+            zoom_rows[kind].append((weak_found, levels))
 
     engine = SynthEngine(SynthConfig(seed=seed, two_hand_prob=0.3, size=320))
     for i in range(count):
@@ -306,6 +317,28 @@ def calibrate_fallbacks(count: int, seed: int = 1) -> None:
         ren = [ok for sc, ok in rows["renders"] if sc >= f]
         wrong = len(ren) - sum(ren)
         print(f"  floor {f:.1f}: hand-free: {len(free)} false hands; renders: {sum(ren)} hands, {wrong} false")
+    print(
+        f"zoom-out pyramid (the fallback after the weak palms; levels {[round(f, 2) for f in ZOOM_PYRAMID]}), run on "
+        f"{len(zoom_rows['hand-free'])} hand-free images and {len(zoom_rows['renders'])} renders where no other "
+        "pass found a hand (weak palms at any floor counted as none):"
+    )
+    weak_false = sum(sc >= WEAK_PALM_FLOOR and not ok for sc, ok in rows["hand-free"])
+    for k in range(1, len(ZOOM_PYRAMID) + 1):
+        counts = {}
+        for kind, per_image in zoom_rows.items():  # the first of the k levels that gives a hand
+            for after_weak in (False, True):
+                first = [
+                    next((lv for lv in levels[:k] if sum(lv)), (0, 0))
+                    for weak_found, levels in per_image
+                    if not (after_weak and weak_found)
+                ]
+                counts[kind, after_weak] = (sum(t for t, _ in first), sum(f for _, f in first))
+        print(
+            f"  {k} level(s): hand-free: {counts['hand-free', False][1]} false hands alone, "
+            f"{counts['hand-free', True][1]} where the weak palms (floor {WEAK_PALM_FLOOR}) found none, so the two "
+            f"fallbacks together add {weak_false + counts['hand-free', True][1]}; renders: "
+            f"{counts['renders', True][0]} hands gained, {counts['renders', True][1]} false"
+        )
 
     model, palms = HandLandmarkModel(), palm_detector(0.1)
     traces = []

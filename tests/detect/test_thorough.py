@@ -163,3 +163,35 @@ def test_weak_palm_detections_are_verified_only_when_nothing_else_found_a_hand(d
     (d,) = ThoroughHands(settings=dataclasses.replace(base, weak_palm_floor=0.5)).detect(canvas)
     assert d.report["found_by"] == ["palm-weak"] and d.report["presence"] >= 0.9
     assert 100 <= d.keypoints[:, 1].mean() <= 100 + H // 2 and 150 <= d.keypoints[:, 0].mean() <= 150 + W // 2
+
+
+def test_zoom_pyramid_regions_are_the_whole_image_with_growing_margins():
+    from handrecon.detect.proposals import zoom_pyramid
+
+    regions = zoom_pyramid(600, 450, (2**0.5, 2.0))
+    assert [(r.cx, r.cy, r.angle) for r in regions] == [(300.0, 225.0, 0.0)] * 2
+    assert [r.width for r in regions] == pytest.approx([600 * 2**0.5, 1200.0])
+    assert all(r.width == r.height for r in regions)
+
+
+def test_zoom_pyramid_runs_only_when_nothing_was_found_and_stops_at_the_first_level_with_a_hand(demo_rgb):
+    import dataclasses
+
+    from handrecon.detect.multi_source import ThoroughSettings
+
+    det = ThoroughHands(settings=dataclasses.replace(ThoroughSettings(), tiles=False, body=False))
+    calls = []
+    pyramid = det.zoom_pyramid_hands
+    det.zoom_pyramid_hands = lambda rgb, factors: calls.append(factors) or pyramid(rgb, factors)
+    assert len(det.detect(demo_rgb)) == 1 and calls == []  # a hand found: the fallback costs nothing
+    assert det.detect(np.full((300, 400, 3), 90, np.uint8)) == [] and calls == [det.settings.zoom_pyramid]
+    # level by level: the demo hand is found at the first level, the others are not run
+    regions = []
+    proposals = det.palm_proposals
+    det.palm_proposals = lambda rgb, rs, source, weak=None: regions.append(rs) or proposals(rgb, rs, source, weak)
+    (h,) = pyramid(demo_rgb, (2.0, 4.0))
+    assert len(regions) == 1 and regions[0][0].width == pytest.approx(2.0 * max(demo_rgb.shape[:2]))
+    assert h.proposal.source == "palm-zoom" and h.presence >= det.settings.presence_threshold
+    with MediaPipeHands() as fast:
+        (f,) = fast.detect(demo_rgb)
+    assert np.linalg.norm(h.landmarks.keypoints - f.keypoints, axis=1).mean() < 0.05 * f.size_px

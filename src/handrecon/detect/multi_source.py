@@ -11,7 +11,8 @@
    that body wrist.
 4. When nothing was found: upright windows of half and three quarters of the shorter side (large gloved or
    half-hidden hands that no detector proposes); then the palm detections scoring under `palm_min_score`
-   (down to `WEAK_PALM_FLOOR`) of the palm runs already made.
+   (down to `WEAK_PALM_FLOOR`) of the palm runs already made; then the palm detector on the image zoomed out
+   by the factors of `ZOOM_PYRAMID` (detections at the usual `palm_min_score`).
 5. Crops beside each hand found (the second of two touching hands); beside a frame-filling hand only those
    centred in the frame. Optionally (`forearm`), a crop continuing the forearm of each body wrist without a hand.
 6. Proposals merged by an NMS that keeps the two wrists of a body apart, then verified (crop settled on the
@@ -44,6 +45,7 @@ from handrecon.detect.proposals import (
     proposal_nms,
     scan_windows,
     tile_pyramid,
+    zoom_pyramid,
     zoomed_out,
 )
 from handrecon.detect.ssd import palm_detector
@@ -68,6 +70,14 @@ from handrecon.detect.verify import (
 # even zoomed out. The evidence is thin (a few false hands in 400 images).
 WEAK_PALM_FLOOR = 0.4
 
+# Zoom-out factors of the palm detector's last-resort pyramid (when no other pass, weak palms included, found a
+# hand): powers of sqrt(2) beside the first pass's 1.5, verified by the same presence rule. The palm detector's
+# score of a large hand cut by the frame varies with the margin around it, not monotonically. Rule, on the
+# hand-free tuning data of WEAK_PALM_FLOOR (`benchmarks/bench_detection.py --calibrate-fallbacks 200`): the most
+# levels of the pyramid (sqrt(2), 2, 2 sqrt(2), 4 in that order) at which the fallback adds at most 1 false hand
+# per 100 hand-free images. See that command's output for the figures.
+ZOOM_PYRAMID: tuple[float, ...] = (2**0.5, 2.0, 2**1.5, 4.0)
+
 DETECTOR_NAME = "handrecon-multisource (mediapipe-0.10.21 models)"
 
 
@@ -79,6 +89,8 @@ class ThoroughSettings:
     # when no other pass found a hand: palm detections down to this score (of the image and zoomed-out runs
     # already made), verified by the same presence rule. None: off. See WEAK_PALM_FLOOR.
     weak_palm_floor: float | None = WEAK_PALM_FLOOR
+    # when still nothing: the palm detector on the image zoomed out by these factors (see ZOOM_PYRAMID)
+    zoom_pyramid: tuple[float, ...] = ZOOM_PYRAMID
     tiles: bool = True
     body: bool = True
     close_up_fraction: float = 1 / 3  # a hand this large (of the shorter image side): no tiles
@@ -188,6 +200,9 @@ class ThoroughHands:
         if not hands and weak:  # still nothing: the palm detector's weaker detections of the same runs
             stats["proposals"] += len(weak)
             hands = self.verifier(rgb, proposal_nms(weak))
+        if not hands and s.zoom_pyramid:  # still nothing: the palm detector at other zoom-outs
+            hands = self.zoom_pyramid_hands(rgb, s.zoom_pyramid)
+            stats["zoom_levels"] = len(s.zoom_pyramid)
         if s.neighbours and hands:
             near = [Proposal(r, "neighbour", 0.0) for h in hands for r in neighbour_rects(h.landmarks.rect)]
             near = [p for p in near if not _covered(p, hands)]
@@ -201,6 +216,17 @@ class ThoroughHands:
             hands = kept
         self.last_stats = stats
         return hands, body_hands
+
+    def zoom_pyramid_hands(self, rgb: np.ndarray, factors: tuple[float, ...]) -> list[VerifiedHand]:
+        """Hands from palm detections (score >= palm_min_score) on the image zoomed out by each factor, verified
+        by the presence rule; level by level, stopping at the first level that gives a hand."""
+        H, W = rgb.shape[:2]
+        for region in zoom_pyramid(W, H, factors):
+            props = self.palm_proposals(rgb, [region], "palm-zoom")
+            hands = self.verifier(rgb, proposal_nms(props)) if props else []
+            if hands:
+                return hands
+        return []
 
     def masked_wrist_reads(
         self, rgb: np.ndarray, body_hands: list[BodyHand], hands: list[VerifiedHand]

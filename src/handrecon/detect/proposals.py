@@ -20,6 +20,7 @@ from handrecon.detect.ssd import SSDDetection, box_iou
 SOURCES = (
     "palm",
     "palm-weak",
+    "palm-zoom",
     "palm-tile",
     "body",
     "forearm",
@@ -83,6 +84,12 @@ def zoomed_out(width: int, height: int, factor: float = 1.5) -> RotatedRect:
     """The whole image with a black margin: the palm detector needs context around a palm that fills
     the frame (a close-up)."""
     return RotatedRect.around(0, 0, width, height).scaled(factor)
+
+
+def zoom_pyramid(width: int, height: int, factors: tuple[float, ...]) -> list[RotatedRect]:
+    """The whole image zoomed out by each factor (black margins): a scale pyramid for the palm detector, whose
+    score of a large hand cut by the frame changes with the margin around it."""
+    return [zoomed_out(width, height, f) for f in factors]
 
 
 def scan_windows(width: int, height: int, fractions: tuple[float, ...] = (0.5, 0.75)) -> list[RotatedRect]:
