@@ -265,13 +265,14 @@ def calibrate_fallbacks(count: int, seed: int = 1) -> None:
     import math
 
     from handrecon.detect.landmarks import HandLandmarkModel, rect_from_hand_landmarks
-    from handrecon.detect.multi_source import WEAK_PALM_FLOOR, ZOOM_PYRAMID, ThoroughHands, ThoroughSettings
+    from handrecon.detect.multi_source import WEAK_PALM_FLOOR, ThoroughHands, ThoroughSettings
     from handrecon.detect.proposals import neighbour_rects, palm_rect, zoomed_out
     from handrecon.detect.ssd import palm_detector
     from handrecon.synth.config import SynthConfig
     from handrecon.synth.engine import SynthEngine
 
     grid = (0.1, 0.2, 0.3, 0.4)
+    zoom_grid = (2**0.5, 2.0, 2**1.5, 4.0)  # the levels of multi_source.ZOOM_PYRAMID are its first ones
     det = ThoroughHands(settings=dataclasses.replace(ThoroughSettings(), weak_palm_floor=grid[0], zoom_pyramid=()))
     rows: dict[str, list] = {"renders": [], "hand-free": []}
     # per image where no other pass found a hand: whether the weak palms at WEAK_PALM_FLOOR found one, and per
@@ -288,7 +289,7 @@ def calibrate_fallbacks(count: int, seed: int = 1) -> None:
             others_false += sum(h.proposal.source != "palm-weak" for h in hands)
         if all(_weak(h) for h in hands):  # the pyramid runs (at the latest) where the weak palms are tried
             levels = []
-            for f in ZOOM_PYRAMID:
+            for f in zoom_grid:
                 found = det.zoom_pyramid_hands(rgb, (f,))
                 ok = [any(_same_or_part(h.landmarks.keypoints, t) for t in truths) for h in found]
                 levels.append((sum(ok), len(ok) - sum(ok)))
@@ -318,12 +319,12 @@ def calibrate_fallbacks(count: int, seed: int = 1) -> None:
         wrong = len(ren) - sum(ren)
         print(f"  floor {f:.1f}: hand-free: {len(free)} false hands; renders: {sum(ren)} hands, {wrong} false")
     print(
-        f"zoom-out pyramid (the fallback after the weak palms; levels {[round(f, 2) for f in ZOOM_PYRAMID]}), run on "
+        f"zoom-out pyramid (the fallback after the weak palms; levels {[round(f, 2) for f in zoom_grid]}), run on "
         f"{len(zoom_rows['hand-free'])} hand-free images and {len(zoom_rows['renders'])} renders where no other "
         "pass found a hand (weak palms at any floor counted as none):"
     )
     weak_false = sum(sc >= WEAK_PALM_FLOOR and not ok for sc, ok in rows["hand-free"])
-    for k in range(1, len(ZOOM_PYRAMID) + 1):
+    for k in range(1, len(zoom_grid) + 1):
         counts = {}
         for kind, per_image in zoom_rows.items():  # the first of the k levels that gives a hand
             for after_weak in (False, True):

@@ -158,7 +158,9 @@ def test_weak_palm_detections_are_verified_only_when_nothing_else_found_a_hand(d
     strong, weak = det.detect_with_weak(canvas, None, 0.5)
     assert strong == det.detect(canvas) == [] and weak and all(0.5 <= d.score < 0.95 for d in weak)
     # a palm scoring under palm_min_score: no hand without the fallback, the hand with it
-    base = ThoroughSettings(palm_min_score=0.95, tiles=False, body=False, scan=False, neighbours=False)
+    base = ThoroughSettings(
+        palm_min_score=0.95, tiles=False, body=False, scan=False, neighbours=False, zoom_pyramid=()
+    )
     assert ThoroughHands(settings=dataclasses.replace(base, weak_palm_floor=None)).detect(canvas) == []
     (d,) = ThoroughHands(settings=dataclasses.replace(base, weak_palm_floor=0.5)).detect(canvas)
     assert d.report["found_by"] == ["palm-weak"] and d.report["presence"] >= 0.9
@@ -195,3 +197,22 @@ def test_zoom_pyramid_runs_only_when_nothing_was_found_and_stops_at_the_first_le
     with MediaPipeHands() as fast:
         (f,) = fast.detect(demo_rgb)
     assert np.linalg.norm(h.landmarks.keypoints - f.keypoints, axis=1).mean() < 0.05 * f.size_px
+
+
+def test_trumpet_photo_lower_hand_found_by_the_zoom_pyramid():
+    """photos_hamer/test2: no palm >= palm_min_score on the image or the first zoom-out, no person; the hand
+    holding the valve casing (the player's left, wrist below the frame) comes from the pyramid."""
+    from handrecon.data.devdata import default_devdata_dir
+
+    root = default_devdata_dir()
+    path = None if root is None else root / "photos_hamer" / "test2.jpg"
+    if path is None or not path.is_file():
+        pytest.skip("photos_hamer (../shared/devdata/photos_hamer) not present")
+    rgb = np.asarray(Image.open(path).convert("RGB"))
+    with ThoroughHands() as det:
+        dets = det.detect(rgb)
+    assert len(dets) >= 1, det.last_stats
+    (d,) = [d for d in dets if d.report["found_by"] == ["palm-zoom"]]
+    assert d.handedness == "left" and d.report["presence"] >= 0.9
+    centre = d.keypoints.mean(0)
+    assert centre[1] > 0.6 * rgb.shape[0] and 0.5 * rgb.shape[1] < centre[0] < 0.95 * rgb.shape[1]
