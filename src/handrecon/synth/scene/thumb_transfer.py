@@ -13,9 +13,9 @@ Rule, on another rig of the same template mesh (`ThumbTransfer.for_model`):
    the vertices skinned mostly to the thumb's three bones, the same mesh vertices on both rigs);
 2. the pinches are defined by contact: in the closed form of each pinch template (`CONTACTS`) the thumb
    tip lies as far from the fingertips it meets as on the authoring rig (the fingers bend elsewhere on
-   the other rig, so matching the thumb alone leaves the tips apart). The thumb's CMC bend and splay and
-   its MCP and IP flexion take the smallest change that does it; a grasp's correction fades with its
-   size (its thumb opens as the object grows).
+   the other rig, so matching the thumb alone leaves the tips apart). The thumb's CMC angles and its MCP
+   and IP flexion take the smallest change that does it; a grasp's correction fades with its size (its
+   thumb opens as the object grows).
 On the authoring rig nothing changes; on a model of another mesh (MANO) there is no common surface to
 compare and nothing changes either.
 """
@@ -30,6 +30,8 @@ import torch
 from handrecon.geometry.rotations import matrix_to_axis_angle
 from handrecon.hand.anatomy import Anatomy
 from handrecon.hand.keypoints import MANO16_FINGER_JOINTS
+from handrecon.hand.rom import range_of_motion
+from handrecon.synth.scene.hand_shapes import GESTURES, GRASPS, HandShape
 
 THUMB_ROWS = [j - 1 for j in MANO16_FINGER_JOINTS["thumb"]]  # hand_pose rows of the thumb CMC, MCP, IP
 THUMB_CMC_ROW = THUMB_ROWS[0]
@@ -53,8 +55,6 @@ def skeleton_kind(model) -> str:
 
 def template_thumbs_deg() -> np.ndarray:
     """(T, 15, 3) every template's angles (gestures; grasps at sizes 0, 0.5, 1), degrees, authoring rig."""
-    from handrecon.synth.scene.hand_shapes import GESTURES, GRASPS
-
     shapes = list(GESTURES.values()) + [f(s) for f in GRASPS.values() for s in (0.0, 0.5, 1.0)]
     return np.stack([s.angles_deg() for s in shapes])
 
@@ -88,17 +88,14 @@ def solve_thumb_offset(model, reference, iterations: int = 12) -> np.ndarray:
     return x
 
 
-def _contact_shape(name: str):
-    from handrecon.synth.scene.hand_shapes import GESTURES, GRASPS
-
+def _contact_shape(name: str) -> HandShape:
     return GRASPS[name](0.0) if CONTACTS[name][1] else GESTURES[name]
 
 
 def _tip_gap(model, angles_deg: np.ndarray, targets: tuple[int, ...]) -> torch.Tensor:
     """(T,) metres from the thumb tip to the mean of the target fingertips, poses (T, 15, 3) in degrees
     projected into the ranges as the sampler does."""
-    from handrecon.hand.rom import range_of_motion
-    from handrecon.synth.scene.poses import project_to_ranges
+    from handrecon.synth.scene.poses import project_to_ranges  # poses imports this module
 
     anatomy = Anatomy.from_hand_model(model)
     a = torch.as_tensor(np.radians(angles_deg), dtype=torch.float64)
