@@ -23,6 +23,7 @@ from handrecon.hand.keypoints import MANO16_FINGER_JOINTS
 from handrecon.hand.rom import range_of_motion
 from handrecon.priors.knowledge import functional_ranges
 from handrecon.synth.scene.hand_shapes import FINGERS4, GESTURES, GRASPS, SPREAD, HandShape
+from handrecon.synth.scene.thumb_transfer import ThumbTransfer
 
 # (B, V, 3) posed vertices -> (B,) deepest self-penetration in metres.
 PenetrationDepth = Callable[[torch.Tensor], torch.Tensor]
@@ -84,18 +85,24 @@ def jitter(angles_deg: np.ndarray, rng: np.random.Generator, mixture: PoseMixtur
     return angles_deg + rng.normal(0.0, 1.0, angles_deg.shape) * sigma
 
 
-def draw_candidate(rng: np.random.Generator, mixture: PoseMixture) -> tuple[np.ndarray, str]:
-    """One candidate (15, 3) in degrees (not yet projected into the ranges) and its category name."""
+def draw_candidate(
+    rng: np.random.Generator, mixture: PoseMixture, thumb: ThumbTransfer | None = None
+) -> tuple[np.ndarray, str]:
+    """One candidate (15, 3) in degrees (not yet projected into the ranges) and its category name. `thumb`
+    carries the templates' thumb onto the sampled rig (`thumb_transfer`; None: the authoring rig)."""
+    thumb = thumb or ThumbTransfer.identity()
     family = rng.choice(3, p=mixture.probabilities())
     if family == 0:
-        return free_articulation(rng), "free"
+        return thumb.apply(free_articulation(rng), "free", None), "free"
+    size = None
     if family == 1:
         name = list(GESTURES)[rng.integers(len(GESTURES))]
         shape: HandShape = GESTURES[name]
     else:
         name = list(GRASPS)[rng.integers(len(GRASPS))]
-        shape = GRASPS[name](float(rng.random()))
-    return jitter(shape.angles_deg(), rng, mixture), name
+        size = float(rng.random())
+        shape = GRASPS[name](size)
+    return jitter(thumb.apply(shape.angles_deg(), name, size), rng, mixture), name
 
 
 def project_to_ranges(angles: torch.Tensor, rom: torch.Tensor) -> torch.Tensor:
@@ -141,6 +148,7 @@ class PoseSampler:
         self.mixture = mixture or PoseMixture()
         self.penetration = penetration
         self.max_penetration = max_penetration
+        self.thumb = ThumbTransfer.for_model(model)  # the templates' thumb on this rig
 
     def to_hand_pose(self, angles: torch.Tensor) -> torch.Tensor:
         """(B, 15, 3) anatomical angles -> (B, 15, 3) axis-angle hand_pose of this model."""
@@ -159,7 +167,7 @@ class PoseSampler:
         while pending:
             cand, names = [], []
             for i in pending:
-                a, name = draw_candidate(rngs[i], self.mixture)
+                a, name = draw_candidate(rngs[i], self.mixture, self.thumb)
                 cand.append(a)
                 names.append(name)
                 tries[i] += 1
