@@ -21,6 +21,7 @@ from handrecon.fit.refine import FitResult
 from handrecon.io import InputError, VideoReader, VideoWriter, atomic_group, write_json_atomic
 from handrecon.pipeline.background import BackgroundWriter, prefetch
 from handrecon.pipeline.image import ImageReconstructor
+from handrecon.pipeline.native_threads import single_threaded_native_pools
 from handrecon.pipeline.outputs import image_record, overlay_image
 from handrecon.pipeline.results import Hand
 from handrecon.pipeline.tracking import HandTracker, Track
@@ -174,9 +175,17 @@ def reconstruct_video_file(
     (2 cores busy instead of one stage after the other); results and files are those of the frames done
     one by one, in order. Nothing is written before a frame with a hand: a video in which no frame has one
     leaves no file (the caller reports it)."""
+    reader = VideoReader(path)  # OpenCV is loaded from here on
+    with single_threaded_native_pools():  # the stage threads below are the parallelism
+        return _reconstruct_frames(rec, reader, path, out_dir, overlay, progress)
+
+
+def _reconstruct_frames(
+    rec, reader: VideoReader, path: Path, out_dir: Path, overlay: bool, progress: bool
+) -> VideoSummary:
+    """`reconstruct_video_file`'s frames, with the stages on their threads."""
     from tqdm import tqdm
 
-    reader = VideoReader(path)
     K, k_source = rec.intrinsics(reader.width, reader.height, name=str(path))
     Kn = K.numpy()
     summary = VideoSummary(json_dir=out_dir / "frames")
