@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import builtins
 import contextlib
+import gc
 import mmap
 import multiprocessing
 import signal
@@ -112,7 +113,13 @@ class ProcessOverlayWriter:
             name="handrecon-overlay",
             daemon=True,
         )
-        self._proc.start()
+        # The child's garbage collector would walk (and so copy-on-write) every object it inherits: frozen
+        # here, they stay out of its collections; this process collects them again once the child exists.
+        gc.freeze()
+        try:
+            self._proc.start()
+        finally:
+            gc.unfreeze()
 
     @property
     def has_frames(self) -> bool:
