@@ -18,10 +18,12 @@ from handrecon.detect.types import HandDetection
 from handrecon.detect.uncertainty import keypoint_sigma
 from handrecon.fit.initialize import HandParams
 from handrecon.fit.refine import FitResult
-from handrecon.io import InputError, VideoReader, VideoWriter, atomic_group, write_json_atomic
+from handrecon.io import InputError, VideoReader, atomic_group, write_json_atomic
 from handrecon.pipeline.background import BackgroundWriter, prefetch
 from handrecon.pipeline.image import ImageReconstructor
+from handrecon.pipeline.native_threads import single_threaded_native_pools
 from handrecon.pipeline.outputs import image_record, overlay_image
+from handrecon.pipeline.overlay_writer import overlay_writer
 from handrecon.pipeline.results import Hand
 from handrecon.pipeline.tracking import HandTracker, Track
 from handrecon.pipeline.video_detector import TrackingDetector
@@ -174,21 +176,35 @@ def reconstruct_video_file(
     (2 cores busy instead of one stage after the other); results and files are those of the frames done
     one by one, in order. Nothing is written before a frame with a hand: a video in which no frame has one
     leaves no file (the caller reports it)."""
+    reader = VideoReader(path)  # OpenCV is loaded from here on
+    with single_threaded_native_pools():  # the stage threads below are the parallelism
+        return _reconstruct_frames(rec, reader, path, out_dir, overlay, progress)
+
+
+def _reconstruct_frames(
+    rec, reader: VideoReader, path: Path, out_dir: Path, overlay: bool, progress: bool
+) -> VideoSummary:
+    """`reconstruct_video_file`'s frames, with the stages on their threads."""
     from tqdm import tqdm
 
-    reader = VideoReader(path)
     K, k_source = rec.intrinsics(reader.width, reader.height, name=str(path))
     Kn = K.numpy()
     summary = VideoSummary(json_dir=out_dir / "frames")
     created = [d for d in (out_dir, summary.json_dir) if not d.exists()]  # removed again if nothing is written
     summary.json_dir.mkdir(parents=True, exist_ok=True)
-    video = VideoReconstructor(rec.pipeline)
     fps = reader.fps or 30.0
-    writer = VideoWriter(out_dir / f"{path.stem}_overlay.mp4", fps) if overlay else None
+    # made before the detector's threads start: the overlay's child process is forked here
+    overlay_path = out_dir / f"{path.stem}_overlay.mp4"
+    writer = overlay_writer(overlay_path, fps, Kn, reader.width, reader.height, overlay_image) if overlay else None
+    try:
+        video = VideoReconstructor(rec.pipeline)
+    except BaseException:
+        if writer is not None:
+            writer.abort()
+        raise
     background = BackgroundWriter()
-    # touched only by the background thread: the last overlay frame, whether a hand was seen, the frame
-    # JSONs not yet committed
-    state = {"last": None, "hands_seen": False}
+    # touched only by the background thread: whether a hand was seen, the frame JSONs not yet committed
+    state = {"hands_seen": False}
     pending: list[tuple[Path, dict]] = []
     written: set[str] = set()
 
@@ -209,12 +225,11 @@ def reconstruct_video_file(
         if state["hands_seen"] and len(pending) >= JSON_FRAMES_PER_COMMIT:
             commit_frames()
         if writer is not None:
-            state["last"] = overlay_image(fr.rgb, hands, Kn, uncertainty=False)
-            writer.write(state["last"])
+            writer.write(fr.rgb, hands)
 
     def repeat_last() -> None:
-        if writer is not None and state["last"] is not None:
-            writer.write(state["last"])  # keep the overlay's timing
+        if writer is not None:
+            writer.repeat_last()  # keep the overlay's timing
 
     def observed(frames):
         """(frame, its tracked detections or None when unreadable), on the detection thread."""
@@ -250,7 +265,7 @@ def reconstruct_video_file(
             for d in reversed(created):
                 with contextlib.suppress(OSError):
                     d.rmdir()  # only if still empty
-            if writer is not None and state["last"] is None:
+            if writer is not None and not writer.has_frames:
                 raise InputError(path, "no readable frame")
         else:
             if writer is not None:

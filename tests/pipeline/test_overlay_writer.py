@@ -1,0 +1,104 @@
+"""A video's overlay is drawn and encoded in a forked child process (Linux): the same MP4 as drawn on a
+thread, and an error in the child or here, Ctrl-C included, stops it with no child process left and no
+partial or temporary file."""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+
+import numpy as np
+import pytest
+
+from handrecon.io import VideoReader
+from handrecon.pipeline import overlay_writer as ow
+from handrecon.pipeline.video import VideoReconstructor, reconstruct_video_file
+from tests.pipeline.test_video_pipeline import _moving_hand_video
+
+pytestmark = pytest.mark.skipif(not ow.can_fork(), reason="the overlay process needs fork (Linux)")
+
+
+def _no_files_left(out):
+    return not list(out.glob("*.mp4")) and not list(out.rglob(".*"))
+
+
+def test_the_overlay_process_writes_the_same_video_as_the_thread(tmp_path, reconstructor, monkeypatch):
+    clip = _moving_hand_video(tmp_path / "clip.mp4", frames=4)
+    made = []
+    real = ow.overlay_writer
+
+    def recording(*args, **kwargs):
+        made.append(real(*args, **kwargs))
+        return made[-1]
+
+    monkeypatch.setattr("handrecon.pipeline.video.overlay_writer", recording)
+    in_process = reconstruct_video_file(reconstructor, clip, tmp_path / "process", progress=False)
+    monkeypatch.setattr(ow, "can_fork", lambda: False)
+    on_thread = reconstruct_video_file(reconstructor, clip, tmp_path / "thread", progress=False)
+    assert [type(w) for w in made] == [ow.ProcessOverlayWriter, ow.InlineOverlayWriter]
+    assert in_process.overlay.read_bytes() == on_thread.overlay.read_bytes()
+    assert sum(fr.ok for fr in VideoReader(in_process.overlay)) == 4
+    assert not multiprocessing.active_children()
+    assert not list((tmp_path / "process").rglob(".*"))
+
+
+def test_an_error_in_the_overlay_process_is_raised_here_and_leaves_no_file(tmp_path, reconstructor, monkeypatch):
+    clip = _moving_hand_video(tmp_path / "clip.mp4", frames=5)
+    calls = []
+
+    def broken(rgb, hands, K, uncertainty):
+        calls.append(1)  # counted in the child: its own copy of the list
+        if len(calls) == 3:
+            raise ValueError("cannot draw this frame")
+        return rgb
+
+    monkeypatch.setattr("handrecon.pipeline.video.overlay_image", broken)
+    with pytest.raises(ValueError, match="cannot draw this frame"):
+        reconstruct_video_file(reconstructor, clip, tmp_path / "out", progress=False)
+    assert not calls  # it ran in the child, not here
+    assert not multiprocessing.active_children()
+    assert _no_files_left(tmp_path / "out")
+
+
+def test_a_dead_overlay_process_stops_the_video_with_no_file(tmp_path, reconstructor, monkeypatch):
+    clip = _moving_hand_video(tmp_path / "clip.mp4", frames=5)
+
+    def dying(rgb, hands, K, uncertainty):
+        os._exit(3)  # as if killed
+
+    monkeypatch.setattr("handrecon.pipeline.video.overlay_image", dying)
+    with pytest.raises(RuntimeError, match="overlay process"):
+        reconstruct_video_file(reconstructor, clip, tmp_path / "out", progress=False)
+    assert not multiprocessing.active_children()
+    assert _no_files_left(tmp_path / "out")
+
+
+def test_ctrl_c_stops_the_overlay_process_and_leaves_no_file(tmp_path, reconstructor, monkeypatch):
+    clip = _moving_hand_video(tmp_path / "clip.mp4", frames=6)
+    fit = VideoReconstructor.fit
+
+    def interrupted(self, dets, tracks, K, frame):
+        if frame == 3:  # frames 0-2 were sent to the overlay process
+            raise KeyboardInterrupt
+        return fit(self, dets, tracks, K, frame)
+
+    monkeypatch.setattr(VideoReconstructor, "fit", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        reconstruct_video_file(reconstructor, clip, tmp_path / "out", progress=False)
+    assert not multiprocessing.active_children()
+    assert _no_files_left(tmp_path / "out")
+
+
+def test_frames_of_another_size_are_refused(tmp_path):
+    w = ow.ProcessOverlayWriter(tmp_path / "v.mp4", 10.0, np.eye(3), 64, 48)
+    try:
+        with pytest.raises(ValueError, match="frame size 32x48 differs from the video's 64x48"):
+            w.write(np.zeros((48, 32, 3), np.uint8), [])
+        w.write(np.zeros((48, 64, 3), np.uint8), [])
+        w.write(np.full((48, 64, 3), 200, np.uint8), [])
+        w.repeat_last()
+        assert w.close() == tmp_path / "v.mp4"
+    finally:
+        w.abort()
+    assert [fr.rgb.mean() > 150 for fr in VideoReader(tmp_path / "v.mp4")] == [False, True, True]
+    assert not multiprocessing.active_children()
