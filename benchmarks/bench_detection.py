@@ -17,11 +17,12 @@ data of the verification rules (N synthetic renders and non-hand crops) and prin
 
 `--calibrate-fallbacks N` prints the tuning data of the weak-palm floor (`multi_source.WEAK_PALM_FLOOR`), of the
 zoom-out pyramid (`multi_source.ZOOM_PYRAMID`) and of the re-crop give-up (`verify.GIVE_UP_BELOW`).
+`--calibrate-neighbours N` prints that of the close-up neighbour rule (`close_up.NEIGHBOUR_MIN_PALM`).
 
 `--two-read` / `--forearm` score the thorough detector with those options on (both off by default).
 
 Run: python benchmarks/bench_detection.py [--hard-dev PATH] [--sweep] [--per-image] [--two-read] [--forearm]
-     [--close-ups N] [--calibrate-prior N] [--calibrate-fallbacks N]
+     [--close-ups N] [--calibrate-prior N] [--calibrate-fallbacks N] [--calibrate-neighbours N]
 """
 
 from __future__ import annotations
@@ -440,6 +441,108 @@ def close_ups(count: int, rounds: int = 3) -> None:
     print(f"  thorough's model runs per image: {per}")
 
 
+def calibrate_neighbours(count: int, seed: int = 11) -> None:
+    """Tuning data of the close-up neighbour rule (`handrecon.detect.close_up.NEIGHBOUR_MIN_PALM`).
+
+    Images: `count` synthetic renders (half with two interacting hands), a one-hand close-up crop of each (as
+    bench_throughput.py's folder crops the dev photos), and the hard_dev photos. Each goes through the thorough
+    flow with every neighbour crop read (rule off); each neighbour crop is then settled on its own against the
+    hands known before it, and its palm evidence (`close_up.palm_evidence`) is taken from the whole-image palm
+    runs. A crop 'adds a hand' when its settled reading passes the presence threshold, is no known hand and (on
+    renders) lies on a true hand; on hard_dev, when it is one of the final hands. For each threshold of the grid:
+    the neighbour crops of close-ups (largest final hand >= 1/3 of the shorter side, a wider set than the rule's,
+    which looks at the hands found before the neighbour crops) it would skip, the hands lost, the runs saved.
+    """
+    import cv2
+
+    from handrecon.detect.close_up import palm_evidence
+    from handrecon.detect.multi_source import ThoroughHands, ThoroughSettings
+    from handrecon.detect.verify import HandVerifier, same_hand, settle
+    from handrecon.synth.config import SynthConfig
+    from handrecon.synth.engine import SynthEngine
+
+    det = ThoroughHands(settings=dataclasses.replace(ThoroughSettings(), neighbour_min_palm=None))
+    rng = np.random.default_rng(seed)
+    rows: list[dict] = []
+    captured: list = []
+    verify = HandVerifier.__call__
+
+    def recording(self, rgb, proposals, known=None):
+        if proposals and proposals[0].source == "neighbour":
+            captured.append((list(proposals), list(known or [])))
+        return verify(self, rgb, proposals, known)
+
+    def on_a_truth(kp, truths) -> bool:
+        return any(np.linalg.norm(kp - t, axis=1).mean() < 0.5 * float(np.ptp(t, 0).max()) for t in truths)
+
+    def flow(name: str, rgb: np.ndarray, truths: list | None) -> None:
+        anchors: list = []
+        palm_proposals = det.palm_proposals
+
+        def keeping(rgb_, regions, source, weak=None, anchors_=None):
+            return palm_proposals(rgb_, regions, source, weak, anchors if source == "palm" else anchors_)
+
+        captured.clear()
+        det.palm_proposals = keeping
+        try:
+            hands, _ = det.verified(rgb)
+        finally:
+            del det.palm_proposals
+        largest = max((h.landmarks.size_px for h in hands), default=0.0) / min(rgb.shape[:2])
+        for props, known in captured:
+            for p in props:
+                lm, rounds = settle(det.verifier.model, rgb, p, known=[k.landmarks for k in known])
+                new = lm.presence >= det.verifier.presence_threshold
+                new = new and not any(same_hand(lm, k.landmarks) for k in known)
+                if truths is None:
+                    adds = new and any(same_hand(lm, h.landmarks) for h in hands)
+                else:
+                    adds = new and on_a_truth(lm.keypoints, truths)
+                evidence = palm_evidence(p.rect, anchors, [k.landmarks for k in known])
+                rows.append(dict(name=name, close_up=largest >= 1 / 3, adds=adds, runs=rounds, evidence=evidence))
+
+    HandVerifier.__call__ = recording
+    try:
+        engine = SynthEngine(SynthConfig(seed=seed, two_hand_prob=0.5, size=320))
+        for i in range(count):
+            s = engine.sample(i)
+            truths = [s.joints2d[k] for k in range(s.num_hands) if s.visible[k].sum() >= 11]
+            if not truths:
+                continue
+            flow(f"render {i}", s.image, truths)
+            kp = truths[int(rng.integers(len(truths)))]
+            lo, hi = kp.min(0), kp.max(0)
+            centre = (lo + hi) / 2 + rng.uniform(-0.08, 0.08, 2) * (hi - lo).max()
+            half = (hi - lo).max() * rng.uniform(0.75, 1.1)
+            scale = 256 / (2 * half)
+            M = np.array([[scale, 0, -(centre[0] - half) * scale], [0, scale, -(centre[1] - half) * scale]])
+            close = cv2.warpAffine(s.image, M, (256, 256), flags=cv2.INTER_LINEAR, borderValue=0)
+            flow(f"close-up {i}", close, [t @ M[:, :2].T + M[:, 2] for t in truths])
+            print(f"  {i + 1}/{count} renders, {len(rows)} neighbour crops", flush=True)
+        hard_dev = default_hard_dev()
+        if hard_dev is not None:
+            ann = json.loads((hard_dev / "annotations.json").read_text())
+            for im in ann["images"]:
+                flow(Path(im["file"]).stem, np.asarray(Image.open(hard_dev / im["file"]).convert("RGB")), None)
+    finally:
+        HandVerifier.__call__ = verify
+    for group in ("render", "close-up", "hard_dev"):
+        g = [r for r in rows if (r["name"].startswith(group) if group != "hard_dev" else " " not in r["name"])]
+        adds = [r for r in g if r["adds"]]
+        n_cu = sum(r["close_up"] for r in g)
+        print(f"{group}: {len(g)} neighbour crops ({n_cu} of close-ups), {len(adds)} add a hand")
+        for r in adds:
+            print(f"  adds a hand: {r['name']}, close-up {r['close_up']}, palm evidence {r['evidence']:.3f}")
+    cu = [r for r in rows if r["close_up"]]
+    print(f"close-ups, all groups: {len(cu)} neighbour crops, {sum(r['runs'] for r in cu)} landmark runs")
+    for t in (0.005, 0.01, 0.02, 0.05, 0.1):
+        skip = [r for r in cu if r["evidence"] < t]
+        print(
+            f"  palm evidence >= {t}: skips {len(skip)} crops, {sum(r['runs'] for r in skip)} runs; "
+            f"hands lost {sum(r['adds'] for r in skip)}"
+        )
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--hard-dev", type=Path, default=default_hard_dev())
@@ -458,6 +561,12 @@ def main() -> int:
         metavar="N",
         help="only the tuning data of the weak-palm floor and the re-crop give-up (N synthetic renders)",
     )
+    ap.add_argument(
+        "--calibrate-neighbours",
+        type=int,
+        metavar="N",
+        help="only the tuning data of the close-up neighbour rule (N synthetic renders, their close-ups, hard_dev)",
+    )
     ap.add_argument("--two-read", action="store_true", help="thorough detector with the two-read admission on")
     ap.add_argument("--forearm", action="store_true", help="thorough detector with the forearm proposals on")
     ap.add_argument(
@@ -475,6 +584,9 @@ def main() -> int:
         return 0
     if a.calibrate_fallbacks:
         calibrate_fallbacks(a.calibrate_fallbacks)
+        return 0
+    if a.calibrate_neighbours:
+        calibrate_neighbours(a.calibrate_neighbours)
         return 0
     if a.hard_dev is None or not (a.hard_dev / "annotations.json").is_file():
         print("hard_dev not found (../shared/devdata/hard_dev); pass --hard-dev", file=sys.stderr)

@@ -14,7 +14,9 @@
    (down to `WEAK_PALM_FLOOR`) of the palm runs already made; then the palm detector on the image zoomed out
    by the factors of `ZOOM_PYRAMID` (detections at the usual `palm_min_score`).
 5. Crops beside each hand found (the second of two touching hands); beside a frame-filling hand only those
-   centred in the frame. Optionally (`forearm`), a crop continuing the forearm of each body wrist without a hand.
+   centred in the frame; on a close-up only where the whole-image palm runs saw something away from the verified
+   palms (`handrecon.detect.close_up`). Optionally (`forearm`), a crop continuing the forearm of each body
+   wrist without a hand.
 6. Proposals merged by an NMS that keeps the two wrists of a body apart, then verified (crop settled on the
    landmarks, hand-presence threshold), duplicates removed, 'hands' too small for the face they lie on
    dropped (`handrecon.detect.plausibility`), handedness from the landmarks and the body.
@@ -33,6 +35,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from handrecon.detect.body import BodyHand, BodyHandProposer, forearm_rect
+from handrecon.detect.close_up import NEIGHBOUR_MIN_PALM, palm_evidence, strong_enough
 from handrecon.detect.crops import RotatedRect
 from handrecon.detect.landmarks import HandLandmarks, rect_from_hand_landmarks
 from handrecon.detect.masking import mask_palms, palm_in_rect
@@ -102,6 +105,8 @@ class ThoroughSettings:
     frame_filling_fraction: float = 0.5
     max_rounds: int = 4
     neighbours: bool = True  # crops beside each hand: the second of two touching hands
+    # on a close-up, neighbour crops only where a palm anchor scored this much (see close_up.NEIGHBOUR_MIN_PALM)
+    neighbour_min_palm: float | None = NEIGHBOUR_MIN_PALM
     scan: bool = True  # when nothing else found a hand: large windows read by the landmark model
     forearm: bool = False  # a crop along the forearm of each visible body wrist that has no hand yet
     # a body wrist with no hand whose forearm crop holds a verified hand's palm (two hands together): that
@@ -134,14 +139,22 @@ class ThoroughHands:
 
     # -------------------------------------------------------------------------------------------
     def palm_proposals(
-        self, rgb: np.ndarray, regions: list[RotatedRect | None], source: str, weak: list[Proposal] | None = None
+        self,
+        rgb: np.ndarray,
+        regions: list[RotatedRect | None],
+        source: str,
+        weak: list[Proposal] | None = None,
+        anchors: list[tuple[np.ndarray, np.ndarray]] | None = None,
     ) -> list[Proposal]:
         """Palm detections over the regions; with `weak`, the same runs' detections scoring in
-        [weak_palm_floor, palm_min_score) are appended to it (source "palm-weak")."""
+        [weak_palm_floor, palm_min_score) are appended to it (source "palm-weak"); with `anchors`, each run's
+        anchor centres and scores (see `handrecon.detect.close_up`)."""
         floor = self.settings.weak_palm_floor if weak is not None else None
         out: list[Proposal] = []
         for r in regions:
             strong, low = self.palms.detect_with_weak(rgb, r, floor)
+            if anchors is not None and self.palms.last_anchor_scores is not None:
+                anchors.append(strong_enough(self.palms.last_anchor_scores))
             out += [Proposal(palm_rect(d), source, d.score) for d in strong]
             if weak is not None:
                 weak += [Proposal(palm_rect(d), "palm-weak", d.score) for d in low]
@@ -155,9 +168,10 @@ class ThoroughHands:
         H, W = rgb.shape[:2]
         s = self.settings
         weak: list[Proposal] = []
-        props = self.palm_proposals(rgb, [None], "palm", weak)
+        anchors: list[tuple[np.ndarray, np.ndarray]] = []  # the whole-image palm runs' scores (close-up rules)
+        props = self.palm_proposals(rgb, [None], "palm", weak, anchors)
         if not props:  # a palm filling the frame needs context around it
-            props = self.palm_proposals(rgb, [zoomed_out(W, H)], "palm", weak)
+            props = self.palm_proposals(rgb, [zoomed_out(W, H)], "palm", weak, anchors)
         if previous:
             props += [Proposal(rect_from_hand_landmarks(d.keypoints), "track", 1.0) for d in previous]
         hands = self.verifier(rgb, proposal_nms(props))
@@ -206,10 +220,7 @@ class ThoroughHands:
             hands = self.zoom_pyramid_hands(rgb, s.zoom_pyramid)
             stats["zoom_levels"] = len(s.zoom_pyramid)
         if s.neighbours and hands:
-            near = [Proposal(r, "neighbour", 0.0) for h in hands for r in neighbour_rects(h.landmarks.rect)]
-            near = [p for p in near if not _covered(p, hands)]
-            if largest >= s.frame_filling_fraction:  # a crop centred outside the frame cannot add a hand there
-                near = [p for p in near if _inside(p.rect, W, H)]
+            near = self.neighbour_proposals(hands, largest, W, H, anchors)
             stats["proposals"] += len(near)
             hands = self.verifier.merge(hands, self.verifier(rgb, near, known=hands))
         if poses:
@@ -229,6 +240,22 @@ class ThoroughHands:
             if hands:
                 return hands
         return []
+
+    def neighbour_proposals(
+        self, hands: list[VerifiedHand], largest: float, width: int, height: int, anchors: list
+    ) -> list[Proposal]:
+        """Crops beside each hand not already on a verified hand. Beside a frame-filling hand only those centred
+        in the frame; on a close-up only those where the whole-image palm runs (`anchors`) saw something away
+        from the verified palms (`handrecon.detect.close_up`)."""
+        s = self.settings
+        near = [Proposal(r, "neighbour", 0.0) for h in hands for r in neighbour_rects(h.landmarks.rect)]
+        near = [p for p in near if not _covered(p, hands)]
+        if largest >= s.frame_filling_fraction:  # a crop centred outside the frame cannot add a hand there
+            near = [p for p in near if _inside(p.rect, width, height)]
+        if s.neighbour_min_palm is not None and largest >= s.close_up_fraction:
+            found = [h.landmarks for h in hands]
+            near = [p for p in near if palm_evidence(p.rect, anchors, found) >= s.neighbour_min_palm]
+        return near
 
     def masked_wrist_reads(
         self, rgb: np.ndarray, body_hands: list[BodyHand], hands: list[VerifiedHand]

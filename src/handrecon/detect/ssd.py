@@ -92,6 +92,9 @@ class SSDDetector:
         self.min_score = min_score
         self.nms_iou = nms_iou
         self._anchors: np.ndarray | None = None
+        # every anchor of the last run: box centres in image pixels (N, 2) and scores (N,), for a caller that asks
+        # where the detector saw anything at all (`handrecon.detect.close_up.palm_evidence`)
+        self.last_anchor_scores: tuple[np.ndarray, np.ndarray] | None = None
 
     def detect(self, rgb: np.ndarray, region: RotatedRect | None = None) -> list[SSDDetection]:
         """Detections in image pixels inside `region` (default: the whole image, letterboxed)."""
@@ -111,6 +114,8 @@ class SSDDetector:
         x = crop(rgb, region, size).astype(np.float32) * ((hi - lo) / 255.0) + lo
         raw, logits = self.model.run(x)
         scores = 1.0 / (1.0 + np.exp(-np.clip(logits[:, 0].astype(np.float64), -60, 60)))
+        centres = region.to_image(raw[:, :2].astype(np.float64) + self._anchors * size, size, size)
+        self.last_anchor_scores = (centres, scores)
 
         def decoded(keep: np.ndarray) -> list[SSDDetection]:
             dets = []
