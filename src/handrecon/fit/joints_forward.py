@@ -213,12 +213,15 @@ class JointChain:
         axes[:, 1:] = axes_parent @ G_R[:, self.parent_of_fingers].transpose(0, 1, 3, 2)
         # lever arms: C[p, j] = sum_{j' below j} w_pj' (contrib_pj' - G_t_j)
         C = self.weights_below @ state.contrib - self.weights_below_sum[..., None] * G_t[:, None]
-        d_rot = np.cross(axes[:, None], C[:, :, :, None])  # (N, 21, 16, 3 angles, 3)
+        # axis x lever, coordinate by coordinate (np.cross's own products), stacked as (N, 21, 3, 16 x 3 angles)
+        ax, ay, az = (axes[:, None, :, :, k] for k in range(3))  # (N, 1, 16, 3 angles)
+        cx, cy, cz = (C[:, :, :, None, k] for k in range(3))  # (N, 21, 16, 1)
+        d_rot = np.stack([ay * cz - az * cy, az * cx - ax * cz, ax * cy - ay * cx], 2)  # (N, 21, 3, 16, 3)
         nb = self.shapedirs_flat.shape[0]
         P = 48 + nb + 3 + 16
         n = self.num_points
         out = np.empty((N, n, 3, P))
-        out[..., :48] = d_rot.transpose(0, 1, 4, 2, 3).reshape(N, n, 3, 48)
+        out[..., :48] = d_rot.reshape(N, n, 3, 48)
         # rest tangents: betas and (MANO) the pose blend shapes of the fingertips
         tangents = np.broadcast_to(self.shapedirs.transpose(2, 0, 1)[None], (N, nb, self.num_rows, 3))
         if self.posedirs is not None:

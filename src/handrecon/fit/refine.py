@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 
 import numpy as np
 import torch
@@ -30,7 +30,7 @@ from handrecon.fit.energy import (
     world_residuals,
 )
 from handrecon.fit.initialize import HandParams
-from handrecon.fit.joints_forward import JointChain
+from handrecon.fit.joints_forward import ChainState, JointChain
 from handrecon.fit.layout import ParameterLayout, ResidualLayout
 from handrecon.fit.lm import levenberg_marquardt
 from handrecon.geometry.camera import project_points
@@ -461,6 +461,8 @@ class _Residuals:
         self.lean = lean  # keypoints from `fit.joints_forward` (the analytic Jacobian's forward)
         self._selectors: dict[int, tuple[np.ndarray, ...]] = {}
         self._np: dict | None = None
+        # the last residual call's surface term, rows, hands, forward state and residuals, per side
+        self._last: dict[str, tuple] = {}
 
     def __call__(self, X: torch.Tensor, ids: torch.Tensor, surface: SurfaceTerm | None = None) -> torch.Tensor:
         if self.lean and not X.requires_grad:
@@ -513,31 +515,22 @@ class _Residuals:
         go, ang = x[:, : layout.ORIENT], x[:, layout.angles].reshape(N, 15, 3)
         betas, log_s = x[:, layout.betas], x[:, layout.log_scales]
         chain = f.chains[side] if surface is None else f.surface_chain(side, surface.vertex_ids)
-        st = chain.forward(go, ang, betas, x[:, layout.transl], log_s)
-        J, verts = st.points[:, :21], st.points[:, 21:]
         kp_weight = t["kp_weight"][h]  # (N, 21)
         angles_sel, betas_sel, scales_sel, units = self._selector(layout)
-        pose = lean.pose_residuals(ang, f.rom, c.pose_tolerance_rad, jacobian)
-        K = t["K"]
-        r = [
-            ((lean.project(J, K) - t["keypoints"][h]) * kp_weight[..., None]).reshape(N, -1),
-            c.pose * pose[0],
-            c.world * lean.world_residuals(J, t["world"][h], t["has_world"][h]),
-            c.shape * betas,
-            log_s / t["log_scale_sigma"],
-            c.pose_beyond_tolerance * pose[1],
-        ]
-        if c.world_metric > 0:
-            r.append(c.world_metric * (J - t["world"][h]).reshape(N, 63) * t["has_world"][h, None])
-        if t["previous"] is not None:
-            r.append(c.temporal * (x * np.diagonal(units) - t["previous"][h]) * t["has_previous"][h, None])
-        if surface is not None:
-            gap = verts[:, surface.inner.numpy()] - verts[:, surface.nearest.numpy()]  # (N, k, 3)
-            dist = np.sqrt((gap * gap).sum(-1))
-            r.append(surface.scale * np.maximum(dist - surface.tolerance, 0.0))
-        R = torch.from_numpy(np.concatenate(r, 1))
+        known = self._known_rows(side, surface, x, h) if jacobian else None
+        if known is not None:  # the LM linearises at the trial point its last residual call accepted
+            st, R = known
+            pose = lean.pose_residuals(ang, f.rom, c.pose_tolerance_rad, True)
+        else:
+            st = chain.forward(go, ang, betas, x[:, layout.transl], log_s)
+            pose = lean.pose_residuals(ang, f.rom, c.pose_tolerance_rad, jacobian)
+            R = self._rows(st, x, h, layout, pose, surface)
+            if not jacobian:
+                self._last[side] = (surface, x.copy(), h.copy(), st, R)
+        J, verts = st.points[:, :21], st.points[:, 21:]
         if not jacobian:
-            return (R,)
+            return (torch.from_numpy(R),)
+        K = t["K"]
         d_points = chain.jacobian(st, go, ang)  # (N, n, 3, P)
         dJ = d_points[:, :21]
         has_world = t["has_world"][h]
@@ -554,11 +547,56 @@ class _Residuals:
         if t["previous"] is not None:
             d.append(c.temporal * units * t["has_previous"][h, None, None])
         if surface is not None:
+            gap = verts[:, surface.inner.numpy()] - verts[:, surface.nearest.numpy()]  # (N, k, 3)
+            dist = np.sqrt((gap * gap).sum(-1))
             d_gap = d_points[:, 21:][:, surface.inner.numpy()] - d_points[:, 21:][:, surface.nearest.numpy()]
             unit = gap / np.maximum(dist, 1e-12)[..., None]
             active = (dist > surface.tolerance)[..., None]
             d.append(surface.scale * np.where(active, (unit[:, :, None] @ d_gap)[:, :, 0], 0.0))
-        return R[:, None], torch.from_numpy(np.concatenate(d, 1).transpose(0, 2, 1))
+        return torch.from_numpy(R)[:, None], torch.from_numpy(np.concatenate(d, 1).transpose(0, 2, 1))
+
+    def _rows(
+        self, st: ChainState, x: np.ndarray, h: np.ndarray, layout: ParameterLayout, pose: tuple, surface
+    ) -> np.ndarray:
+        """The residual rows (N, R) from the lean forward's state `st` at rows x of hands h."""
+        t, c = self._numpy_targets(), self.scales
+        N = x.shape[0]
+        J, verts = st.points[:, :21], st.points[:, 21:]
+        r = [
+            ((lean.project(J, t["K"]) - t["keypoints"][h]) * t["kp_weight"][h][..., None]).reshape(N, -1),
+            c.pose * pose[0],
+            c.world * lean.world_residuals(J, t["world"][h], t["has_world"][h]),
+            c.shape * x[:, layout.betas],
+            x[:, layout.log_scales] / t["log_scale_sigma"],
+            c.pose_beyond_tolerance * pose[1],
+        ]
+        if c.world_metric > 0:
+            r.append(c.world_metric * (J - t["world"][h]).reshape(N, 63) * t["has_world"][h, None])
+        if t["previous"] is not None:
+            units = self._selector(layout)[3]
+            r.append(c.temporal * (x * np.diagonal(units) - t["previous"][h]) * t["has_previous"][h, None])
+        if surface is not None:
+            gap = verts[:, surface.inner.numpy()] - verts[:, surface.nearest.numpy()]  # (N, k, 3)
+            r.append(surface.scale * np.maximum(np.sqrt((gap * gap).sum(-1)) - surface.tolerance, 0.0))
+        return np.concatenate(r, 1)
+
+    def _known_rows(
+        self, side: str, surface: SurfaceTerm | None, x: np.ndarray, h: np.ndarray
+    ) -> tuple[ChainState, np.ndarray] | None:
+        """The forward state and residual rows of rows x (hands h) if the last residual call of this side,
+        with the same surface term, evaluated each of them (the LM linearises at the trial point it just
+        accepted), else None."""
+        last = self._last.get(side)
+        if last is None or last[0] is not surface:
+            return None
+        _, rows, hands, st, R = last
+        index = []
+        for row, hand in zip(x, h, strict=True):
+            found = np.flatnonzero((rows == row).all(1) & (hands == hand))
+            if not len(found):
+                return None
+            index.append(found[0])
+        return ChainState(*(getattr(st, k.name)[index] for k in fields(ChainState))), R[index]
 
     def _numpy_targets(self) -> dict:
         """The targets and constant factors as NumPy arrays (float64), made once per fit."""
