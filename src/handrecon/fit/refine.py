@@ -30,7 +30,7 @@ from handrecon.fit.energy import (
     world_residuals,
 )
 from handrecon.fit.initialize import HandParams
-from handrecon.fit.joints_forward import ChainState, JointChain
+from handrecon.fit.joints_forward import ChainState, JointChain, MeshSkin
 from handrecon.fit.layout import ParameterLayout, ResidualLayout
 from handrecon.fit.lm import levenberg_marquardt
 from handrecon.geometry.camera import project_points
@@ -306,7 +306,18 @@ class HandFitter:
 
     # -------------------------------------------------------------------------------------------
     def _vertices(self, side: str, x: torch.Tensor) -> torch.Tensor:
-        return self.models[side](**self._inputs(side, x)).vertices
+        """The posed mesh (n, V, 3) of rows x (n, P): through the lean chain without gradients (equal to the
+        model's forward to rounding, a fraction of its cost), else the model itself."""
+        if x.requires_grad or side not in self.chains:
+            return self.models[side](**self._inputs(side, x)).vertices
+        skin = self.__dict__.setdefault("_skins", {})
+        if side not in skin:
+            skin[side] = MeshSkin(self.models[side])
+        layout = ParameterLayout.of_rows(x)
+        a = x.detach().numpy()
+        angles, betas, transl = a[:, layout.angles].reshape(-1, 15, 3), a[:, layout.betas], a[:, layout.transl]
+        st = self.chains[side].forward(a[:, : layout.ORIENT], angles, betas, transl, a[:, layout.log_scales])
+        return torch.from_numpy(skin[side].vertices(st, betas, transl))
 
     def _penetration_stage(
         self, x: torch.Tensor, sides: list[str], residuals: ResidualFn, s: FitSettings
