@@ -527,7 +527,7 @@ class _Residuals:
         betas, log_s = x[:, layout.betas], x[:, layout.log_scales]
         chain = f.chains[side] if surface is None else f.surface_chain(side, surface.vertex_ids)
         kp_weight = t["kp_weight"][h]  # (N, 21)
-        angles_sel, betas_sel, scales_sel, units = self._selector(layout)
+        _, betas_sel, scales_sel, units = self._selector(layout)
         known = self._known_rows(side, surface, x, h) if jacobian else None
         if known is not None:  # the LM linearises at the trial point its last residual call accepted
             st, R = known
@@ -545,13 +545,16 @@ class _Residuals:
         d_points = chain.jacobian(st, go, ang)  # (N, n, 3, P)
         dJ = d_points[:, :21]
         has_world = t["has_world"][h]
+        d_pose = np.zeros((2, N, 45, P))  # the range terms depend on the angles only
+        d_pose[0, :, :, layout.angles] = c.pose * pose[2]
+        d_pose[1, :, :, layout.angles] = c.pose_beyond_tolerance * pose[3]
         d = [
             ((lean.projection_jacobian(J, K) @ dJ) * kp_weight[..., None, None]).reshape(N, 42, P),
-            c.pose * (pose[2] @ angles_sel),
+            d_pose[0],
             c.world * lean.world_residuals_jacobian(J, dJ, t["world"][h], has_world),
             np.broadcast_to(c.shape * betas_sel, (N, *betas_sel.shape)),
             np.broadcast_to(scales_sel, (N, *scales_sel.shape)),
-            c.pose_beyond_tolerance * (pose[3] @ angles_sel),
+            d_pose[1],
         ]
         if c.world_metric > 0:
             d.append(c.world_metric * dJ.reshape(N, 63, P) * has_world[:, None, None])
