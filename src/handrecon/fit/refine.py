@@ -296,9 +296,13 @@ class HandFitter:
         """Parameter rows with the anatomical angles moved to within the pose tolerance of their functional
         ranges: the fit may trade that much range for the keypoints, never more. This is the set where the
         stiff beyond-tolerance penalty is zero, so trial points never meet it."""
-        out = X.clone()
         margin = math.radians(self.weights.pose_tolerance_deg)
         angles = ParameterLayout.of_rows(X).angles
+        if X.dtype == torch.float64 and X.device.type == "cpu" and not X.requires_grad:  # (no tensor ops)
+            out = X.numpy().copy()
+            out[:, angles] = _clamp_numpy(out[:, angles].reshape(-1, 15, 3), self.rom, 3, margin).reshape(-1, 45)
+            return torch.from_numpy(out)
+        out = X.clone()
         out[:, angles] = _clamp_to_functional_ranges(X[:, angles].reshape(-1, 15, 3), self.rom, margin=margin).reshape(
             -1, 45
         )
@@ -409,15 +413,7 @@ def _clamp_to_functional_ranges(
     angles). Float64 CPU angles without gradient go through the NumPy twin of the ranges (equal values,
     a third of the cost: the fit projects every trial point)."""
     if angles.dtype == torch.float64 and angles.device.type == "cpu" and not angles.requires_grad:
-        lo, hi = rom[..., 0].numpy() - margin, rom[..., 1].numpy() + margin
-        a = np.maximum(np.minimum(angles.numpy(), hi), lo)
-        for _ in range(rounds):
-            r = functional_ranges_numpy(a, rom)
-            clamped = np.maximum(np.minimum(a, r[..., 1] + margin), r[..., 0] - margin)
-            if np.array_equal(clamped, a):
-                break
-            a = clamped
-        return torch.from_numpy(a)
+        return torch.from_numpy(_clamp_numpy(angles.numpy(), rom, rounds, margin))
     a = torch.maximum(torch.minimum(angles, rom[..., 1] + margin), rom[..., 0] - margin)
     for _ in range(rounds):
         r = functional_ranges(a, rom)
@@ -426,6 +422,26 @@ def _clamp_to_functional_ranges(
             break
         a = clamped
     return a
+
+
+def _clamp_numpy(angles: np.ndarray, rom: torch.Tensor, rounds: int, margin: float) -> np.ndarray:
+    """`_clamp_to_functional_ranges` of float64 angles (N, 15, 3) in NumPy (the same operations)."""
+    bounds = _ROM_ARRAYS.get(id(rom))
+    if bounds is None or bounds[0] is not rom or bounds[1] != rom._version:
+        _ROM_ARRAYS.clear()  # (one table in use at a time)
+        bounds = _ROM_ARRAYS[id(rom)] = (rom, rom._version, rom[..., 0].numpy().copy(), rom[..., 1].numpy().copy())
+    a = np.maximum(np.minimum(angles, bounds[3] + margin), bounds[2] - margin)
+    for _ in range(rounds):
+        r = functional_ranges_numpy(a, rom)
+        clamped = np.maximum(np.minimum(a, r[..., 1] + margin), r[..., 0] - margin)
+        if np.array_equal(clamped, a):
+            break
+        a = clamped
+    return a
+
+
+# id(range table) -> (the table, its version, its lower and upper bounds as arrays)
+_ROM_ARRAYS: dict[int, tuple] = {}
 
 
 @dataclass(frozen=True)
