@@ -312,7 +312,7 @@ class HandFitter:
     def _vertices(self, side: str, x: torch.Tensor) -> torch.Tensor:
         """The posed mesh (n, V, 3) of rows x (n, P): through the lean chain without gradients (equal to the
         model's forward to rounding, a fraction of its cost), else the model itself."""
-        if x.requires_grad or side not in self.chains:
+        if x.requires_grad or x.dtype != torch.float64 or side not in self.chains:
             return self.models[side](**self._inputs(side, x)).vertices
         skin = self.__dict__.setdefault("_skins", {})
         if side not in skin:
