@@ -12,7 +12,7 @@ import torch
 from handrecon.fit import derivatives as lean
 from handrecon.fit.energy import FitWeights, pose_residuals, world_residuals
 from handrecon.fit.initialize import inverse_kinematics
-from handrecon.fit.joints_forward import JointChain
+from handrecon.fit.joints_forward import JointChain, MeshSkin
 from handrecon.fit.layout import ParameterLayout
 from handrecon.fit.refine import (
     FitSettings,
@@ -83,6 +83,25 @@ def test_lean_forward_gives_the_hand_models_keypoints(model):
     points = JointChain(model, anatomy).forward(*_chain_inputs(X)).points
     ref = _reference_joints(model, anatomy, X).numpy()
     assert np.abs(points - ref).max() < 1e-8  # metres: 1e-5 mm
+
+
+def test_lean_mesh_gives_the_hand_models_vertices(model):
+    """The penetration test's mesh from the chain's state (`MeshSkin`) is the model's own posed mesh, and the
+    fitter poses it so for rows without gradient (and through the model with one)."""
+    anatomy = Anatomy.from_hand_model(model)
+    X = _random_rows(4, seed=5)
+    inputs = _chain_inputs(X)
+    verts = MeshSkin(model).vertices(JointChain(model, anatomy).forward(*inputs), inputs[2], inputs[3])
+    go, ang, betas, transl, log_s = ParameterLayout.of_rows(X).split(X)
+    ref = model(
+        global_orient=go, hand_pose=anatomy.euler_to_rotations(ang), betas=betas, transl=transl, bone_scales=log_s.exp()
+    ).vertices
+    assert verts.shape == tuple(ref.shape)
+    assert np.abs(verts - ref.numpy()).max() < 1e-12  # metres
+    fitter = HandFitter({model.side: model})
+    np.testing.assert_allclose(fitter._vertices(model.side, X).numpy(), verts, rtol=0, atol=0)
+    with_grad = fitter._vertices(model.side, X.clone().requires_grad_(True))
+    assert with_grad.requires_grad and np.abs(with_grad.detach().numpy() - verts).max() < 1e-12
 
 
 def test_keypoint_jacobian_equals_autograd_through_the_hand_model(model):

@@ -22,7 +22,7 @@ from handrecon.priors.knowledge import functional_range_slopes
 _TIE = 1e-12
 # residual row a of a joint depends on its own angle a and on its coupled angle: bend <-> splay
 _EYE3 = np.eye(3)
-_EYE15 = np.eye(15)
+_JOINTS = np.arange(15)
 _PARTNER = np.array([[0.0, 1.0, 0.0], [1.0, 0.0, 0.0], [0.0, 0.0, 0.0]])
 
 
@@ -110,4 +110,6 @@ def pose_residuals(
 def _block_diagonal(blocks: np.ndarray) -> np.ndarray:
     """(N, 15, 3, 3) per-joint blocks -> (N, 45, 45)."""
     N = blocks.shape[0]
-    return (blocks[:, :, :, None, :] * _EYE15[:, None, :, None]).reshape(N, 45, 45)
+    out = np.zeros((N, 15, 3, 15, 3))
+    out[:, _JOINTS, :, _JOINTS, :] = blocks.transpose(1, 0, 2, 3)
+    return out.reshape(N, 45, 45)

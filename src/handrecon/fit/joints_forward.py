@@ -213,12 +213,15 @@ class JointChain:
         axes[:, 1:] = axes_parent @ G_R[:, self.parent_of_fingers].transpose(0, 1, 3, 2)
         # lever arms: C[p, j] = sum_{j' below j} w_pj' (contrib_pj' - G_t_j)
         C = self.weights_below @ state.contrib - self.weights_below_sum[..., None] * G_t[:, None]
-        d_rot = np.cross(axes[:, None], C[:, :, :, None])  # (N, 21, 16, 3 angles, 3)
+        # axis x lever, coordinate by coordinate (np.cross's own products), stacked as (N, 21, 3, 16 x 3 angles)
+        ax, ay, az = (axes[:, None, :, :, k] for k in range(3))  # (N, 1, 16, 3 angles)
+        cx, cy, cz = (C[:, :, :, None, k] for k in range(3))  # (N, 21, 16, 1)
+        d_rot = np.stack([ay * cz - az * cy, az * cx - ax * cz, ax * cy - ay * cx], 2)  # (N, 21, 3, 16, 3)
         nb = self.shapedirs_flat.shape[0]
         P = 48 + nb + 3 + 16
         n = self.num_points
         out = np.empty((N, n, 3, P))
-        out[..., :48] = d_rot.transpose(0, 1, 4, 2, 3).reshape(N, n, 3, 48)
+        out[..., :48] = d_rot.reshape(N, n, 3, 48)
         # rest tangents: betas and (MANO) the pose blend shapes of the fingertips
         tangents = np.broadcast_to(self.shapedirs.transpose(2, 0, 1)[None], (N, nb, self.num_rows, 3))
         if self.posedirs is not None:
@@ -322,3 +325,32 @@ def _left_jacobian(aa: np.ndarray) -> np.ndarray:
     c2 = np.where(small, 1.0 / 6 - t2 / 120 + t2 * t2 / 5040, (t - np.sin(t)) / (t2s * t))
     K = _skew(aa)
     return np.eye(3) + c1 * K + c2 * (K @ K)
+
+
+class MeshSkin:
+    """The whole posed mesh of a `HandModel` (float64, NumPy) from a `JointChain`'s state: linear blend
+    skinning with the chain's stretched world transforms, as `HandModel.forward` skins it. The fit's
+    penetration test poses the mesh a few times per hand; this reuses the joints the chain already posed
+    and costs a fraction of the model's tensor forward."""
+
+    def __init__(self, model) -> None:
+        f64 = torch.float64
+        V, S = model.num_vertices, model.num_betas
+        self.num_vertices = V
+        self.template = model.v_template.detach().to(f64).cpu().numpy().reshape(1, V * 3)
+        self.shapedirs = model.shapedirs.detach().to(f64).cpu().numpy().reshape(V * 3, -1)[:, :S].T.copy()
+        pd = model.posedirs
+        self.posedirs = None if pd is None else pd.detach().to(f64).cpu().numpy().reshape(135, V * 3)
+        self.weights = model.lbs_weights.detach().to(f64).cpu().numpy()  # (V, 16)
+
+    def vertices(self, state: ChainState, betas: np.ndarray, transl: np.ndarray) -> np.ndarray:
+        """Posed vertices (N, V, 3), camera frame, at the chain state of rows with betas (N, S) and
+        translation (N, 3)."""
+        N = betas.shape[0]
+        v = self.template + betas @ self.shapedirs[: betas.shape[1]]
+        if self.posedirs is not None:
+            v = v + (state.R_local - np.eye(3)).reshape(N, 135) @ self.posedirs
+        v = v.reshape(N, self.num_vertices, 3)
+        t_rel = state.G_t - (state.M @ state.J[..., None])[..., 0]  # joint j: x -> M_j (x - J_j) + G_t_j
+        T = self.weights @ np.concatenate([state.M.reshape(N, 16, 9), t_rel], -1)  # (N, V, 12)
+        return (T[..., :9].reshape(N, -1, 3, 3) @ v[..., None])[..., 0] + T[..., 9:] + transl[:, None]

@@ -46,97 +46,40 @@ def levenberg_marquardt(
     `project` (N, P) -> (N, P), optional, maps trial points into a feasible set (projected Gauss-Newton for
     bound constraints); x0 should lie in it. `jacobian`, optional, linearises exactly instead of by forward
     differences (steps of `step`); it must agree with `residuals`.
+
+    The callbacks take and return tensors of x0's dtype and device; the iterations' own algebra (normal
+    equations, the damped solves of all trials in one batched call, trial selection) runs in NumPy on the
+    CPU, in x0's dtype: on these small systems (P ~ 80) each torch operation costs several times a NumPy one,
+    and with an exact Jacobian the algebra was as costly as a linearisation.
     """
-    if _numpy_algebra(x0, jacobian):
-        return _levenberg_marquardt_numpy(
-            residuals, x0, jacobian, iterations, damping, tolerance, project, with_residuals
-        )
-    x = x0.detach().clone()
+    device, dtype = x0.device, x0.dtype
+    x = x0.detach().cpu().numpy().copy()
     H, P = x.shape
-    ids_full = torch.arange(H, device=x.device).repeat_interleave(P + 1)
-    mult = torch.tensor(DAMPING_MULTIPLIERS, dtype=x.dtype, device=x.device)
-    C = mult.numel()
-    ids_trial = torch.arange(H, device=x.device).repeat_interleave(C)
-    eye = torch.eye(P, dtype=x.dtype, device=x.device)
-
-    def linearise(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Residuals (H, R) at x and the transposed Jacobian (H, P, R) by forward differences."""
-        if jacobian is not None:
-            return jacobian(x, rows)
-        X = torch.cat([x[:, None, :], x[:, None, :] + step * eye], 1).reshape(H * (P + 1), P)
-        R = residuals(X, ids_full).reshape(H, P + 1, -1)
-        return R[:, 0], (R[:, 1:] - R[:, :1]) / step
-
-    lam = torch.full((H,), damping, dtype=x.dtype, device=x.device)
-    active = torch.ones(H, dtype=torch.bool, device=x.device)
-    rows = torch.arange(H, device=x.device)
-    with torch.no_grad():
-        r0, J = linearise(x)
-        cost = 0.5 * r0.square().sum(-1)
-        for it in range(iterations):
-            A = J @ J.transpose(1, 2)
-            g = (J @ r0[..., None])[..., 0]
-            diag = torch.diagonal(A, dim1=1, dim2=2).clamp_min(1e-12)
-            lams = lam[:, None] * mult  # (H, C)
-            M = A[:, None] + torch.diag_embed(lams[..., None] * diag[:, None, :])
-            trials = x[:, None] - torch.linalg.solve(M, g[:, None, :].expand(H, C, P))  # (H, C, P)
-            if project is not None:
-                trials = project(trials.reshape(H * C, P)).reshape(H, C, P)
-            R_trials = residuals(trials.reshape(H * C, P), ids_trial).reshape(H, C, -1)
-            costs = 0.5 * R_trials.square().sum(-1)
-            best_cost, best = costs.min(1)
-            better = active & (best_cost < cost)
-            converged = better & (cost - best_cost <= tolerance * (1 + cost))
-            x = torch.where(better[:, None], trials[rows, best], x)
-            r0 = torch.where(better[:, None], R_trials[rows, best], r0)
-            cost = torch.where(better, best_cost, cost)
-            lam = torch.where(
-                better, (lams[rows, best] / 3).clamp_min(1e-9), torch.where(active, lams[:, -1] * 10, lam)
-            )
-            active = active & ~converged & (lam < 1e12)
-            if not bool(active.any()) or it == iterations - 1:
-                break  # (no linearisation after the last step: nothing would use it)
-            if bool(better.any()):
-                _, J_new = linearise(x)
-                J = torch.where(better[:, None, None], J_new, J)
-    return (x, cost, r0) if with_residuals else (x, cost)
-
-
-def _numpy_algebra(x0: torch.Tensor, jacobian: JacobianFn | None) -> bool:
-    """Whether the iterations run their algebra in NumPy: float64 CPU problems with an exact Jacobian (with
-    differences, the batched residual call dominates and the torch path stays as it was)."""
-    return jacobian is not None and x0.dtype == torch.float64 and x0.device.type == "cpu"
-
-
-def _levenberg_marquardt_numpy(
-    residuals: ResidualFn,
-    x0: torch.Tensor,
-    jacobian: JacobianFn,
-    iterations: int,
-    damping: float,
-    tolerance: float,
-    project: Callable[[torch.Tensor], torch.Tensor] | None,
-    with_residuals: bool,
-) -> tuple[torch.Tensor, ...]:
-    """`levenberg_marquardt`'s iterations, the same steps, with its own algebra (normal equations, the
-    damped solves of all trials in one batched call, trial selection) in NumPy: for float64 CPU problems
-    with an exact Jacobian. Each small torch operation costs several times a NumPy one on the CPU, and with
-    the Jacobian no longer taken by differences the algebra was as costly as a linearisation. The callbacks
-    still take and return tensors (shared memory, no copies)."""
-    x = x0.detach().numpy().copy()
-    H, P = x.shape
-    mult = np.asarray(DAMPING_MULTIPLIERS, dtype=np.float64)
+    mult = np.asarray(DAMPING_MULTIPLIERS, dtype=x.dtype)
     C = mult.size
-    rows_t = torch.arange(H)
+    rows_t = torch.arange(H, device=device)
+    ids_full = rows_t.repeat_interleave(P + 1)
     ids_trial = rows_t.repeat_interleave(C)
     rows = np.arange(H)
     diagonal = np.arange(P)
+    eye = np.eye(P, dtype=x.dtype)
+
+    def tensor(a: np.ndarray) -> torch.Tensor:
+        return torch.from_numpy(np.ascontiguousarray(a)).to(device=device, dtype=dtype)
+
+    def array(t: torch.Tensor) -> np.ndarray:
+        return t.detach().cpu().numpy()
 
     def linearise(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        r, Jt = jacobian(torch.from_numpy(x), rows_t)
-        return r.numpy(), Jt.numpy()
+        """Residuals (H, R) at x and the transposed Jacobian (H, P, R), exact or by forward differences."""
+        if jacobian is not None:
+            r, Jt = jacobian(tensor(x), rows_t)
+            return array(r), array(Jt)
+        X = np.concatenate([x[:, None, :], x[:, None, :] + step * eye], 1).reshape(H * (P + 1), P)
+        R = array(residuals(tensor(X), ids_full)).reshape(H, P + 1, -1)
+        return R[:, 0], (R[:, 1:] - R[:, :1]) / step
 
-    lam = np.full(H, damping)
+    lam = np.full(H, damping, dtype=x.dtype)
     active = np.ones(H, dtype=bool)
     with torch.no_grad():
         r0, J = linearise(x)
@@ -151,8 +94,8 @@ def _levenberg_marquardt_numpy(
             steps = np.linalg.solve(M, np.broadcast_to(g[:, None, :, None], (H, C, P, 1)))[..., 0]
             trials = x[:, None] - steps  # (H, C, P)
             if project is not None:
-                trials = project(torch.from_numpy(trials.reshape(H * C, P))).numpy().reshape(H, C, P)
-            R_trials = residuals(torch.from_numpy(trials.reshape(H * C, P)), ids_trial).numpy().reshape(H, C, -1)
+                trials = array(project(tensor(trials.reshape(H * C, P)))).reshape(H, C, P)
+            R_trials = array(residuals(tensor(trials.reshape(H * C, P)), ids_trial)).reshape(H, C, -1)
             costs = 0.5 * np.square(R_trials).sum(-1)
             best = costs.argmin(1)
             best_cost = costs[rows, best]
@@ -168,5 +111,5 @@ def _levenberg_marquardt_numpy(
             if better.any():
                 _, J_new = linearise(x)
                 J = np.where(better[:, None, None], J_new, J)
-    out = (torch.from_numpy(x), torch.from_numpy(cost))
-    return (*out, torch.from_numpy(r0)) if with_residuals else out
+    out = (tensor(x), tensor(cost))
+    return (*out, tensor(r0)) if with_residuals else out

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 
 import numpy as np
 import torch
@@ -30,7 +30,7 @@ from handrecon.fit.energy import (
     world_residuals,
 )
 from handrecon.fit.initialize import HandParams
-from handrecon.fit.joints_forward import JointChain
+from handrecon.fit.joints_forward import ChainState, JointChain, MeshSkin
 from handrecon.fit.layout import ParameterLayout, ResidualLayout
 from handrecon.fit.lm import levenberg_marquardt
 from handrecon.geometry.camera import project_points
@@ -296,9 +296,13 @@ class HandFitter:
         """Parameter rows with the anatomical angles moved to within the pose tolerance of their functional
         ranges: the fit may trade that much range for the keypoints, never more. This is the set where the
         stiff beyond-tolerance penalty is zero, so trial points never meet it."""
-        out = X.clone()
         margin = math.radians(self.weights.pose_tolerance_deg)
         angles = ParameterLayout.of_rows(X).angles
+        if X.dtype == torch.float64 and X.device.type == "cpu" and not X.requires_grad:  # (no tensor ops)
+            out = X.numpy().copy()
+            out[:, angles] = _clamp_numpy(out[:, angles].reshape(-1, 15, 3), self.rom, 3, margin).reshape(-1, 45)
+            return torch.from_numpy(out)
+        out = X.clone()
         out[:, angles] = _clamp_to_functional_ranges(X[:, angles].reshape(-1, 15, 3), self.rom, margin=margin).reshape(
             -1, 45
         )
@@ -306,7 +310,18 @@ class HandFitter:
 
     # -------------------------------------------------------------------------------------------
     def _vertices(self, side: str, x: torch.Tensor) -> torch.Tensor:
-        return self.models[side](**self._inputs(side, x)).vertices
+        """The posed mesh (n, V, 3) of rows x (n, P): through the lean chain without gradients (equal to the
+        model's forward to rounding, a fraction of its cost), else the model itself."""
+        if x.requires_grad or x.dtype != torch.float64 or side not in self.chains:
+            return self.models[side](**self._inputs(side, x)).vertices
+        skin = self.__dict__.setdefault("_skins", {})
+        if side not in skin:
+            skin[side] = MeshSkin(self.models[side])
+        layout = ParameterLayout.of_rows(x)
+        a = x.detach().numpy()
+        angles, betas, transl = a[:, layout.angles].reshape(-1, 15, 3), a[:, layout.betas], a[:, layout.transl]
+        st = self.chains[side].forward(a[:, : layout.ORIENT], angles, betas, transl, a[:, layout.log_scales])
+        return torch.from_numpy(skin[side].vertices(st, betas, transl))
 
     def _penetration_stage(
         self, x: torch.Tensor, sides: list[str], residuals: ResidualFn, s: FitSettings
@@ -398,15 +413,7 @@ def _clamp_to_functional_ranges(
     angles). Float64 CPU angles without gradient go through the NumPy twin of the ranges (equal values,
     a third of the cost: the fit projects every trial point)."""
     if angles.dtype == torch.float64 and angles.device.type == "cpu" and not angles.requires_grad:
-        lo, hi = rom[..., 0].numpy() - margin, rom[..., 1].numpy() + margin
-        a = np.maximum(np.minimum(angles.numpy(), hi), lo)
-        for _ in range(rounds):
-            r = functional_ranges_numpy(a, rom)
-            clamped = np.maximum(np.minimum(a, r[..., 1] + margin), r[..., 0] - margin)
-            if np.array_equal(clamped, a):
-                break
-            a = clamped
-        return torch.from_numpy(a)
+        return torch.from_numpy(_clamp_numpy(angles.numpy(), rom, rounds, margin))
     a = torch.maximum(torch.minimum(angles, rom[..., 1] + margin), rom[..., 0] - margin)
     for _ in range(rounds):
         r = functional_ranges(a, rom)
@@ -415,6 +422,26 @@ def _clamp_to_functional_ranges(
             break
         a = clamped
     return a
+
+
+def _clamp_numpy(angles: np.ndarray, rom: torch.Tensor, rounds: int, margin: float) -> np.ndarray:
+    """`_clamp_to_functional_ranges` of float64 angles (N, 15, 3) in NumPy (the same operations)."""
+    bounds = _ROM_ARRAYS.get(id(rom))
+    if bounds is None or bounds[0] is not rom or bounds[1] != rom._version:
+        _ROM_ARRAYS.clear()  # (one table in use at a time)
+        bounds = _ROM_ARRAYS[id(rom)] = (rom, rom._version, rom[..., 0].numpy().copy(), rom[..., 1].numpy().copy())
+    a = np.maximum(np.minimum(angles, bounds[3] + margin), bounds[2] - margin)
+    for _ in range(rounds):
+        r = functional_ranges_numpy(a, rom)
+        clamped = np.maximum(np.minimum(a, r[..., 1] + margin), r[..., 0] - margin)
+        if np.array_equal(clamped, a):
+            break
+        a = clamped
+    return a
+
+
+# id(range table) -> (the table, its version, its lower and upper bounds as arrays)
+_ROM_ARRAYS: dict[int, tuple] = {}
 
 
 @dataclass(frozen=True)
@@ -461,6 +488,8 @@ class _Residuals:
         self.lean = lean  # keypoints from `fit.joints_forward` (the analytic Jacobian's forward)
         self._selectors: dict[int, tuple[np.ndarray, ...]] = {}
         self._np: dict | None = None
+        # the last residual call's surface term, rows, hands, forward state and residuals, per side
+        self._last: dict[str, tuple] = {}
 
     def __call__(self, X: torch.Tensor, ids: torch.Tensor, surface: SurfaceTerm | None = None) -> torch.Tensor:
         if self.lean and not X.requires_grad:
@@ -513,52 +542,91 @@ class _Residuals:
         go, ang = x[:, : layout.ORIENT], x[:, layout.angles].reshape(N, 15, 3)
         betas, log_s = x[:, layout.betas], x[:, layout.log_scales]
         chain = f.chains[side] if surface is None else f.surface_chain(side, surface.vertex_ids)
-        st = chain.forward(go, ang, betas, x[:, layout.transl], log_s)
-        J, verts = st.points[:, :21], st.points[:, 21:]
         kp_weight = t["kp_weight"][h]  # (N, 21)
-        angles_sel, betas_sel, scales_sel, units = self._selector(layout)
-        pose = lean.pose_residuals(ang, f.rom, c.pose_tolerance_rad, jacobian)
-        K = t["K"]
-        r = [
-            ((lean.project(J, K) - t["keypoints"][h]) * kp_weight[..., None]).reshape(N, -1),
-            c.pose * pose[0],
-            c.world * lean.world_residuals(J, t["world"][h], t["has_world"][h]),
-            c.shape * betas,
-            log_s / t["log_scale_sigma"],
-            c.pose_beyond_tolerance * pose[1],
-        ]
-        if c.world_metric > 0:
-            r.append(c.world_metric * (J - t["world"][h]).reshape(N, 63) * t["has_world"][h, None])
-        if t["previous"] is not None:
-            r.append(c.temporal * (x * np.diagonal(units) - t["previous"][h]) * t["has_previous"][h, None])
-        if surface is not None:
-            gap = verts[:, surface.inner.numpy()] - verts[:, surface.nearest.numpy()]  # (N, k, 3)
-            dist = np.sqrt((gap * gap).sum(-1))
-            r.append(surface.scale * np.maximum(dist - surface.tolerance, 0.0))
-        R = torch.from_numpy(np.concatenate(r, 1))
+        _, betas_sel, scales_sel, units = self._selector(layout)
+        known = self._known_rows(side, surface, x, h) if jacobian else None
+        if known is not None:  # the LM linearises at the trial point its last residual call accepted
+            st, R = known
+            pose = lean.pose_residuals(ang, f.rom, c.pose_tolerance_rad, True)
+        else:
+            st = chain.forward(go, ang, betas, x[:, layout.transl], log_s)
+            pose = lean.pose_residuals(ang, f.rom, c.pose_tolerance_rad, jacobian)
+            R = self._rows(st, x, h, layout, pose, surface)
+            if not jacobian:
+                self._last[side] = (surface, x.copy(), h.copy(), st, R)
+        J, verts = st.points[:, :21], st.points[:, 21:]
         if not jacobian:
-            return (R,)
+            return (torch.from_numpy(R),)
+        K = t["K"]
         d_points = chain.jacobian(st, go, ang)  # (N, n, 3, P)
         dJ = d_points[:, :21]
         has_world = t["has_world"][h]
+        d_pose = np.zeros((2, N, 45, P))  # the range terms depend on the angles only
+        d_pose[0, :, :, layout.angles] = c.pose * pose[2]
+        d_pose[1, :, :, layout.angles] = c.pose_beyond_tolerance * pose[3]
         d = [
             ((lean.projection_jacobian(J, K) @ dJ) * kp_weight[..., None, None]).reshape(N, 42, P),
-            c.pose * (pose[2] @ angles_sel),
+            d_pose[0],
             c.world * lean.world_residuals_jacobian(J, dJ, t["world"][h], has_world),
             np.broadcast_to(c.shape * betas_sel, (N, *betas_sel.shape)),
             np.broadcast_to(scales_sel, (N, *scales_sel.shape)),
-            c.pose_beyond_tolerance * (pose[3] @ angles_sel),
+            d_pose[1],
         ]
         if c.world_metric > 0:
             d.append(c.world_metric * dJ.reshape(N, 63, P) * has_world[:, None, None])
         if t["previous"] is not None:
             d.append(c.temporal * units * t["has_previous"][h, None, None])
         if surface is not None:
+            gap = verts[:, surface.inner.numpy()] - verts[:, surface.nearest.numpy()]  # (N, k, 3)
+            dist = np.sqrt((gap * gap).sum(-1))
             d_gap = d_points[:, 21:][:, surface.inner.numpy()] - d_points[:, 21:][:, surface.nearest.numpy()]
             unit = gap / np.maximum(dist, 1e-12)[..., None]
             active = (dist > surface.tolerance)[..., None]
             d.append(surface.scale * np.where(active, (unit[:, :, None] @ d_gap)[:, :, 0], 0.0))
-        return R[:, None], torch.from_numpy(np.concatenate(d, 1).transpose(0, 2, 1))
+        return torch.from_numpy(R)[:, None], torch.from_numpy(np.concatenate(d, 1).transpose(0, 2, 1))
+
+    def _rows(
+        self, st: ChainState, x: np.ndarray, h: np.ndarray, layout: ParameterLayout, pose: tuple, surface
+    ) -> np.ndarray:
+        """The residual rows (N, R) from the lean forward's state `st` at rows x of hands h."""
+        t, c = self._numpy_targets(), self.scales
+        N = x.shape[0]
+        J, verts = st.points[:, :21], st.points[:, 21:]
+        r = [
+            ((lean.project(J, t["K"]) - t["keypoints"][h]) * t["kp_weight"][h][..., None]).reshape(N, -1),
+            c.pose * pose[0],
+            c.world * lean.world_residuals(J, t["world"][h], t["has_world"][h]),
+            c.shape * x[:, layout.betas],
+            x[:, layout.log_scales] / t["log_scale_sigma"],
+            c.pose_beyond_tolerance * pose[1],
+        ]
+        if c.world_metric > 0:
+            r.append(c.world_metric * (J - t["world"][h]).reshape(N, 63) * t["has_world"][h, None])
+        if t["previous"] is not None:
+            units = self._selector(layout)[3]
+            r.append(c.temporal * (x * np.diagonal(units) - t["previous"][h]) * t["has_previous"][h, None])
+        if surface is not None:
+            gap = verts[:, surface.inner.numpy()] - verts[:, surface.nearest.numpy()]  # (N, k, 3)
+            r.append(surface.scale * np.maximum(np.sqrt((gap * gap).sum(-1)) - surface.tolerance, 0.0))
+        return np.concatenate(r, 1)
+
+    def _known_rows(
+        self, side: str, surface: SurfaceTerm | None, x: np.ndarray, h: np.ndarray
+    ) -> tuple[ChainState, np.ndarray] | None:
+        """The forward state and residual rows of rows x (hands h) if the last residual call of this side,
+        with the same surface term, evaluated each of them (the LM linearises at the trial point it just
+        accepted), else None."""
+        last = self._last.get(side)
+        if last is None or last[0] is not surface:
+            return None
+        _, rows, hands, st, R = last
+        index = []
+        for row, hand in zip(x, h, strict=True):
+            found = np.flatnonzero((rows == row).all(1) & (hands == hand))
+            if not len(found):
+                return None
+            index.append(found[0])
+        return ChainState(*(getattr(st, k.name)[index] for k in fields(ChainState))), R[index]
 
     def _numpy_targets(self) -> dict:
         """The targets and constant factors as NumPy arrays (float64), made once per fit."""
