@@ -102,3 +102,32 @@ def test_frames_of_another_size_are_refused(tmp_path):
         w.abort()
     assert [fr.rgb.mean() > 150 for fr in VideoReader(tmp_path / "v.mp4")] == [False, True, True]
     assert not multiprocessing.active_children()
+
+
+def _die(rgb, hands, K, uncertainty):
+    os._exit(3)  # as if killed, at the first frame
+
+
+def test_frames_sent_to_a_dead_overlay_process_raise_instead_of_blocking(tmp_path):
+    """Each frame's hands larger than a pipe's buffer: once the child is gone, a send must fail, not wait for a
+    reader that will never come (the alarm turns a hang into a failure)."""
+    import signal
+
+    def hung(*_):
+        raise TimeoutError("a write to the dead overlay process blocked")
+
+    K = np.array([[100.0, 0, 32], [0, 100.0, 32], [0, 0, 1]])
+    hand = ow.OverlayHand(np.zeros((60000, 3)), np.zeros((1, 3), np.int64), np.zeros((21, 2)), np.zeros(21))
+    writer = ow.ProcessOverlayWriter(tmp_path / "o.mp4", 10.0, K, 64, 64, draw=_die)
+    previous = signal.signal(signal.SIGALRM, hung)
+    signal.alarm(60)
+    try:
+        with pytest.raises(RuntimeError, match="overlay process"):
+            for _ in range(20):
+                writer.write(np.zeros((64, 64, 3), np.uint8), [hand])
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, previous)
+        writer.abort()
+    assert not multiprocessing.active_children()
+    assert not list(tmp_path.glob("*.mp4")) and not list(tmp_path.rglob(".*"))

@@ -120,6 +120,9 @@ class ProcessOverlayWriter:
             self._proc.start()
         finally:
             gc.unfreeze()
+        # Only the child reads tasks: with this process's copy of the read end closed, a send to a child that
+        # died fails (broken pipe) instead of blocking for ever once the pipe's buffer is full.
+        self._tasks._reader.close()
 
     @property
     def has_frames(self) -> bool:
@@ -133,12 +136,21 @@ class ProcessOverlayWriter:
             raise ValueError(f"frame size {size} differs from the video's {video}")
         slot = self._next_free_slot()
         self._frames[slot] = rgb
-        self._tasks.put(("frame", slot, overlay_hands(hands)))
+        self._send(("frame", slot, overlay_hands(hands)))
         self._has_frames = True
 
     def repeat_last(self) -> None:
         self._raise_child_error()
-        self._tasks.put(("repeat",))
+        self._send(("repeat",))
+
+    def _send(self, task: tuple) -> None:
+        """A task to the child; if the child is gone, its error (or its exit) is raised instead."""
+        try:
+            self._tasks.put(task)
+        except OSError:  # broken pipe: the child has ended
+            self._proc.join(5.0)
+            self._raise_child_error()
+            raise
 
     def close(self) -> Path:
         """Wait for every frame, publish the file (or raise the child's error; no file then)."""
@@ -156,7 +168,8 @@ class ProcessOverlayWriter:
         outcome: tuple = ("error", "RuntimeError", "interrupted", "")
         try:
             if self._proc.is_alive():
-                self._tasks.put((how,))
+                with contextlib.suppress(OSError):  # it ended meanwhile: its outcome is read below
+                    self._tasks.put((how,))
             outcome = self._outcome(wait=True)
         finally:
             self._stop(published=outcome[0] == "closed")
