@@ -139,9 +139,27 @@ def test_a_photo_batch_restores_the_pools_after_ctrl_c_or_an_early_stop(tmp_path
     assert _counts() == before
 
 
+WORKER_RUN = """
+import json
+import sys
+from pathlib import Path
+from handrecon.pipeline.batch import BatchJob, run_batch
+from tests.pipeline.test_native_threads import _counting_factory, _photos, _seen_counts
+tmp = Path(sys.argv[1])
+job = BatchJob(_counting_factory, {"set_two_threads": True}, tmp / "out", ())
+inputs, stems = _photos(tmp, 4)
+print(json.dumps(_seen_counts(list(run_batch(job, inputs, stems, workers=2)))))
+"""
+
+
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="forkserver workers import the test module")
 def test_each_worker_process_runs_with_single_threaded_pools(tmp_path):
-    job = BatchJob(_counting_factory, {"set_two_threads": True}, tmp_path / "out", ())
-    inputs, stems = _photos(tmp_path, 4)
-    seen = _seen_counts(list(run_batch(job, inputs, stems, workers=2)))
+    # in a fresh interpreter: the pool's fork server then lives and ends with it, not with the test session
+    import json
+    import subprocess
+
+    root = Path(__file__).resolve().parents[2]
+    run = subprocess.run([sys.executable, "-c", WORKER_RUN, str(tmp_path)], cwd=root, capture_output=True, text=True)
+    assert run.returncode == 0, run.stderr[-2000:]
+    seen = json.loads(run.stdout.strip().splitlines()[-1])
     assert len(seen) == 4 and all(n == 1 for counts in seen for n in counts)
