@@ -67,13 +67,44 @@ def make_folder(root: Path, folder: Path, count: int) -> int:
     return len(sources)
 
 
-def timed(cmd: list[str], env: dict) -> tuple[float, str]:
+def adopt_orphans() -> bool:
+    """Linux: descendants orphaned by a command (its multiprocessing fork server and the workers that
+    server forked) become this process's children, so that `timed` can wait for them and count their
+    CPU. False where the platform cannot."""
+    if not sys.platform.startswith("linux"):
+        return False
+    import ctypes
+
+    PR_SET_CHILD_SUBREAPER = 36
+    return ctypes.CDLL(None, use_errno=True).prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) == 0
+
+
+def _children_cpu() -> float:
+    import resource
+
+    r = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return r.ru_utime + r.ru_stime
+
+
+def _reap_orphans() -> None:
+    while True:
+        try:
+            os.waitpid(-1, 0)
+        except ChildProcessError:
+            return
+
+
+def timed(cmd: list[str], env: dict) -> tuple[float, str, float]:
+    """Wall seconds, output, CPU seconds of the command and every process it started (those it left
+    behind included when `adopt_orphans` worked; they have exited before this returns)."""
+    c0 = _children_cpu()
     t0 = time.perf_counter()
     r = subprocess.run(cmd, capture_output=True, text=True, env=env)
     dt = time.perf_counter() - t0
+    _reap_orphans()
     if r.returncode not in (0, 1):  # 1: some photo had no hand found, still a finished run
         raise RuntimeError(f"{cmd} failed ({r.returncode}): {r.stderr[-2000:]}")
-    return dt, r.stdout + r.stderr
+    return dt, r.stdout + r.stderr, _children_cpu() - c0
 
 
 def has_workers_option(env: dict) -> bool:
@@ -121,7 +152,7 @@ def video_fps(root: Path, envs: dict[str, dict], runs: int, seconds: int = 3) ->
         cpu: dict[str, list[float]] = {tag: [] for tag in envs}
         for r in range(runs):
             for tag, e in envs.items():
-                _, out = timed([sys.executable, "-c", VIDEO_RUN, str(clip), str(Path(tmp) / f"v{r}{tag}")], e)
+                _, out, _ = timed([sys.executable, "-c", VIDEO_RUN, str(clip), str(Path(tmp) / f"v{r}{tag}")], e)
                 fields = out.split()
                 fps[tag].append(float(fields[0]))
                 if len(fields) > 2:  # CPU per frame: the process's threads and children, from the models' load on
@@ -289,10 +320,13 @@ def main() -> None:
         if "folder" in args.skip:
             variants = {k: v for k, v in variants.items() if k not in folder_runs}
         times: dict[str, list[float]] = {k: [] for k in variants}
+        cpus: dict[str, list[float]] = {k: [] for k in variants}
+        counted = "all processes" if adopt_orphans() else "its own children only"
         for r in range(args.runs):  # interleaved: every variant once per round
             for name, cmd in variants.items():
-                dt, _ = timed(cmd, envs_of[name])
+                dt, _, cpu = timed(cmd, envs_of[name])
                 times[name].append(dt)
+                cpus[name].append(cpu)
             print(f"round {r + 1}/{args.runs} done, load {os.getloadavg()[0]:.1f}", flush=True)
         ref = statistics.median(times["MediaPipe loop"])
         print(f"\nwall time of the whole command, median of {args.runs} interleaved runs:")
@@ -300,6 +334,11 @@ def main() -> None:
             m = statistics.median(ts)
             spread = f"{min(ts):.2f}-{max(ts):.2f}"
             print(f"  {name:<34} {m:7.2f} s  ({spread})  {m / ref:5.2f}x the MediaPipe loop")
+        print(f"\nCPU of the whole command ({counted}), median of {args.runs} runs, per photo:")
+        for name, cs in cpus.items():
+            if name in folder_runs or name == "MediaPipe loop":
+                per = [1000 * c / args.count for c in cs]
+                print(f"  {name:<34} {statistics.median(per):7.1f} ms  ({min(per):.1f}-{max(per):.1f})")
         print(f"load average at end: {' '.join(f'{x:.1f}' for x in os.getloadavg())}")
         if "outputs" not in args.skip:
             output_costs(tmp / "photos")

@@ -9,6 +9,7 @@ leaves neither processes nor partial files behind.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import sys
@@ -17,6 +18,8 @@ from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from handrecon.pipeline.native_threads import single_threaded_native_pools
 
 # Torch threads per process: the tensors of one or two hands are too small to split (on a loaded 2-core
 # machine a fit took 25x longer with 2 threads than with 1: benchmarks/bench_throughput.py); the command
@@ -166,6 +169,7 @@ _WORKER_REC = None
 _WORKER_JOB: BatchJob | None = None
 _WORKER_WRITER = None  # BackgroundWriter of the worker's photo files
 _WORKER_RESULTS = None  # queue to the parent: outcomes of photos written in the background
+_WORKER_LIMITS = contextlib.ExitStack()  # the native pools' limits, held until the worker exits
 
 
 def _worker_start(job: BatchJob, threads: int, results=None) -> None:
@@ -181,6 +185,8 @@ def _worker_start(job: BatchJob, threads: int, results=None) -> None:
     torch.set_num_threads(threads)
     _WORKER_JOB = job
     _WORKER_REC = make_reconstructor(job)
+    # for the worker's life (its libraries are loaded now): the processes are the parallelism
+    _WORKER_LIMITS.enter_context(single_threaded_native_pools(load_opencv=True))
     if results is not None:
         from handrecon.pipeline.background import BackgroundWriter
 
@@ -350,7 +356,8 @@ def run_batch(
         try:
             rec = rec_factory(job)
             try:
-                yield from run_serial(rec, job, inputs, stems, progress)
+                with single_threaded_native_pools(load_opencv=True):  # the writer thread is the parallelism
+                    yield from run_serial(rec, job, inputs, stems, progress)
             finally:
                 rec.close()
         finally:
