@@ -2,7 +2,6 @@
 (`handrecon.detect.close_up`)."""
 
 import dataclasses
-from importlib import resources
 
 import numpy as np
 import pytest
@@ -12,19 +11,6 @@ from handrecon.detect.crops import RotatedRect
 from handrecon.detect.landmarks import HandLandmarks, rect_from_hand_landmarks
 from handrecon.detect.multi_source import ThoroughHands
 from handrecon.detect.ssd import palm_detector
-from handrecon.io import load_image
-
-
-@pytest.fixture(scope="module")
-def demo_rgb():
-    with resources.as_file(resources.files("handrecon.assets") / "demo_hand.jpg") as path:
-        return load_image(path).rgb
-
-
-@pytest.fixture(scope="module")
-def thorough():
-    with ThoroughHands() as det:
-        yield det
 
 
 def _hand(cx=100.0, cy=100.0, size=80.0) -> HandLandmarks:

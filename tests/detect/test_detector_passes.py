@@ -1,18 +1,9 @@
 """The detector on the bundled demo render: the single static pass, and the optional augmented passes."""
 
-from importlib import resources
 
 import numpy as np
-import pytest
 
 from handrecon.detect.mediapipe_hands import MediaPipeHands, TTAConfig
-from handrecon.io import load_image
-
-
-@pytest.fixture(scope="module")
-def demo_rgb():
-    with resources.as_file(resources.files("handrecon.assets") / "demo_hand.jpg") as path:
-        return load_image(path).rgb
 
 
 def test_single_pass_reports_landmark_depths_and_no_spread(demo_rgb):

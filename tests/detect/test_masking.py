@@ -48,12 +48,6 @@ class TwoHandsModel:
         return landmarks(self.b.copy(), self.pb, 0.1, rect)
 
 
-@pytest.fixture(scope="module")
-def thorough():
-    with ThoroughHands() as det:
-        yield det
-
-
 def _scene(wrist_b_offset=0.0, presence_b=0.95):
     """Hand A (verified) and hand B beside it, B's forearm crop holding A's palm."""
     a = hand_keypoints(200, 200, 100)

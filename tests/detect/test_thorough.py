@@ -2,7 +2,6 @@
 the tiles and mapped back to the canvas exactly), and on two dev photos (skipped when absent)."""
 
 import json
-from importlib import resources
 
 import numpy as np
 import pytest
@@ -10,19 +9,6 @@ from PIL import Image
 
 from handrecon.detect.mediapipe_hands import MediaPipeHands
 from handrecon.detect.multi_source import ThoroughHands
-from handrecon.io import load_image
-
-
-@pytest.fixture(scope="module")
-def demo_rgb():
-    with resources.as_file(resources.files("handrecon.assets") / "demo_hand.jpg") as path:
-        return load_image(path).rgb
-
-
-@pytest.fixture(scope="module")
-def thorough():
-    with ThoroughHands() as det:
-        yield det
 
 
 @pytest.fixture(scope="module")
