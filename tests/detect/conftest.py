@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from importlib import resources
 
+import numpy as np
 import pytest
 
 from handrecon.detect.multi_source import ThoroughHands
@@ -20,3 +21,16 @@ def demo_rgb():
 def thorough():
     with ThoroughHands() as det:
         yield det
+
+
+def hamer_photo(name: str) -> np.ndarray:
+    """RGB of ../shared/devdata/photos_hamer/NAME; the test is skipped where the dev photos are absent."""
+    from PIL import Image
+
+    from handrecon.data.devdata import default_devdata_dir
+
+    root = default_devdata_dir()
+    path = None if root is None else root / "photos_hamer" / name
+    if path is None or not path.is_file():
+        pytest.skip("photos_hamer (../shared/devdata/photos_hamer) not present")
+    return np.asarray(Image.open(path).convert("RGB"))

@@ -3,8 +3,6 @@
 import json
 
 import numpy as np
-import pytest
-from PIL import Image
 from test_verify import hand_keypoints, landmarks
 
 from handrecon.detect.body import BodyHand, forearm_rect
@@ -13,6 +11,7 @@ from handrecon.detect.masking import NEUTRAL_GREY, PALM_JOINTS, mask_palms, palm
 from handrecon.detect.multi_source import ThoroughHands
 from handrecon.detect.proposals import Proposal
 from handrecon.detect.verify import VerifiedHand
+from tests.detect.conftest import hamer_photo
 
 
 def test_palm_mask_covers_the_palm_not_the_finger_tips():
@@ -90,13 +89,7 @@ def test_no_masked_read_where_no_verified_palm_is_in_the_forearm_crop(thorough):
 
 
 def test_interlocked_hands_photo_gives_two_hands_one_each_side():
-    from handrecon.data.devdata import default_devdata_dir
-
-    root = default_devdata_dir()
-    path = None if root is None else root / "photos_hamer" / "test3.jpg"
-    if path is None or not path.is_file():
-        pytest.skip("photos_hamer (../shared/devdata/photos_hamer) not present")
-    rgb = np.asarray(Image.open(path).convert("RGB"))
+    rgb = hamer_photo("test3.jpg")
     with ThoroughHands() as det:
         dets = det.detect(rgb)
     assert sorted(d.handedness for d in dets) == ["left", "right"], json.dumps([d.report for d in dets])

@@ -9,6 +9,7 @@ from PIL import Image
 
 from handrecon.detect.mediapipe_hands import MediaPipeHands
 from handrecon.detect.multi_source import ThoroughHands
+from tests.detect.conftest import hamer_photo
 
 
 @pytest.fixture(scope="module")
@@ -188,13 +189,7 @@ def test_zoom_pyramid_runs_only_when_nothing_was_found_and_stops_at_the_first_le
 def test_trumpet_photo_lower_hand_found_by_the_zoom_pyramid():
     """photos_hamer/test2: no palm >= palm_min_score on the image or the first zoom-out, no person; the hand
     holding the valve casing (the player's left, wrist below the frame) comes from the pyramid."""
-    from handrecon.data.devdata import default_devdata_dir
-
-    root = default_devdata_dir()
-    path = None if root is None else root / "photos_hamer" / "test2.jpg"
-    if path is None or not path.is_file():
-        pytest.skip("photos_hamer (../shared/devdata/photos_hamer) not present")
-    rgb = np.asarray(Image.open(path).convert("RGB"))
+    rgb = hamer_photo("test2.jpg")
     with ThoroughHands() as det:
         dets = det.detect(rgb)
     assert len(dets) >= 1, det.last_stats
