@@ -52,7 +52,7 @@ def test_an_error_in_the_overlay_process_is_raised_here_and_leaves_no_file(tmp_p
             raise ValueError("cannot draw this frame")
         return rgb
 
-    monkeypatch.setattr("handrecon.pipeline.video.overlay_image", broken)
+    monkeypatch.setattr("handrecon.pipeline.video.video_overlay_image", broken)
     with pytest.raises(ValueError, match="cannot draw this frame"):
         reconstruct_video_file(reconstructor, clip, tmp_path / "out", progress=False)
     assert not calls  # it ran in the child, not here
@@ -66,7 +66,7 @@ def test_a_dead_overlay_process_stops_the_video_with_no_file(tmp_path, reconstru
     def dying(rgb, hands, K, uncertainty):
         os._exit(3)  # as if killed
 
-    monkeypatch.setattr("handrecon.pipeline.video.overlay_image", dying)
+    monkeypatch.setattr("handrecon.pipeline.video.video_overlay_image", dying)
     with pytest.raises(RuntimeError, match="overlay process"):
         reconstruct_video_file(reconstructor, clip, tmp_path / "out", progress=False)
     assert not multiprocessing.active_children()

@@ -40,7 +40,7 @@ def test_an_error_while_writing_stops_the_video_and_leaves_no_partial_file(tmp_p
     def broken(*a, **k):
         raise OSError("disk full")
 
-    monkeypatch.setattr("handrecon.pipeline.video.overlay_image", broken)
+    monkeypatch.setattr("handrecon.pipeline.video.video_overlay_image", broken)
     with pytest.raises(OSError, match="disk full"):
         reconstruct_video_file(reconstructor, clip, tmp_path / "out", progress=False)
     assert not list((tmp_path / "out").glob("*.mp4")) and not [p for p in (tmp_path / "out").rglob(".*")]

@@ -22,8 +22,8 @@ from handrecon.io import InputError, VideoReader, atomic_group, write_json_atomi
 from handrecon.pipeline.background import BackgroundWriter, prefetch
 from handrecon.pipeline.image import ImageReconstructor
 from handrecon.pipeline.native_threads import single_threaded_native_pools
-from handrecon.pipeline.outputs import image_record, overlay_image
-from handrecon.pipeline.overlay_writer import overlay_writer
+from handrecon.pipeline.outputs import image_record
+from handrecon.pipeline.overlay_writer import overlay_writer, video_overlay_image
 from handrecon.pipeline.results import Hand
 from handrecon.pipeline.tracking import HandTracker, Track
 from handrecon.pipeline.video_detector import TrackingDetector
@@ -195,7 +195,8 @@ def _reconstruct_frames(
     fps = reader.fps or 30.0
     # made before the detector's threads start: the overlay's child process is forked here
     overlay_path = out_dir / f"{path.stem}_overlay.mp4"
-    writer = overlay_writer(overlay_path, fps, Kn, reader.width, reader.height, overlay_image) if overlay else None
+    draw = video_overlay_image  # looked up here: tests replace it
+    writer = overlay_writer(overlay_path, fps, Kn, reader.width, reader.height, draw) if overlay else None
     try:
         video = VideoReconstructor(rec.pipeline)
     except BaseException:

@@ -19,11 +19,15 @@ from PIL import Image, ImageDraw
 from handrecon.geometry.mesh import vertex_normals
 from handrecon.geometry.rotations import axis_angle_to_matrix
 from handrecon.hand.keypoints import FINGER_COLORS, OPENPOSE_BONES, OPENPOSE_FINGER_OF, WRIST_COLOR, convert_keypoints
+from handrecon.render.painted import painted_pixels
+from handrecon.render.painted import vertex_normals as vertex_normals_np
 from handrecon.render.rasterize import Camera, rasterize
 from handrecon.render.renderer import DEFAULT_ALBEDO, render_mesh
 from handrecon.render.shading import make_lighting, split_lighting
 
 RGB = tuple[int, int, int]
+# `make_lighting(ambient, directional=..., direction=...)` of the overlays: soft light from the upper left
+_OVERLAY_LIGHT = (0.45, (1.0, 1.0, 1.0), 0.65, (1.0, 1.0, 1.0), (0.3, -0.4, -1.0))
 
 
 def as_uint8_image(image: np.ndarray | torch.Tensor | Image.Image) -> np.ndarray:
@@ -77,7 +81,7 @@ def _render(
     v = _single(vertices)
     with torch.no_grad():
         if lighting is None:
-            lighting = make_lighting(0.45, directional=0.65, direction=(0.3, -0.4, -1.0), dtype=v.dtype)
+            lighting = make_lighting(*_OVERLAY_LIGHT, dtype=v.dtype)
         colors = vertex_colors
         if colors is None:
             colors = torch.tensor(color, dtype=v.dtype, device=v.device).expand(v.shape[1], 3)
@@ -126,7 +130,7 @@ def _shade_covered_pixels(
     with torch.no_grad():
         faces = faces.to(device=v.device, dtype=torch.long)
         if lighting is None:
-            lighting = make_lighting(0.45, directional=0.65, direction=(0.3, -0.4, -1.0), dtype=v.dtype)
+            lighting = make_lighting(*_OVERLAY_LIGHT, dtype=v.dtype)
         ambient, directional, direction = split_lighting(lighting.to(dtype=v.dtype, device=v.device))
         frags = rasterize(v, faces, camera, crop=True)
         corner_normals = vertex_normals(v, faces)[0][faces]  # (F, 3 corners, 3)
@@ -141,6 +145,42 @@ def _shade_covered_pixels(
         line = torch.div(frags.fg_pixel, w, rounding_mode="floor")
         pixel = (line + oy) * camera.width + (frags.fg_pixel - line * w + ox)
     return pixel.cpu(), rgb.cpu()
+
+
+def paint_mesh_over(
+    photo: np.ndarray,
+    vertices: np.ndarray,
+    faces: np.ndarray,
+    K: np.ndarray,
+    alpha: float = 0.75,
+    color: Sequence[float] = DEFAULT_ALBEDO,
+) -> np.ndarray:
+    """`overlay_mesh` for video frames, drawn into `photo` ((H, W, 3) uint8, changed in place and returned):
+    the same shading and blend over the pixels `render.painted` finds (the painter's algorithm, about 0.4
+    of the exact rasterization's time; its module doc says what differs). Vertices (V, 3) in the camera
+    frame, K (3, 3)."""
+    if photo.dtype != np.uint8 or photo.ndim != 3 or photo.shape[2] != 3 or not photo.flags.c_contiguous:
+        raise ValueError(f"expected a C-contiguous (H, W, 3) uint8 image, got {photo.shape} {photo.dtype}")
+    v = np.asarray(vertices, dtype=np.float64)
+    faces = np.asarray(faces, dtype=np.int64)
+    H, W = photo.shape[:2]
+    pixel, normal, _ = painted_pixels(v, faces, K, W, H, vertex_normals_np(v, faces))  # normals: not unit
+    if pixel.size == 0:
+        return photo
+    ambient, directional, direction = (
+        t[0].double().numpy() for t in split_lighting(make_lighting(*_OVERLAY_LIGHT, dtype=torch.float64))
+    )
+    cos = normal @ direction  # 0 inside an opening (normal 0): the inside is lit by the ambient light only
+    cos /= np.maximum(np.sqrt(np.einsum("nc,nc->n", normal, normal)), 1e-12)
+    np.maximum(cos, 0.0, out=cos)
+    albedo = np.asarray(color, dtype=np.float64)
+    base, slope = albedo * ambient * 255.0, albedo * directional * 255.0
+    flat = photo.reshape(-1)
+    for c in range(3):  # per channel: 1-D gathers and scatters
+        index = pixel * 3 + c
+        shaded = np.rint(np.minimum(base[c] + slope[c] * cos, 255.0))
+        flat[index] = np.rint(shaded * alpha + flat.take(index) * (1.0 - alpha)).astype(np.uint8)
+    return photo
 
 
 def side_view(
@@ -216,6 +256,34 @@ def draw_skeleton(
             r = joint_radius
             draw.ellipse([x - r, y - r, x + r, y + r], fill=joint_color(j), outline=(255, 255, 255))
     return np.asarray(canvas).copy()
+
+
+def paint_skeleton(
+    image: np.ndarray, keypoints: np.ndarray, order: str = "openpose", line_width: int = 3, joint_radius: int = 4
+) -> np.ndarray:
+    """`draw_skeleton` for video frames, drawn with OpenCV into `image` ((H, W, 3) uint8, changed in place
+    and returned): the same bones, joints and colours without the two image copies through Pillow (a few
+    ms per 640x480 frame); lines and discs differ from Pillow's by a pixel at their ends and rims."""
+    import cv2
+
+    if image.dtype != np.uint8 or image.ndim != 3 or image.shape[2] != 3 or not image.flags.c_contiguous:
+        raise ValueError(f"expected a C-contiguous (H, W, 3) uint8 image, got {image.shape} {image.dtype}")
+    kp = _keypoints_np(keypoints, order)
+    shown = np.isfinite(kp).all(1) & (np.abs(kp) < 1 << 20).all(1)
+    scale = 1 << 4  # OpenCV's fixed point: 1/16 pixel
+    # Pillow's pixel (x, y) has its centre at (x, y) in the coordinates it is given, as OpenCV's
+    p = np.rint(np.where(shown[:, None], kp, 0.0) * scale).astype(np.int64)
+    thickness = max(1, line_width - 1)  # OpenCV's lines of thickness w - 1 cover about Pillow's of width w
+    for parent, child in OPENPOSE_BONES:
+        if shown[parent] and shown[child]:
+            a, b = (int(p[parent, 0]), int(p[parent, 1])), (int(p[child, 0]), int(p[child, 1]))
+            cv2.line(image, a, b, joint_color(child), thickness, cv2.LINE_8, 4)
+    r = max(0, joint_radius) * scale
+    for j in np.flatnonzero(shown).tolist():
+        c = (int(p[j, 0]), int(p[j, 1]))
+        cv2.circle(image, c, r, joint_color(j), -1, cv2.LINE_8, 4)
+        cv2.circle(image, c, r, (255, 255, 255), 1, cv2.LINE_8, 4)
+    return image
 
 
 def draw_uncertainty(
