@@ -40,3 +40,33 @@ def test_tracker_keeps_identities_through_swaps_and_gaps():
     c = _det(2000, "right")
     tr.update([c], 5, 5 / 30)
     assert c.track_id not in ids0
+
+
+def test_tracker_pairs_by_least_total_distance_and_one_hand_without_scipy():
+    import subprocess
+    import sys
+
+    tr = HandTracker()
+    a, b = _det(0, "right"), _det(30, "right")
+    tr.update([a, b], 0, 0.0)
+    # each new detection is nearer the other track's hand than a global pairing would allow
+    c, d = _det(16, "right"), _det(44, "right")
+    tr.update([c, d], 1, 1 / 30)
+    assert (c.track_id, d.track_id) == (a.track_id, b.track_id)  # total 16 + 14 beats 14 + 44
+    one = HandTracker()
+    e = _det(0, "left")
+    one.update([e], 0, 0.0)
+    f = _det(2, "left")
+    one.update([f], 1, 1 / 30)
+    assert f.track_id == e.track_id
+    # the usual frame (one hand, one track) needs no assignment solver: SciPy's import (~0.6 s) is saved
+    code = (
+        "import sys, numpy as np\n"
+        "from tests.pipeline.test_tracking import _det\n"
+        "from handrecon.pipeline.tracking import HandTracker\n"
+        "t = HandTracker()\n"
+        "for i in range(3): t.update([_det(i, 'left')], i, i / 30)\n"
+        "print('scipy.optimize' in sys.modules)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
