@@ -111,8 +111,8 @@ class VideoReconstructor:
         obs, starts = self.image.observations(dets, K, previous)
         initial = list(self.image._initial_records)  # how each fit starts, recorded by `observations`
         fits = self.image.fitter.fit(obs, K, starts, previous)
-        for tr, d, f in zip(tracks, dets, fits, strict=True):
-            tr.params = self._warm_start(d.handedness, f.params)
+        for tr, f in zip(tracks, fits, strict=True):
+            tr.params = self._warm_start(f.params)
         return FrameFit(dets, fits, initial, check)
 
     def package(self, rgb: np.ndarray, K: torch.Tensor, fitted: FrameFit) -> list[Hand]:
@@ -129,10 +129,10 @@ class VideoReconstructor:
         return hands
 
     @staticmethod
-    def _warm_start(side: str, p: HandParams) -> HandParams:
-        """The next frame's start: this frame's fit result, in float64 (a copy). Earlier versions passed it
-        through the axis-angle form the frame's `Hand` reports and back to matrices: that moved it by
-        ~1e-15 (3D joints of a 90-frame clip bit-identical) and cost ~2 ms CPU a frame."""
+    def _warm_start(p: HandParams) -> HandParams:
+        """The next frame's start: this frame's fit result, in float64 (a copy). Not through the axis-angle
+        form the frame's `Hand` reports and back: that round trip moved it by ~1e-15 (the 3D joints of a
+        90-frame clip came out bit-identical) and cost ~2 ms CPU a frame."""
         return p.detach().to(torch.float64, copy=True)
 
     def close(self) -> None:
@@ -186,7 +186,7 @@ def _reconstruct_frames(
     fps = reader.fps or 30.0
     # made before the detector's threads start: the overlay's child process is forked here
     overlay_path = out_dir / f"{path.stem}_overlay.mp4"
-    draw = video_overlay_image  # looked up here: tests replace it
+    draw = video_overlay_image  # the painted overlay (`render.painted`); `overlay_image` draws it exactly
     writer = overlay_writer(overlay_path, fps, Kn, reader.width, reader.height, draw) if overlay else None
     try:
         video = VideoReconstructor(rec.pipeline)

@@ -6,12 +6,14 @@ autograd) and cost 10-18 ms CPU per 640x480 video frame, the largest part of a v
 back faces are dropped (a hand mesh is closed but for the wrist), OpenCV's polygon fill paints the front
 faces far to near (by mean corner depth) into an image of face indices, so that the nearer face
 overwrites, and each covered pixel's perspective-correct barycentrics in its face are computed afterwards.
-About 0.4 of `rasterize`'s time on the video's frames. What differs from `rasterize`:
+An opening of the mesh that faces the camera (looking into the wrist) is painted as a flat cap at its mean
+depth, in the same order: the pixels where `rasterize` shows the inside. About 0.4-0.5 of `rasterize`'s
+time on the video's frames. What differs from `rasterize`:
 - the fill's edge rule covers pixel centres up to about half a pixel outside a face: the silhouette is up
   to a pixel wider (about 1.7 % more pixels on a 640x480 hand), and inside, a pixel on a shared edge may
   go to either face (the interpolated normal is continuous there, so its shade barely changes);
-- where two faces overlap on screen in another order than their mean depths (folds of small faces), and
-  where only a back face is visible (inside the wrist opening).
+- where two faces overlap on screen in another order than their mean depths (folds of small faces);
+- inside an opening, one value (the cap's) instead of the inside's surface.
 
 Photo overlays, side views and the fit keep `rasterize`.
 """
