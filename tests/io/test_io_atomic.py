@@ -176,13 +176,12 @@ def test_npz_is_deflated_at_the_fast_level_and_reads_like_numpys(tmp_path):
 
 def test_png_encoding_is_lossless_at_every_level_and_encoded_pngs_pass_through():
     import io as _io
+    import zlib
 
     import numpy as np
     from PIL import Image
 
     from handrecon.io import PNGData, png_bytes
-
-    import zlib
 
     rng = np.random.default_rng(0)
     img = (rng.random((40, 30, 3)) * 255).astype(np.uint8)
