@@ -174,12 +174,21 @@ def output_costs(folder: Path, limit: int = 20) -> None:
     torch.set_num_threads(1)
 
     from handrecon.api import HandReconstructor
-    from handrecon.io import save_npz_atomic, save_png_atomic, write_glb, write_json_atomic, write_obj, write_ply
-    from handrecon.pipeline.outputs import image_record, overlay_image, side_image
+    from handrecon.io import (
+        png_bytes,
+        save_npz_atomic,
+        save_png_atomic,
+        write_glb,
+        write_json_atomic,
+        write_obj,
+        write_ply,
+    )
+    from handrecon.pipeline.outputs import image_record, overlay_image, side_image, write_image_outputs
 
     rec = HandReconstructor()
     paths = sorted(folder.glob("*.jpg"))[:limit]
     costs: dict[str, list[float]] = {}
+    images: dict[str, list[np.ndarray]] = {"overlay": [], "side view": [], "texture": []}
 
     def clock(name, fn):
         t0 = time.perf_counter()
@@ -206,18 +215,54 @@ def output_costs(folder: Path, limit: int = 20) -> None:
             clock("overlay PNG write", lambda: save_png_atomic(out / "o.png", ov))
             sv = clock("side view render", lambda: side_image(hands, Kn, rgb.shape[1], rgb.shape[0]))
             clock("side view PNG write", lambda: save_png_atomic(out / "s.png", sv))
-            clock("OBJ + MTL + texture PNG", lambda: write_obj(out / "m.obj", h.vertices, h.faces, uv=h.uv,
-                                                               faces_uv=h.faces_uv, texture=h.texture))  # fmt: skip
+            # the texture is encoded once per hand and given to both the OBJ and the GLB writer
+            tex = clock("texture PNG encode", lambda: png_bytes(h.texture))
+            clock("OBJ + MTL + texture file", lambda: write_obj(out / "m.obj", h.vertices, h.faces, uv=h.uv,
+                                                                faces_uv=h.faces_uv, texture=tex))  # fmt: skip
             clock("PLY", lambda: write_ply(out / "m.ply", h.vertices, h.faces, vertex_colors=h.vertex_colors))
             clock("GLB", lambda: write_glb(out / "m.glb", h.vertices, h.faces, uv=h.uv, faces_uv=h.faces_uv,
-                                           texture=h.texture))  # fmt: skip
+                                           texture=tex))  # fmt: skip
             arrays = {"v": h.vertices, "f": h.faces, "j": h.joints_3d, "c": h.vertex_colors}
             clock("NPZ", lambda: save_npz_atomic(out / "a.npz", arrays))
             clock("JSON", lambda: write_json_atomic(out / "a.json", image_record("x", 256, 256, Kn, hands)))
+            clock("all files (write_image_outputs)", lambda: write_image_outputs(out, "w", "x", rgb, hands, Kn))
+            images["overlay"].append(ov)
+            images["side view"].append(sv)
+            images["texture"].append(h.texture)
     rec.close()
     print(f"\nper image, in process ({len(paths)} photos, median ms):")
     for name, ts in costs.items():
-        print(f"  {name:<26} {statistics.median(ts):7.1f}")
+        print(f"  {name:<32} {statistics.median(ts):7.1f}")
+    png_settings(images)
+
+
+def png_settings(images: dict[str, list[np.ndarray]], rounds: int = 3) -> None:
+    """PNG encoding time (CPU of this thread, median of `rounds`) and mean file size per image of each
+    kind, for zlib levels and strategies (Pillow); every setting is lossless."""
+    import io
+    import zlib
+
+    from PIL import Image
+
+    from handrecon.io.atomic import PNG_COMPRESS_LEVEL, PNG_STRATEGY
+
+    def encode(a: np.ndarray, level: int, strategy: int) -> int:
+        buf = io.BytesIO()
+        Image.fromarray(a).save(buf, format="PNG", compress_level=level, compress_type=strategy)
+        return len(buf.getvalue())
+
+    settings = {"level 1": (1, zlib.Z_DEFAULT_STRATEGY), "level 1, run-length": (1, zlib.Z_RLE),
+                "level 6 (Pillow's default)": (6, zlib.Z_DEFAULT_STRATEGY)}  # fmt: skip
+    print(f"\nPNG settings, per image (CPU ms of the encoding, mean kB; written: level {PNG_COMPRESS_LEVEL}, "
+          f"strategy {PNG_STRATEGY}):")  # fmt: skip
+    for kind, arrays in images.items():
+        for name, (level, strategy) in settings.items():
+            ms = []
+            for _ in range(rounds):
+                t0 = time.thread_time()
+                sizes = [encode(a, level, strategy) for a in arrays]
+                ms.append((time.thread_time() - t0) * 1000 / max(1, len(arrays)))
+            print(f"  {kind:<10} {name:<28} {statistics.median(ms):6.2f} ms {np.mean(sizes) / 1000:7.1f} kB")
 
 
 def fsync_costs(folder: Path, runs: int = 5, photos: int = 10, files: int = 10, size: int = 60_000) -> None:

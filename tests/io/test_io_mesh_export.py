@@ -79,6 +79,21 @@ def test_obj_with_texture(tmp_path, sphere, texture):
     np.testing.assert_array_equal(np.asarray(mesh.visual.material.image.convert("RGB")), texture)
 
 
+def test_obj_text_is_exact(tmp_path):
+    """Nine significant digits per coordinate, 1-based corners, one line per row, in the file's order."""
+    v = [[0.0, -0.0, 0.5], [1e-10, 2.0, 1.23456789012], [-3.5, 123456.789, 0.1]]
+    write_obj(tmp_path / "m.obj", v, [[0, 1, 2]], uv=[[0.25, 1.0], [0.5, 0.0], [1 / 3, 0.75]], faces_uv=[[2, 1, 0]])
+    assert (tmp_path / "m.obj").read_text().splitlines()[1:] == [
+        "v 0 -0 0.5",
+        "v 1e-10 2 1.23456789",
+        "v -3.5 123456.789 0.1",
+        "vt 0.25 1",
+        "vt 0.5 0",
+        "vt 0.333333333 0.75",
+        "f 1/3 2/2 3/1",
+    ]
+
+
 def test_obj_plain_and_with_normals(tmp_path, sphere):
     v, f, _, _ = sphere
     write_obj(tmp_path / "plain.obj", torch.from_numpy(v), torch.from_numpy(f))

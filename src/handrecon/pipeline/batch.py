@@ -79,12 +79,15 @@ def start_input(
     thread while the next input is reconstructed); None when the outcome is final (a failure, a video: its
     frames are written as they are read). Any error becomes the outcome's failure line."""
     from handrecon.io import InputError
-    from handrecon.pipeline.video import reconstruct_video_file
 
     outcome = InputOutcome(index)
     name = _one_line(path)
     try:
         if path.suffix.lower() in VIDEO_EXTS:
+            # imported for videos only: the video path's modules (tracking, SciPy's optimiser, the overlay
+            # writer) cost a photo run ~0.3-0.6 s of start-up
+            from handrecon.pipeline.video import reconstruct_video_file
+
             summary = reconstruct_video_file(
                 rec, path, job.out / stem, formats=job.formats, overlay=job.overlay, progress=progress
             )
@@ -224,16 +227,38 @@ def _stop_workers(pool: ProcessPoolExecutor) -> None:
     pool.shutdown(wait=True, cancel_futures=True)
 
 
+# What the fork server imports before it forks any worker: every module a worker of a photo batch loads
+# (the pipeline and torch; the default detector, LiteRT, OpenCV, the output writers and renderers, Pillow's
+# decoders), so that no worker imports them again after its fork. Imports only: no model, interpreter or
+# thread pool is created in the server (LiteRT interpreters are made at a worker's first photo). A module
+# that fails to import is skipped by the server and imported by the worker that needs it.
+WORKER_PRELOAD = (
+    "handrecon.pipeline.image",
+    "handrecon.assets",
+    "handrecon.api",
+    "handrecon.commands.reconstruct",
+    "handrecon.pipeline.batch",
+    "handrecon.pipeline.outputs",
+    "handrecon.detect.multi_source",
+    "ai_edge_litert.interpreter",
+    "cv2",
+    "threadpoolctl",
+    "PIL.JpegImagePlugin",
+    "PIL.PngImagePlugin",
+)
+
+
 def _worker_context():
-    """Linux: a fork server that imports the pipeline's modules once (torch, MediaPipe) and forks the
-    workers from itself, so that each starts with them imported (their import was most of a worker's
-    start-up: 15.3 s of CPU for 12 photos with 2 spawned workers vs 6.3 s in one process). The server is
-    a fresh process: forking it is safe whatever this process has run. Elsewhere: spawn."""
+    """Linux: a fork server that imports the pipeline's modules once (`WORKER_PRELOAD`: torch, the
+    detector, the writers) and forks the workers from itself, so that each starts with them imported
+    (their import was most of a worker's start-up: 15.3 s of CPU for 12 photos with 2 spawned workers vs
+    6.3 s in one process). The server is a fresh process: forking it is safe whatever this process has
+    run. Elsewhere: spawn."""
     import multiprocessing
 
     if sys.platform.startswith("linux"):
         ctx = multiprocessing.get_context("forkserver")
-        ctx.set_forkserver_preload(["handrecon.pipeline.image"])
+        ctx.set_forkserver_preload(list(WORKER_PRELOAD))
         return ctx
     return multiprocessing.get_context("spawn")
 
