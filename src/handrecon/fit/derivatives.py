@@ -15,7 +15,7 @@ import numpy as np
 import torch
 
 from handrecon.geometry.camera import Z_EPS
-from handrecon.priors.knowledge import functional_range_slopes
+from handrecon.priors.knowledge import functional_range_slopes, functional_ranges_numpy
 
 # Pieces of a max() whose values lie within this of the largest are ties (the fit's clamps leave angles
 # within rounding of a bound).
@@ -86,7 +86,8 @@ def pose_residuals(
     v = max(theta - hi, lo - theta, 0): a tied piece (within rounding) counts if a small increase of the
     parameter makes it the largest, i.e. the derivative is the largest slope among the tied pieces."""
     N = angles.shape[0]
-    ranges, slopes = functional_range_slopes(angles, rom)
+    # (the slopes only where the derivatives are asked for: the fit's trial points need the values only)
+    ranges, slopes = functional_range_slopes(angles, rom) if jacobian else (functional_ranges_numpy(angles, rom), None)
     upper, lower = angles - ranges[..., 1], ranges[..., 0] - angles
     v = np.maximum(np.maximum(upper, lower), 0.0)
     b = np.maximum(v - tolerance_rad, 0.0)

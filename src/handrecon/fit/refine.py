@@ -620,12 +620,10 @@ class _Residuals:
         if last is None or last[0] is not surface:
             return None
         _, rows, hands, st, R = last
-        index = []
-        for row, hand in zip(x, h, strict=True):
-            found = np.flatnonzero((rows == row).all(1) & (hands == hand))
-            if not len(found):
-                return None
-            index.append(found[0])
+        same = (rows[None] == x[:, None]).all(-1) & (hands[None] == h[:, None])  # (asked, evaluated)
+        if not same.any(1).all():
+            return None
+        index = same.argmax(1)  # the first match of each row
         return ChainState(*(getattr(st, k.name)[index] for k in fields(ChainState))), R[index]
 
     def _numpy_targets(self) -> dict:
