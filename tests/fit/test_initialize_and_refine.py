@@ -215,3 +215,23 @@ def test_settings_of_one_call_replace_the_fitters_own(models):
     assert full.self_penetration is not None
     assert full.energy_terms["total"] < res.energy_terms["total"]  # more steps, lower energy
     assert dataclasses.asdict(default.settings) == dataclasses.asdict(FitSettings())  # the fitter's own kept
+
+
+def test_inverse_kinematics_reuses_the_mean_rest_pose_until_the_model_changes(models):
+    """The mean shape's rest keypoints are computed once per model: repeated calls give the results of a
+    fresh model, and a model whose buffers change (in place, or replaced by a dtype change) is recomputed."""
+    model = HandModel(side="right", dtype=F64)
+    out, _ = _true_hand(model, 2)
+    first = inverse_kinematics(model, out.joints)
+    again = inverse_kinematics(model, out.joints)
+    fresh = inverse_kinematics(HandModel(side="right", dtype=F64), out.joints)
+    for p in (again, fresh):
+        torch.testing.assert_close(p.hand_pose, first.hand_pose, atol=0, rtol=0)
+        torch.testing.assert_close(p.transl, first.transl, atol=0, rtol=0)
+    with torch.no_grad():
+        model.j_template.add_(0.001)  # every rest joint moves: the cached rest pose is stale
+    moved = inverse_kinematics(model, out.joints)
+    assert not torch.equal(moved.transl, first.transl)
+    model.float()
+    p32 = inverse_kinematics(model, out.joints.float())
+    assert p32.hand_pose.dtype == torch.float32

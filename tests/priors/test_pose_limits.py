@@ -2,6 +2,7 @@
 
 import math
 
+import numpy as np
 import pytest
 import torch
 
@@ -137,3 +138,51 @@ def test_e_j_penalises_hyperextension_with_gradient_back_into_range():
     assert loss > (20 * DEG) ** 2
     loss.backward()
     assert a.grad[0, PIP, 0] < 0  # descent increases the bend
+
+
+def _edge_angles() -> torch.Tensor:
+    """Angles (N, 15, 3) on and around the bounds: every table value, zero, -0 and tiny offsets, mixed."""
+    r = rom().reshape(-1)
+    values = torch.cat([r, r + 1e-12, r - 1e-12, torch.tensor([0.0, -0.0, 1e-17, 0.3, -0.3], dtype=torch.float64)])
+    g = torch.Generator().manual_seed(3)
+    pick = torch.randint(len(values), (400, 15, 3), generator=g)
+    return torch.cat([values[pick], 0.8 * torch.randn(100, 15, 3, generator=g, dtype=torch.float64)])
+
+
+def test_numpy_functional_ranges_equal_the_torch_ranges_to_the_bit():
+    from handrecon.priors.knowledge import functional_range_slopes, functional_ranges_numpy
+
+    a = _edge_angles()
+    want = functional_ranges(a, rom()).numpy()
+    np.testing.assert_array_equal(functional_ranges_numpy(a.numpy(), rom()), want)
+    np.testing.assert_array_equal(functional_range_slopes(a.numpy(), rom())[0], want)
+
+
+def test_functional_range_slopes_known_values():
+    """MCP at half its bend extreme: the splay range is halved and moves by -rom_splay / bend_extreme per
+    radian of bend; its bend range moves with the splay the same way; bounds of joints other than the MCPs
+    and twist bounds do not move."""
+    from handrecon.hand.rom import MCP_JOINTS
+    from handrecon.priors.knowledge import functional_range_slopes
+
+    table = rom()
+    j = MCP_JOINTS[1]
+    hi_bend, hi_splay = float(table[j, 0, 1]), float(table[j, 1, 1])
+    a = torch.zeros(1, 15, 3, dtype=torch.float64)
+    a[0, j, 0] = 0.5 * hi_bend
+    a[0, j, 1] = 0.25 * hi_splay
+    ranges, slopes = functional_range_slopes(a.numpy(), table)
+    np.testing.assert_allclose(ranges[0, j, 1], 0.5 * table[j, 1].numpy(), rtol=1e-15)
+    np.testing.assert_allclose(ranges[0, j, 0], 0.75 * table[j, 0].numpy(), rtol=1e-15)
+    np.testing.assert_allclose(slopes[0, j, 1], -table[j, 1].numpy() / hi_bend, rtol=1e-15)
+    np.testing.assert_allclose(slopes[0, j, 0], -table[j, 0].numpy() / hi_splay, rtol=1e-15)
+    others = np.ones(15, bool)
+    others[list(MCP_JOINTS)] = False
+    assert not slopes[0, others].any() and not slopes[0, :, 2].any()
+    # the slopes are the derivatives a forward difference of the torch ranges sees
+    h = 1e-7
+    for row, col in ((1, 0), (0, 1)):  # splay range vs bend, bend range vs splay
+        b = a.clone()
+        b[0, j, col] += h
+        fd = (functional_ranges(b, table) - functional_ranges(a, table))[0, j, row].numpy() / h
+        np.testing.assert_allclose(fd, slopes[0, j, row], rtol=1e-6)

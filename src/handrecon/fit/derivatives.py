@@ -15,7 +15,7 @@ import numpy as np
 import torch
 
 from handrecon.geometry.camera import Z_EPS
-from handrecon.priors.knowledge import functional_range_slopes
+from handrecon.priors.knowledge import functional_range_slopes, functional_ranges_numpy
 
 # Pieces of a max() whose values lie within this of the largest are ties (the fit's clamps leave angles
 # within rounding of a bound).
@@ -77,16 +77,17 @@ def world_residuals(joints: np.ndarray, world: np.ndarray, has_world: np.ndarray
 
 
 def pose_residuals(
-    angles: np.ndarray, rom: torch.Tensor, tolerance_rad: float, jacobian: bool = False
+    angles: np.ndarray, rom: torch.Tensor, tolerance_rad: float, jacobian: bool = False, dense: bool = True
 ) -> tuple[np.ndarray, ...]:
     """`fit.energy.pose_residuals` (violations v and their part beyond the tolerance, each (N, 45)), and with
     `jacobian` their derivatives with respect to the angles (N, 45, 45): each joint's block couples bend
-    and splay.
+    and splay (with `dense` False, just those blocks (N, 15, 3, 3), for `place_blocks`).
 
     v = max(theta - hi, lo - theta, 0): a tied piece (within rounding) counts if a small increase of the
     parameter makes it the largest, i.e. the derivative is the largest slope among the tied pieces."""
     N = angles.shape[0]
-    ranges, slopes = functional_range_slopes(angles, rom)
+    # (the slopes only where the derivatives are asked for: the fit's trial points need the values only)
+    ranges, slopes = functional_range_slopes(angles, rom) if jacobian else (functional_ranges_numpy(angles, rom), None)
     upper, lower = angles - ranges[..., 1], ranges[..., 0] - angles
     v = np.maximum(np.maximum(upper, lower), 0.0)
     b = np.maximum(v - tolerance_rad, 0.0)
@@ -104,12 +105,22 @@ def pose_residuals(
         d_partner = np.where(zero, np.maximum(d_partner, 0.0), d_partner)
         return _EYE3 * d_self[..., None] + _PARTNER * d_partner[..., None]
 
-    return v.reshape(N, 45), b.reshape(N, 45), _block_diagonal(block(v, 0.0)), _block_diagonal(block(b, tolerance_rad))
+    d_v, d_b = block(v, 0.0), block(b, tolerance_rad)
+    if not dense:
+        return v.reshape(N, 45), b.reshape(N, 45), d_v, d_b
+    return v.reshape(N, 45), b.reshape(N, 45), _block_diagonal(d_v), _block_diagonal(d_b)
 
 
 def _block_diagonal(blocks: np.ndarray) -> np.ndarray:
     """(N, 15, 3, 3) per-joint blocks -> (N, 45, 45)."""
-    N = blocks.shape[0]
-    out = np.zeros((N, 15, 3, 15, 3))
-    out[:, _JOINTS, :, _JOINTS, :] = blocks.transpose(1, 0, 2, 3)
-    return out.reshape(N, 45, 45)
+    out = np.zeros((blocks.shape[0], 45, 45))
+    place_blocks(out, blocks)
+    return out
+
+
+def place_blocks(out: np.ndarray, blocks: np.ndarray, factor: float = 1.0) -> None:
+    """Write factor * per-joint blocks (N, 15, 3, 3) onto the block diagonal of out (N, 45, 45) (a view
+    into a Jacobian's angle columns is fine; the rest of out is left as it is)."""
+    grid = out.view()
+    grid.shape = (blocks.shape[0], 15, 3, 15, 3)  # (setting the shape never copies: it raises instead)
+    grid[:, _JOINTS, :, _JOINTS, :] = (factor * blocks).transpose(1, 0, 2, 3)

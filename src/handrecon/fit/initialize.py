@@ -10,6 +10,8 @@
 
 from __future__ import annotations
 
+import weakref
+
 import numpy as np
 import torch
 
@@ -138,6 +140,25 @@ def _finger_rotations(
     return local
 
 
+# model -> (its buffers and their versions, batch size, rest keypoints of the mean shape)
+_MEAN_REST: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def _mean_rest_keypoints(model, batch: int) -> torch.Tensor:
+    """The model's rest keypoints (batch, 21, 3) (MANO order) at the mean shape: the same for every hand
+    started by inverse kinematics, so computed once per model (again if its buffers are replaced or
+    changed in place)."""
+    buffers = tuple(model.buffers())
+    versions = tuple(b._version for b in buffers)
+    entry = _MEAN_REST.get(model)
+    same = entry is not None and entry[2] == batch and entry[1] == versions
+    if not same or any(a is not b for a, b in zip(entry[0], buffers, strict=True)):
+        betas = torch.zeros(batch, model.num_betas, dtype=model.dtype, device=model.device)
+        rest = model(betas=betas, joint_order="mano", skin_mesh=False).joints
+        entry = _MEAN_REST[model] = (buffers, versions, batch, rest)
+    return entry[3]
+
+
 # Palm re-fits of a model whose keypoints ride on the finger bones (see `inverse_kinematics`); each one
 # shrinks the palm's error by the fingers' share of it, so a few reach float64 precision.
 PALM_REFIT_MAX = 10
@@ -160,8 +181,11 @@ def inverse_kinematics(
     """
     tgt = convert_keypoints(targets.to(model.dtype), order, "mano")
     B = tgt.shape[0]
-    betas = torch.zeros(B, model.num_betas, dtype=model.dtype, device=model.device) if betas is None else betas
-    rest = model(betas=betas, joint_order="mano", skin_mesh=False).joints  # (B, 21, 3) rest pose, wrist at origin
+    if betas is None:
+        betas = torch.zeros(B, model.num_betas, dtype=model.dtype, device=model.device)
+        rest = _mean_rest_keypoints(model, B)
+    else:
+        rest = model(betas=betas, joint_order="mano", skin_mesh=False).joints  # (B, 21, 3) rest pose, wrist at origin
     palm = list(PALM_MANO21)
     R0, _ = _kabsch(rest[:, palm], tgt[:, palm])
     local = _finger_rotations(R0, rest, tgt)

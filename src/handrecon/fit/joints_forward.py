@@ -301,17 +301,16 @@ def _finger_chains(R0: np.ndarray, R_local: np.ndarray, offsets: np.ndarray) -> 
     N = R0.shape[0]
     rf = R_local.reshape(N, 5, 3, 3, 3)
     of = offsets[:, 1:].reshape(N, 5, 3, 3)
-    G_R = np.empty((N, 5, 3, 3, 3))
-    G_t = np.empty((N, 5, 3, 3))
+    G_R_all = np.empty((N, 16, 3, 3))
+    G_t_all = np.empty((N, 16, 3))
+    G_R_all[:, 0], G_t_all[:, 0] = R0, offsets[:, 0]
+    G_R, G_t = G_R_all[:, 1:].reshape(N, 5, 3, 3, 3), G_t_all[:, 1:].reshape(N, 5, 3, 3)  # (views: fingers)
     R, t = R0[:, None], offsets[:, None, 0]
     for k in range(3):
         t = t + (R @ of[:, :, k, :, None])[..., 0]
         R = R @ rf[:, :, k]
         G_R[:, :, k], G_t[:, :, k] = R, t
-    return (
-        np.concatenate([R0[:, None], G_R.reshape(N, 15, 3, 3)], 1),
-        np.concatenate([offsets[:, :1], G_t.reshape(N, 15, 3)], 1),
-    )
+    return G_R_all, G_t_all
 
 
 def _left_jacobian(aa: np.ndarray) -> np.ndarray:

@@ -547,10 +547,10 @@ class _Residuals:
         known = self._known_rows(side, surface, x, h) if jacobian else None
         if known is not None:  # the LM linearises at the trial point its last residual call accepted
             st, R = known
-            pose = lean.pose_residuals(ang, f.rom, c.pose_tolerance_rad, True)
+            pose = lean.pose_residuals(ang, f.rom, c.pose_tolerance_rad, True, dense=False)
         else:
             st = chain.forward(go, ang, betas, x[:, layout.transl], log_s)
-            pose = lean.pose_residuals(ang, f.rom, c.pose_tolerance_rad, jacobian)
+            pose = lean.pose_residuals(ang, f.rom, c.pose_tolerance_rad, jacobian, dense=False)
             R = self._rows(st, x, h, layout, pose, surface)
             if not jacobian:
                 self._last[side] = (surface, x.copy(), h.copy(), st, R)
@@ -561,9 +561,9 @@ class _Residuals:
         d_points = chain.jacobian(st, go, ang)  # (N, n, 3, P)
         dJ = d_points[:, :21]
         has_world = t["has_world"][h]
-        d_pose = np.zeros((2, N, 45, P))  # the range terms depend on the angles only
-        d_pose[0, :, :, layout.angles] = c.pose * pose[2]
-        d_pose[1, :, :, layout.angles] = c.pose_beyond_tolerance * pose[3]
+        d_pose = np.zeros((2, N, 45, P))  # the range terms depend on the angles only, joint by joint
+        lean.place_blocks(d_pose[0, :, :, layout.angles], pose[2], c.pose)
+        lean.place_blocks(d_pose[1, :, :, layout.angles], pose[3], c.pose_beyond_tolerance)
         d = [
             ((lean.projection_jacobian(J, K) @ dJ) * kp_weight[..., None, None]).reshape(N, 42, P),
             d_pose[0],
@@ -620,12 +620,10 @@ class _Residuals:
         if last is None or last[0] is not surface:
             return None
         _, rows, hands, st, R = last
-        index = []
-        for row, hand in zip(x, h, strict=True):
-            found = np.flatnonzero((rows == row).all(1) & (hands == hand))
-            if not len(found):
-                return None
-            index.append(found[0])
+        same = (rows[None] == x[:, None]).all(-1) & (hands[None] == h[:, None])  # (asked, evaluated)
+        if not same.any(1).all():
+            return None
+        index = same.argmax(1)  # the first match of each row
         return ChainState(*(getattr(st, k.name)[index] for k in fields(ChainState))), R[index]
 
     def _numpy_targets(self) -> dict:

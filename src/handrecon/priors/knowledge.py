@@ -144,39 +144,77 @@ def functional_ranges_numpy(angles: np.ndarray, rom: torch.Tensor) -> np.ndarray
 
 
 def _numpy_functional_ranges(angles: np.ndarray, rom: torch.Tensor, slopes: bool) -> tuple[np.ndarray, ...]:
-    """The ranges (B, 15, 3, 2), and with `slopes` their slopes (see `functional_range_slopes`)."""
+    """The ranges (B, 15, 3, 2), and with `slopes` their slopes (see `functional_range_slopes`): the
+    operations of `functional_ranges`, on the coupled (MCP) joints only (every other range is its table
+    entry, times a factor of exactly 1) and on the PIP joints' lower bend bounds (the DIP-PIP step)."""
     t = _numpy_tables(_range_tables(rom, torch.float64, torch.device("cpu")))
-    x = angles[..., :2]
+    c = t.coupled
+    x = angles[:, c, :2]
     pos = x >= 0
-    used = np.where(pos, t.hi_used, t.lo_used)
     ext = np.where(pos, t.hi_safe, t.lo_safe)
     f_raw = 1 - x / ext
-    f = np.clip(np.where(used, f_raw, 1.0), 0, 1)
-    lead = x.shape[:-1]
-    scale = np.concatenate([f[..., ::-1], np.broadcast_to(t.ones, (*lead, 1))], -1)
-    rng = t.rom * scale[..., None]
-    lifted = t.bend_lo_of_pip & (angles[:, t.pip_dip, 0] > 0)[..., None, None]
-    ranges = np.where(lifted, np.maximum(rng, 0), rng)
+    used = None if t.all_used else np.where(pos, t.hi_used, t.lo_used)
+    f = np.minimum(np.maximum(f_raw if used is None else np.where(used, f_raw, 1.0), 0.0), 1.0)
+    ranges = np.repeat(t.rom[None], angles.shape[0], 0)
+    ranges[:, c, 0] = t.rom_coupled[:, 0] * f[:, :, 1, None]  # the bend range scales with the splay's factor
+    ranges[:, c, 1] = t.rom_coupled[:, 1] * f[:, :, 0, None]  # and the splay range with the bend's
+    pip_lo = ranges[:, t.pip, 0, 0].copy()
+    lifted = angles[:, t.dip, 0] > 0
+    ranges[:, t.pip, 0, 0] = np.where(lifted, np.maximum(pip_lo, 0.0), pip_lo)
     if not slopes:
         return (ranges,)
     slope = -1 / ext
-    df = np.where(used & (f_raw <= 1) & ((f_raw > 0) | ((f_raw == 0) & (slope > 0))), slope, 0.0)
-    d_scale = np.concatenate([df[..., ::-1], np.zeros((*lead, 1))], -1)
-    d_rng = t.rom * d_scale[..., None]
-    return ranges, np.where(lifted & (rng <= 0), 0.0, d_rng)
+    moving = (f_raw <= 1) & ((f_raw > 0) | ((f_raw == 0) & (slope > 0)))
+    df = np.where(moving if used is None else used & moving, slope, 0.0)
+    d_rng = np.zeros(ranges.shape)
+    d_rng[:, c, 0] = t.rom_coupled[:, 0] * df[:, :, 1, None]
+    d_rng[:, c, 1] = t.rom_coupled[:, 1] * df[:, :, 0, None]
+    d_rng[:, t.pip, 0, 0] = np.where(lifted & (pip_lo <= 0), 0.0, d_rng[:, t.pip, 0, 0])
+    return ranges, d_rng
+
+
+class _NumpyRangeTables(NamedTuple):
+    """`_RangeTables` as NumPy arrays, restricted to the joints the coupling touches."""
+
+    rom: np.ndarray  # (15, 3, 2)
+    coupled: slice | np.ndarray  # (c,) joints with a coupled bound (MCP), as a slice where they are evenly spaced
+    rom_coupled: np.ndarray  # (c, 3, 2)
+    hi_safe: np.ndarray  # (c, 2)
+    lo_safe: np.ndarray  # (c, 2)
+    hi_used: np.ndarray  # (c, 2)
+    lo_used: np.ndarray  # (c, 2)
+    all_used: bool  # every coupled bound is non-zero (the masks select nothing)
+    pip: slice | np.ndarray  # (p,) joints whose lower bend bound the DIP-PIP step lifts
+    dip: slice | np.ndarray  # (p,) the DIP of each
 
 
 _NUMPY_TABLES: dict[int, tuple[object, object]] = {}
 
 
-def _numpy_tables(t: _RangeTables) -> _RangeTables:
-    """The same tables as NumPy arrays (cached with the torch ones)."""
+def _numpy_tables(t: _RangeTables) -> _NumpyRangeTables:
+    """The tables as NumPy arrays (cached with the torch ones)."""
     entry = _NUMPY_TABLES.get(id(t))
     if entry is None or entry[0] is not t:
         if len(_NUMPY_TABLES) > 32:
             _NUMPY_TABLES.clear()
-        entry = _NUMPY_TABLES[id(t)] = (t, _RangeTables(*(v.detach().cpu().numpy() for v in t)))
+        a = _RangeTables(*(v.detach().cpu().numpy() for v in t))
+        coupled = np.flatnonzero((a.hi_used | a.lo_used).any(1))
+        pip = np.flatnonzero(a.bend_lo_of_pip[:, 0, 0])
+        used = a.hi_used[coupled] & a.lo_used[coupled]
+        tables = _NumpyRangeTables(
+            a.rom, _as_slice(coupled), a.rom[coupled], a.hi_safe[coupled], a.lo_safe[coupled], a.hi_used[coupled],
+            a.lo_used[coupled], bool(used.all()), _as_slice(pip), _as_slice(a.pip_dip[pip]),
+        )  # fmt: skip
+        entry = _NUMPY_TABLES[id(t)] = (t, tables)
     return entry[1]
+
+
+def _as_slice(index: np.ndarray) -> slice | np.ndarray:
+    """Evenly spaced indices as a slice (a view instead of a copy: these arrays are tiny, the fit indexes
+    them hundreds of times per photo), else the indices."""
+    if len(index) > 1 and np.all(np.diff(index) == index[1] - index[0]) and index[1] > index[0]:
+        return slice(int(index[0]), int(index[-1]) + 1, int(index[1] - index[0]))
+    return index
 
 
 class _RangeTables(NamedTuple):
