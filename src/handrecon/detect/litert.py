@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from handrecon.io.errors import InputError
+from handrecon.io.errors import InputError, SettingError
 
 # name -> path inside the mediapipe package
 BUNDLED_MODELS: dict[str, str] = {
@@ -37,13 +37,32 @@ def bundled_model_path(name: str) -> Path:
     return path
 
 
+def interpreter_threads() -> int:
+    """Threads of each interpreter. HANDRECON_LITERT_THREADS when set; else one in a worker process of a pool
+    (`multiprocessing`: `handrecon reconstruct --workers N`, default one per core) and min(4, cores) in a lone
+    process. Why: XNNPACK's threads never cost less CPU per run than one thread (2-core machine: hand landmarks
+    equal, palm detector 10-18 % more; benchmarks/bench_detection.py --threads), so where the workers already
+    fill the cores a second thread per interpreter only adds CPU, while a lone process leaves a core idle
+    during detection (its fit runs one torch thread)."""
+    env = os.environ.get("HANDRECON_LITERT_THREADS", "").strip()
+    if env:
+        if not env.isdigit() or int(env) < 1:
+            raise SettingError("HANDRECON_LITERT_THREADS", f"must be a positive whole number, got {env!r}")
+        return int(env)
+    import multiprocessing
+
+    if multiprocessing.parent_process() is not None:
+        return 1
+    return min(4, os.cpu_count() or 1)
+
+
 class TFLiteModel:
     """One bundled model with its interpreter, created at first use; `run` returns the outputs by name order."""
 
     def __init__(self, name: str, threads: int | None = None) -> None:
         self.name = name
         self.path = bundled_model_path(name)
-        self.threads = threads or min(4, os.cpu_count() or 1)
+        self.threads = threads or interpreter_threads()
         self._interp = None
 
     def _interpreter(self):
