@@ -417,7 +417,8 @@ print(json.dumps({f"{n}, {t} thread(s)": [1000 * statistics.median(a), 1000 * st
 def interpreter_threads(bursts: int, rounds: int = 2) -> None:
     """Wall and process CPU per run of the hand-landmark and palm models with 1 and 2 interpreter threads,
     alternated in bursts of 5 runs within each process; one process alone, then two at once (as two workers).
-    CPU per run decides where the workers fill the cores (`handrecon.detect.litert.interpreter_threads`)."""
+    On a loaded machine the wall times mostly show each process's share of the cores; the CPU per run does not
+    depend on the load (see `handrecon.detect.litert.interpreter_threads`)."""
     for r in range(rounds):
         for nproc in (1, 2):
             procs = [
