@@ -16,13 +16,19 @@ from handrecon.io.errors import SettingError
 def test_interpreter_threads_follow_the_setting_and_the_process(monkeypatch):
     monkeypatch.delenv("HANDRECON_LITERT_THREADS", raising=False)
     cores = min(4, multiprocessing.cpu_count())
-    assert interpreter_threads() == cores  # up to 4 cores
+    assert interpreter_threads() == cores  # a lone process: up to 4 cores
     monkeypatch.setenv("HANDRECON_LITERT_THREADS", "3")
     assert interpreter_threads() == 3
     for bad in ("0", "two", "-1"):
         monkeypatch.setenv("HANDRECON_LITERT_THREADS", bad)
         with pytest.raises(SettingError, match="HANDRECON_LITERT_THREADS"):
             interpreter_threads()
+
+
+def test_a_pool_worker_runs_one_interpreter_thread(monkeypatch):
+    monkeypatch.delenv("HANDRECON_LITERT_THREADS", raising=False)
+    with multiprocessing.get_context("spawn").Pool(1) as pool:
+        assert pool.apply(interpreter_threads) == 1
 
 
 def _detector(**kw) -> ThoroughHands:

@@ -38,16 +38,21 @@ def bundled_model_path(name: str) -> Path:
 
 
 def interpreter_threads() -> int:
-    """Threads of each interpreter: HANDRECON_LITERT_THREADS when set, else min(4, cores), in worker processes
-    too. Measured on 2 cores (benchmarks/bench_detection.py --threads; bench_throughput.py's folder with 1 and 2
-    workers, each interpreter forced to 1 or 2 threads): 2 threads cost the same CPU per hand-landmark run and
-    10-18 % more per palm run, but one thread per interpreter never made a folder faster, with 1 or 2 workers,
-    and the whole command's CPU per photo was the same. Results are bit-identical with any count."""
+    """Threads of each interpreter: HANDRECON_LITERT_THREADS when set; else one in a worker process of a pool
+    (`multiprocessing`: `handrecon reconstruct --workers N`, by default one per core) and min(4, cores) in a
+    lone process. Measured at load ~2 on 2 cores (benchmarks/bench_detection.py --threads 20): alone, 2 threads
+    run the hand-landmark model in 9.5 ms against 13.8 (palm 12.0 against 14.6); two processes at once, 1 thread
+    is faster (landmark 16.5 against 18.0 ms, palm 18.6-22.0 against 22.4-27.2) and costs less CPU. Results
+    are bit-identical with any count."""
     env = os.environ.get("HANDRECON_LITERT_THREADS", "").strip()
     if env:
         if not env.isdigit() or int(env) < 1:
             raise SettingError("HANDRECON_LITERT_THREADS", f"must be a positive whole number, got {env!r}")
         return int(env)
+    import multiprocessing
+
+    if multiprocessing.parent_process() is not None:
+        return 1
     return min(4, os.cpu_count() or 1)
 
 
