@@ -17,12 +17,15 @@ data of the verification rules (N synthetic renders and non-hand crops) and prin
 
 `--calibrate-fallbacks N` prints the tuning data of the weak-palm floor (`multi_source.WEAK_PALM_FLOOR`), of the
 zoom-out pyramid (`multi_source.ZOOM_PYRAMID`) and of the re-crop give-up (`verify.GIVE_UP_BELOW`).
-`--calibrate-neighbours N` prints that of the close-up neighbour rule (`close_up.NEIGHBOUR_MIN_PALM`).
+`--calibrate-neighbours N` prints that of the close-up neighbour rule (`close_up.NEIGHBOUR_MIN_PALM`),
+`--calibrate-scan N` that of the scan-window rule (`multi_source.SCAN_SKIP_PRESENCE`). `--threads BURSTS`
+measures 1 vs 2 interpreter threads per model run (`litert.interpreter_threads`).
 
 `--two-read` / `--forearm` score the thorough detector with those options on (both off by default).
 
 Run: python benchmarks/bench_detection.py [--hard-dev PATH] [--sweep] [--per-image] [--two-read] [--forearm]
      [--close-ups N] [--calibrate-prior N] [--calibrate-fallbacks N] [--calibrate-neighbours N]
+     [--calibrate-scan N] [--threads BURSTS]
 """
 
 from __future__ import annotations
@@ -31,6 +34,7 @@ import argparse
 import dataclasses
 import importlib.util
 import json
+import os
 import statistics
 import subprocess
 import sys
@@ -387,6 +391,47 @@ def _weak(h) -> bool:
     return h.proposal.source == "palm-weak"
 
 
+THREADS_CHILD = """
+import json, statistics, sys, time
+import numpy as np
+from handrecon.detect.litert import TFLiteModel
+rng = np.random.default_rng(0)
+models = {(n, t): TFLiteModel(n, threads=t) for n in ("hand_landmark", "palm_detection") for t in (1, 2)}
+xs = {}
+for (n, t), m in models.items():
+    xs[n] = rng.random((*m.input_size, 3), dtype=np.float32)
+    m.run(xs[n])
+res = {k: ([], []) for k in models}
+for burst in range(int(sys.argv[1])):
+    for k in list(models) if burst % 2 == 0 else list(models)[::-1]:
+        w0, c0 = time.perf_counter(), time.process_time()
+        for _ in range(5):
+            models[k].run(xs[k[0]])
+        res[k][0].append((time.perf_counter() - w0) / 5)
+        res[k][1].append((time.process_time() - c0) / 5)
+print(json.dumps({f"{n}, {t} thread(s)": [1000 * statistics.median(a), 1000 * statistics.median(b)]
+                  for (n, t), (a, b) in res.items()}))
+"""
+
+
+def interpreter_threads(bursts: int, rounds: int = 2) -> None:
+    """Wall and process CPU per run of the hand-landmark and palm models with 1 and 2 interpreter threads,
+    alternated in bursts of 5 runs within each process; one process alone, then two at once (as two workers).
+    On a loaded machine the wall times mostly show each process's share of the cores; the CPU per run does not
+    depend on the load (see `handrecon.detect.litert.interpreter_threads`)."""
+    for r in range(rounds):
+        for nproc in (1, 2):
+            procs = [
+                subprocess.Popen([sys.executable, "-c", THREADS_CHILD, str(bursts)], stdout=subprocess.PIPE, text=True)
+                for _ in range(nproc)
+            ]
+            outs = [json.loads(p.communicate()[0].strip().splitlines()[-1]) for p in procs]
+            for i, o in enumerate(outs):
+                cells = "; ".join(f"{k}: wall {v[0]:.1f}, CPU {v[1]:.1f}" for k, v in o.items())
+                load = os.getloadavg()[0]
+                print(f"round {r + 1}, {nproc} process(es), #{i + 1} [ms per run]: {cells}; load {load:.1f}")
+
+
 def close_ups(count: int, rounds: int = 3) -> None:
     """Per-image detection time on one-hand 256x256 close-ups (the folder of bench_throughput.py), thorough and
     fast interleaved image by image (a loaded machine slows both alike), and the models each one runs."""
@@ -543,6 +588,127 @@ def calibrate_neighbours(count: int, seed: int = 11) -> None:
         )
 
 
+def calibrate_scan(count: int, seed: int = 1) -> None:
+    """Tuning data of the scan-window rule (`multi_source.SCAN_SKIP_PRESENCE`), and of a per-window rule not
+    adopted (windows only where the whole-image palm runs scored an anchor).
+
+    Images: `count` synthetic renders, the same renders with their hands painted grey and `count` crops of the
+    public-domain photo (hand-free: every hand is false), as `--calibrate-fallbacks` uses, and a one-hand close-up
+    crop of each render (as `--calibrate-neighbours`). Each goes through the thorough flow; where the scan windows
+    run (no other pass found a hand), each window's settled reading in the flow counts as adding a hand when it
+    passes the presence threshold (on a true hand or, on hand-free images, anywhere). Per window: its palm
+    evidence (`close_up.palm_evidence`: the best palm-anchor score of the whole-image palm runs inside it); per
+    image: the best presence that a rejected palm proposal read. For each rule of the grids: the windows and
+    landmark runs it skips, the true hands and the false hands it takes away.
+    """
+    import cv2
+
+    from handrecon.detect import verify
+    from handrecon.detect.close_up import palm_evidence
+    from handrecon.detect.multi_source import ThoroughHands, ThoroughSettings
+    from handrecon.synth.config import SynthConfig
+    from handrecon.synth.engine import SynthEngine
+
+    det = ThoroughHands(settings=dataclasses.replace(ThoroughSettings(), scan_skip_presence=None))
+    rng = np.random.default_rng(seed)
+    images: list[dict] = []
+    readings: list = []
+    settle_fn = verify.settle
+
+    def logging_settle(model, rgb, prop, *args, **kw):
+        lm, rounds = settle_fn(model, rgb, prop, *args, **kw)
+        readings.append((prop, lm, rounds))
+        return lm, rounds
+
+    def flow(kind: str, rgb: np.ndarray, truths: list) -> None:
+        anchors: list = []
+        palm_proposals = det.palm_proposals
+
+        def keeping(rgb_, regions, source, weak=None, anchors_=None):
+            return palm_proposals(rgb_, regions, source, weak, anchors if source == "palm" else anchors_)
+
+        readings.clear()
+        det.palm_proposals = keeping
+        try:
+            det.verified(rgb)
+        finally:
+            del det.palm_proposals
+        scan = [(p, lm, r) for p, lm, r in readings if p.source == "scan"]
+        if not scan:
+            return
+        palm_best = max((lm.presence for p, lm, _ in readings if p.source == "palm"), default=0.0)
+        windows = []
+        for p, lm, rounds in scan:  # each window's settled reading in the flow
+            hand = lm.presence >= det.verifier.presence_threshold
+            true = hand and any(_same_or_part(lm.keypoints, t) for t in truths)
+            ev = palm_evidence(p.rect, anchors, [])
+            windows.append(dict(runs=rounds, true=true, false=hand and not true, evidence=ev))
+        images.append(dict(kind=kind, palm_best=palm_best, windows=windows))
+
+    verify.settle = logging_settle
+    try:
+        engine = SynthEngine(SynthConfig(seed=seed, two_hand_prob=0.3, size=320))
+        for i in range(count):
+            s = engine.sample(i)
+            truths = [s.joints2d[k] for k in range(s.num_hands) if s.visible[k].sum() >= 11]
+            flow("render", s.image, truths)
+            if s.hand_mask is not None:
+                painted = s.image.copy()
+                painted[s.hand_mask.astype(bool)] = 128
+                flow("hand-free", painted, [])
+            if truths:
+                kp = truths[int(rng.integers(len(truths)))]
+                lo, hi = kp.min(0), kp.max(0)
+                centre = (lo + hi) / 2 + rng.uniform(-0.08, 0.08, 2) * (hi - lo).max()
+                half = (hi - lo).max() * rng.uniform(0.75, 1.1)
+                scale = 256 / (2 * half)
+                M = np.array([[scale, 0, -(centre[0] - half) * scale], [0, scale, -(centre[1] - half) * scale]])
+                close = cv2.warpAffine(s.image, M, (256, 256), flags=cv2.INTER_LINEAR, borderValue=0)
+                flow("close-up", close, [t @ M[:, :2].T + M[:, 2] for t in truths])
+            if (i + 1) % 20 == 0:
+                print(f"  {i + 1}/{count} renders, scan ran on {len(images)} images", flush=True)
+        photo = _public_domain_photo()
+        for _ in range(count if photo is not None else 0):
+            H, W = photo.shape[:2]
+            side = rng.uniform(0.3, 1.0) * min(H, W)
+            x0, y0 = int(rng.uniform(0, W - side)), int(rng.uniform(0, H - side))
+            flow("hand-free", photo[y0 : y0 + int(side), x0 : x0 + int(side)], [])
+    finally:
+        verify.settle = settle_fn
+    for kind in ("render", "close-up", "hand-free"):
+        g = [im for im in images if im["kind"] == kind]
+        w = [x for im in g for x in im["windows"]]
+        n_true, n_false = (sum(any(x[k] for x in im["windows"]) for im in g) for k in ("true", "false"))
+        print(
+            f"{kind}: scan ran on {len(g)} images, {len(w)} windows, {sum(x['runs'] for x in w)} landmark runs; "
+            f"windows reading a true hand {sum(x['true'] for x in w)} (images {n_true}), "
+            f"a false hand {sum(x['false'] for x in w)} (images {n_false})"
+        )
+        for x in w:
+            if x["true"]:
+                print(f"  true hand from a window: palm evidence {x['evidence']:.4f}")
+        for im in g:
+            if any(x["true"] for x in im["windows"]):
+                print(f"  image with a true hand from the scan: best rejected palm presence {im['palm_best']:.3f}")
+    every = [x for im in images for x in im["windows"]]
+    runs = sum(x["runs"] for x in every)
+    print(f"all groups: {len(images)} images, {len(every)} windows, {runs} landmark runs")
+    for t in (0.005, 0.01, 0.02, 0.05, 0.1, 0.2):
+        skip = [x for x in every if x["evidence"] < t]
+        print(
+            f"  windows with palm evidence >= {t}: skips {len(skip)} windows, {sum(x['runs'] for x in skip)} runs; "
+            f"true hands lost {sum(x['true'] for x in skip)}, false hands avoided {sum(x['false'] for x in skip)}"
+        )
+    for t in (0.3, 0.4, 0.5, 0.6, 0.7, 0.8):
+        skip = [im for im in images if im["palm_best"] >= t]
+        w = [x for im in skip for x in im["windows"]]
+        print(
+            f"  no scan after a palm proposal read >= {t}: skips {len(skip)} images, {sum(x['runs'] for x in w)} "
+            f"runs; images losing a true hand {sum(any(x['true'] for x in im['windows']) for im in skip)}, "
+            f"images with a false hand avoided {sum(any(x['false'] for x in im['windows']) for im in skip)}"
+        )
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--hard-dev", type=Path, default=default_hard_dev())
@@ -567,6 +733,18 @@ def main() -> int:
         metavar="N",
         help="only the tuning data of the close-up neighbour rule (N synthetic renders, their close-ups, hard_dev)",
     )
+    ap.add_argument(
+        "--threads",
+        type=int,
+        metavar="BURSTS",
+        help="only 1 vs 2 interpreter threads: wall and CPU per model run, one process and two at once",
+    )
+    ap.add_argument(
+        "--calibrate-scan",
+        type=int,
+        metavar="N",
+        help="only the tuning data of the scan-window rule (N synthetic renders, their close-ups, hand-free images)",
+    )
     ap.add_argument("--two-read", action="store_true", help="thorough detector with the two-read admission on")
     ap.add_argument("--forearm", action="store_true", help="thorough detector with the forearm proposals on")
     ap.add_argument(
@@ -584,6 +762,12 @@ def main() -> int:
         return 0
     if a.calibrate_fallbacks:
         calibrate_fallbacks(a.calibrate_fallbacks)
+        return 0
+    if a.threads:
+        interpreter_threads(a.threads)
+        return 0
+    if a.calibrate_scan:
+        calibrate_scan(a.calibrate_scan)
         return 0
     if a.calibrate_neighbours:
         calibrate_neighbours(a.calibrate_neighbours)

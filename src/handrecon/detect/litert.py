@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from handrecon.io.errors import InputError
+from handrecon.io.errors import InputError, SettingError
 
 # name -> path inside the mediapipe package
 BUNDLED_MODELS: dict[str, str] = {
@@ -37,13 +37,32 @@ def bundled_model_path(name: str) -> Path:
     return path
 
 
+def interpreter_threads() -> int:
+    """Threads of each interpreter: HANDRECON_LITERT_THREADS when set; else one in a worker process of a pool
+    (`multiprocessing`: `handrecon reconstruct --workers N`, by default one per core) and min(4, cores) in a
+    lone process. Measured at load ~2 on 2 cores (benchmarks/bench_detection.py --threads 20): alone, 2 threads
+    run the hand-landmark model in 9.5 ms against 13.8 (palm 12.0 against 14.6); two processes at once, 1 thread
+    is faster (landmark 16.5 against 18.0 ms, palm 18.6-22.0 against 22.4-27.2) and costs less CPU. Results
+    are bit-identical with any count."""
+    env = os.environ.get("HANDRECON_LITERT_THREADS", "").strip()
+    if env:
+        if not env.isdigit() or int(env) < 1:
+            raise SettingError("HANDRECON_LITERT_THREADS", f"must be a positive whole number, got {env!r}")
+        return int(env)
+    import multiprocessing
+
+    if multiprocessing.parent_process() is not None:
+        return 1
+    return min(4, os.cpu_count() or 1)
+
+
 class TFLiteModel:
     """One bundled model with its interpreter, created at first use; `run` returns the outputs by name order."""
 
     def __init__(self, name: str, threads: int | None = None) -> None:
         self.name = name
         self.path = bundled_model_path(name)
-        self.threads = threads or min(4, os.cpu_count() or 1)
+        self.threads = threads or interpreter_threads()
         self._interp = None
 
     def _interpreter(self):

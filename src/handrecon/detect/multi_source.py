@@ -10,7 +10,8 @@
    crop read again with the verified palm masked grey (`handrecon.detect.masking`), kept when its wrist is
    that body wrist.
 4. When nothing was found: upright windows of half and three quarters of the shorter side (large gloved or
-   half-hidden hands that no detector proposes); then the palm detections scoring under `palm_min_score`
+   half-hidden hands that no detector proposes; none after a rejected palm proposal that read a hand-like
+   presence, `SCAN_SKIP_PRESENCE`); then the palm detections scoring under `palm_min_score`
    (down to `WEAK_PALM_FLOOR`) of the palm runs already made; then the palm detector on the image zoomed out
    by the factors of `ZOOM_PYRAMID` (detections at the usual `palm_min_score`).
 5. Crops beside each hand found (the second of two touching hands); beside a frame-filling hand only those
@@ -83,6 +84,17 @@ WEAK_PALM_FLOOR = 0.4
 # nothing else found a hand, 2 levels gained 1 hand and gave 2 false ones (4 levels: 4 and 4).
 ZOOM_PYRAMID: tuple[float, ...] = (2**0.5, 2.0)
 
+# No scan windows after a palm proposal read at least this hand presence and was still rejected: the palm detector
+# and the landmark model already agree on where the hand-like thing is, and the scan is for hands that no
+# detector proposes. Rule, on tuning data (`benchmarks/bench_detection.py --calibrate-scan 120`: 120 synthetic
+# renders, a one-hand close-up crop of each, the renders with their hands painted grey and 120 crops of the
+# public-domain photo; 286 images reach the scan, 4423 landmark runs): the lowest value on a 0.1 grid from 0.3
+# at which no image loses a true hand that the scan found. 0.5 / 0.6 / 0.7 skip 38 / 31 / 23 images and lose
+# 2 / 2 / 1 true hands (rejected palm readings 0.496, 0.639, 0.739 before them); 0.8 skips 12 images (251 runs,
+# 5.7 % of the scan's) and loses none. On the close-ups of `--close-ups` it skips nothing (their rejected palm
+# readings are 0.57 and 0.71).
+SCAN_SKIP_PRESENCE = 0.8
+
 DETECTOR_NAME = "handrecon-multisource (mediapipe-0.10.21 models)"
 
 
@@ -108,6 +120,8 @@ class ThoroughSettings:
     # on a close-up, neighbour crops only where a palm anchor scored this much (see close_up.NEIGHBOUR_MIN_PALM)
     neighbour_min_palm: float | None = NEIGHBOUR_MIN_PALM
     scan: bool = True  # when nothing else found a hand: large windows read by the landmark model
+    # no scan windows after a palm proposal read at least this presence and was rejected (None: off)
+    scan_skip_presence: float | None = SCAN_SKIP_PRESENCE
     forearm: bool = False  # a crop along the forearm of each visible body wrist that has no hand yet
     # a body wrist with no hand whose forearm crop holds a verified hand's palm (two hands together): that
     # crop read again with the verified palms filled grey (`handrecon.detect.masking`)
@@ -175,6 +189,7 @@ class ThoroughHands:
         if previous:
             props += [Proposal(rect_from_hand_landmarks(d.keypoints), "track", 1.0) for d in previous]
         hands = self.verifier(rgb, proposal_nms(props))
+        palm_read = self.verifier.best_rejected  # the best presence a rejected palm proposal read
         stats = {"proposals": len(props), "tiles": 0, "people": 0}
         if not hands:  # a hand filling the frame: the whole image as its crop
             whole = Proposal(RotatedRect.around(0, 0, W, H), "whole-image", 0.0)
@@ -210,8 +225,9 @@ class ThoroughHands:
             stats["masked_reads"] = len(more)
             hands = self.verifier.merge(hands, [h for h, _ in more if h is not None])
         if s.scan and not hands:  # nothing proposed a hand: the landmark model over large windows
-            windows = [Proposal(r, "scan", 0.0) for r in scan_windows(W, H)]
+            windows = self.scan_proposals(W, H, palm_read)
             stats["proposals"] += len(windows)
+            stats["scan_windows"] = len(windows)
             hands = self.verifier(rgb, windows)
         if not hands and weak:  # still nothing: the palm detector's weaker detections of the same runs
             stats["proposals"] += len(weak)
@@ -229,6 +245,14 @@ class ThoroughHands:
             hands = kept
         self.last_stats = stats
         return hands, body_hands
+
+    def scan_proposals(self, width: int, height: int, palm_read: float) -> list[Proposal]:
+        """The scan windows, or none after a palm proposal that read a hand-like presence `palm_read` and was
+        rejected (see SCAN_SKIP_PRESENCE)."""
+        skip = self.settings.scan_skip_presence
+        if skip is not None and palm_read >= skip:
+            return []
+        return [Proposal(r, "scan", 0.0) for r in scan_windows(width, height)]
 
     def zoom_pyramid_hands(self, rgb: np.ndarray, factors: tuple[float, ...]) -> list[VerifiedHand]:
         """Hands from palm detections (score >= palm_min_score) on the image zoomed out by each factor, verified

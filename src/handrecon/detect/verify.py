@@ -178,6 +178,7 @@ class HandVerifier:
         self.presence_threshold = presence_threshold
         self.max_rounds = max_rounds
         self.two_read_threshold = two_read_threshold  # None: presence alone decides
+        self.best_rejected = 0.0  # the highest presence of a settled reading the last call rejected
 
     def accept(self, rgb: np.ndarray, lm: HandLandmarks, prop: Proposal, rounds: int) -> VerifiedHand | None:
         """The verified hand of a settled reading, with the reason it is kept; None when it is not a hand."""
@@ -208,6 +209,7 @@ class HandVerifier:
         whose reading is one of them stops re-cropping (see `settle`) and its source is recorded on it."""
         out: list[VerifiedHand] = []
         seen = list(known or [])  # grows with each hand verified here
+        self.best_rejected = 0.0
         for p in proposals:
             lm, rounds = settle(self.model, rgb, p, self.max_rounds, known=[k.landmarks for k in seen])
             twin = next((k for k in seen if same_hand(lm, k.landmarks)), None)
@@ -220,6 +222,8 @@ class HandVerifier:
             if hand is not None:
                 out.append(hand)
                 seen.append(hand)
+            else:
+                self.best_rejected = max(self.best_rejected, lm.presence)
         return remove_duplicates(out)
 
     @staticmethod
