@@ -29,12 +29,17 @@ class _ReconstructRows:
     """Ray Data actor: one reconstructor per actor, one input per row."""
 
     def __init__(self, job: BatchJob) -> None:
+        import os
+
         import torch
 
         from handrecon.io.native_stderr import silence_native_stderr
 
         silence_native_stderr()
         torch.set_num_threads(COMPUTE_THREADS)
+        # an actor holds one CPU, like a `--workers` process: one thread per detector interpreter (see
+        # detect/litert.py's interpreter_threads), unless the user chose otherwise
+        os.environ.setdefault("HANDRECON_LITERT_THREADS", "1")
         self.job = job
         self.rec = make_reconstructor(job)
 
