@@ -172,3 +172,14 @@ def test_known_values():
     assert [lp.tolist() for lp in part_boundary_loops(square, np.array([False, True]))] == [[0, 2, 3]]
     with pytest.raises(ValueError, match="vertex 4 is in no face"):
         ordered_one_rings(tetra, 5)
+
+
+def test_meshes_of_one_shape_in_turn_give_their_own_loops():
+    """The half-edge twins are kept for the last mesh: a mesh of the same shape must not reuse them."""
+    _, sphere, _, _ = uv_sphere(6, 8)
+    a = sphere.numpy().astype(np.int64)
+    relabel = np.random.default_rng(2).permutation(int(a.max()) + 1)
+    b = relabel[a]  # same shape, other vertex ids
+    cap = (a == 0).any(1)
+    for faces in (a, b, a, b[:, [0, 2, 1]]):
+        _same_loops(part_boundary_loops(faces, cap), _old_part_boundary_loops(faces, cap))

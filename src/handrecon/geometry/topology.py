@@ -113,6 +113,30 @@ def uniform_laplacian(faces: np.ndarray | torch.Tensor, num_vertices: int, dtype
     ).coalesce()
 
 
+_last_twins: tuple[tuple, np.ndarray] | None = None
+
+
+def _half_edge_twins(faces: np.ndarray) -> np.ndarray:
+    """(3F,) id of each half-edge's twin (-1 where none; the last in `directed_edges` order if several).
+    Kept for the last mesh asked: `ClosedParts` walks the boundaries of every part of one mesh."""
+    global _last_twins
+    key = (faces.dtype.str, faces.shape, faces.tobytes())
+    last = _last_twins  # one read: another thread may replace it
+    if last is not None and last[0] == key:
+        return last[1]
+    V = int(faces.max()) + 1
+    head, tail = faces.T.reshape(-1), np.roll(faces, -1, 1).T.reshape(-1)
+    keys = _edge_keys(head, tail, V)
+    order = np.argsort(keys, kind="stable")
+    sorted_keys = keys[order]
+    twin_keys = _edge_keys(tail, head, V)
+    pos = (np.searchsorted(sorted_keys, twin_keys, side="right") - 1).clip(min=0)
+    twin = np.where(sorted_keys[pos] == twin_keys, order[pos], -1)
+    twin.flags.writeable = False
+    _last_twins = (key, twin)
+    return twin
+
+
 def _walk_boundary(faces: np.ndarray, chosen: np.ndarray, starts: np.ndarray) -> list[np.ndarray]:
     """Boundary loops of the faces `chosen` (F,) bool: half-edges of chosen faces whose twin is missing or
     belongs to a face not chosen, linked head to tail. `starts`: ids (e * F + fi, as in `directed_edges`) of
@@ -125,16 +149,10 @@ def _walk_boundary(faces: np.ndarray, chosen: np.ndarray, starts: np.ndarray) ->
     F = len(faces)
     if F == 0 or len(starts) == 0:
         return []
-    V = int(faces.max()) + 1
-    head, tail = faces.T.reshape(-1), np.roll(faces, -1, 1).T.reshape(-1)  # half-edge h: head -> tail
+    head = faces.T.reshape(-1)  # half-edge h = e * F + fi runs from faces[fi, e] to faces[fi, (e + 1) % 3]
     face_of = np.tile(np.arange(F), 3)
     following = (np.arange(3 * F) + F) % (3 * F)  # the next half-edge in the same face
-    keys = _edge_keys(head, tail, V)
-    order = np.argsort(keys, kind="stable")
-    sorted_keys = keys[order]
-    twin_keys = _edge_keys(tail, head, V)
-    pos = np.searchsorted(sorted_keys, twin_keys, side="right") - 1  # the last face holding the twin
-    twin = np.where(sorted_keys[pos.clip(min=0)] == twin_keys, order[pos.clip(min=0)], -1)
+    twin = _half_edge_twins(faces)
     inside = (twin >= 0) & chosen[face_of[twin]]  # twin in a chosen face: not on the boundary
 
     boundary = starts[~inside[starts]]
