@@ -218,8 +218,8 @@ def _render_covered_pixels(
         def interpolated(corner_values: torch.Tensor) -> torch.Tensor:  # (F, 3, C) -> (n, C)
             return (corner_values.index_select(0, frags.fg_face) * bary).sum(1)
 
-        colors = torch.tensor(color, dtype=v.dtype, device=v.device).expand(v.shape[1], 3)
-        albedo = interpolated(colors[faces])
+        # a constant colour's corner values need no gather: bary * colour is the same products, summed alike
+        albedo = (bary * torch.tensor(color, dtype=v.dtype, device=v.device)).sum(1)
         normal = torch.nn.functional.normalize(interpolated(vertex_normals(v, faces)[0][faces]), dim=-1, eps=1e-12)
         shaded = lambert(normal[None], albedo[None], make_lighting(*_OVERLAY_LIGHT, dtype=v.dtype))[0]
         rgb = (shaded.clamp(0, 1) * 255).round().to(torch.uint8)
