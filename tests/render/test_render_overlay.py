@@ -154,6 +154,48 @@ def test_side_view_equals_the_whole_image_render_pixel_for_pixel(angle):
         np.testing.assert_array_equal(got, expected)
 
 
+def _former_side_view(vertices, faces, camera, angle_deg=90.0, axis=(0.0, 1.0, 0.0), background=(255, 255, 255),
+                      color=(0.62, 0.72, 0.90)):  # fmt: skip
+    """The side view as it was before it shaded only the covered pixels: the renderer over the rectangle."""
+    from handrecon.render import overlay
+
+    rotated = overlay.rotate_about_centroid(overlay._single(vertices), angle_deg, axis)
+    rgb, mask, (ox, oy) = overlay._render(rotated, faces, camera, color, None, None, crop=True)
+    out = np.empty((camera.height, camera.width, 3), dtype=np.uint8)
+    out[:] = np.asarray(background, dtype=np.uint8)
+    h, w = mask.shape
+    out[oy : oy + h, ox : ox + w][mask] = rgb[mask]
+    return out
+
+
+@pytest.mark.parametrize("side", ["right", "left"])
+def test_side_view_equals_the_former_rectangle_render_on_posed_hands(side):
+    """Bit for bit, on random hand poses, angles and colours: where the overlay's covered-pixel shading
+    differs from the renderer by a grey level on about one pixel in 40 000, the side view never does."""
+    from handrecon.hand import HandModel
+
+    model = HandModel(side=side)
+    gen = torch.Generator().manual_seed(3)
+    pose = torch.randn(6, 15, 3, generator=gen) * 0.35
+    orient = torch.randn(6, 3, generator=gen)
+    with torch.no_grad():
+        out = model(global_orient=orient, hand_pose=pose, betas=torch.zeros(6, 10),
+                    transl=torch.tensor([[0.0, 0.0, 0.28]]).expand(6, 3))  # fmt: skip
+    camera = PerspectiveCamera(intrinsics(500.0, 500.0, 130.0, 120.0), 260, 240)
+    covered = 0
+    for i, (angle, axis, color) in enumerate(
+        [(90.0, (0.0, 1.0, 0.0), (0.62, 0.72, 0.90)), (35.0, (0.0, 1.0, 0.0), (0.9, 0.3, 0.2)),
+         (180.0, (1.0, 0.0, 0.0), (0.62, 0.72, 0.90)), (-60.0, (0.3, 1.0, 0.2), (0.5, 0.5, 0.5)),
+         (90.0, (0.0, 1.0, 0.0), (0.8, 0.65, 0.55)), (120.0, (0.0, 0.0, 1.0), (1.0, 1.0, 1.0))]
+    ):  # fmt: skip
+        v = out.vertices[i : i + 1]
+        expected = _former_side_view(v, model.faces, camera, angle, axis, (255, 255, 255), color)
+        got = side_view(v, model.faces, camera, angle_deg=angle, axis=axis, color=color)
+        covered += int((expected != 255).any(-1).sum())
+        np.testing.assert_array_equal(got, expected)
+    assert covered > 30_000
+
+
 def test_png_is_written_atomically_and_reads_back(tmp_path):
     img = hstack_images([_photo(), np.zeros((50, 20, 3), dtype=np.uint8)], gap=4)
     assert img.shape == (H, W + 24, 3)

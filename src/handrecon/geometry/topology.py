@@ -7,8 +7,6 @@ winding-number parts (`geometry/closed_parts.py`) and the penetration prior's pa
 
 from __future__ import annotations
 
-from collections import defaultdict
-
 import numpy as np
 import torch
 
@@ -24,17 +22,32 @@ def directed_edges(faces: np.ndarray | torch.Tensor) -> np.ndarray:
 
 
 def edges(faces: np.ndarray | torch.Tensor) -> np.ndarray:
-    """Unique undirected edges (E, 2), sorted per row."""
-    return np.unique(np.sort(directed_edges(faces), axis=1), axis=0)
+    """Unique undirected edges (E, 2), sorted per row, rows in lexicographic order."""
+    e = np.sort(directed_edges(faces), axis=1)
+    if len(e) == 0:
+        return e
+    V = int(e.max()) + 1  # one int64 key per row: its sort order is the rows' lexicographic order
+    keys = np.unique(_edge_keys(e[:, 0], e[:, 1], V))
+    return np.stack([keys // V, keys % V], 1).astype(e.dtype)
+
+
+def _edge_keys(u: np.ndarray, v: np.ndarray, num_vertices: int) -> np.ndarray:
+    """One int64 per directed edge (u, v)."""
+    return u.astype(np.int64) * num_vertices + v
 
 
 def is_watertight(faces: np.ndarray | torch.Tensor) -> bool:
     """True when every directed edge has exactly one opposite twin (closed, consistently oriented)."""
-    directed = directed_edges(faces)
-    fwd = {tuple(e) for e in directed.tolist()}
-    if len(fwd) != len(directed):
+    directed = directed_edges(faces).astype(np.int64)
+    if len(directed) == 0:
+        return True
+    V = int(directed.max()) + 1
+    keys = np.sort(_edge_keys(directed[:, 0], directed[:, 1], V))
+    if (keys[1:] == keys[:-1]).any():
         return False
-    return all((b, a) in fwd for a, b in fwd)
+    twins = _edge_keys(directed[:, 1], directed[:, 0], V)
+    found = keys[np.searchsorted(keys, twins).clip(max=len(keys) - 1)]
+    return bool((found == twins).all())
 
 
 def face_adjacency(faces: np.ndarray) -> np.ndarray:
@@ -49,30 +62,39 @@ def face_adjacency(faces: np.ndarray) -> np.ndarray:
 
 def vertex_neighbors(faces: np.ndarray | torch.Tensor, num_vertices: int) -> list[np.ndarray]:
     """1-ring neighbours of each vertex, sorted by id (see `ordered_one_rings` for the rotational order)."""
-    nb: dict[int, set[int]] = defaultdict(set)
-    for a, b in edges(faces).tolist():
-        nb[a].add(b)
-        nb[b].add(a)
-    return [np.asarray(sorted(nb[i]), dtype=np.int64) for i in range(num_vertices)]
+    e = edges(faces).astype(np.int64).reshape(-1, 2)
+    src, dst = np.concatenate([e[:, 0], e[:, 1]]), np.concatenate([e[:, 1], e[:, 0]])
+    keep = src < num_vertices
+    src, dst = src[keep], dst[keep]
+    order = np.lexsort((dst, src))
+    counts = np.bincount(src, minlength=num_vertices)
+    return np.split(dst[order], np.cumsum(counts)[:-1]) if num_vertices > 0 else []
 
 
 def ordered_one_rings(faces: np.ndarray, num_vertices: int) -> np.ndarray:
     """(V, maxdeg) one-ring of every vertex of a closed manifold mesh in the faces' rotational order, -1
-    padded: for a face (v, a, b), b follows a."""
-    nxt: list[dict[int, int]] = [{} for _ in range(num_vertices)]
-    for a, b, c in faces.tolist():
-        nxt[a][b], nxt[b][c], nxt[c][a] = c, a, b
-    rings = []
-    for links in nxt:
-        start = next(iter(links))
-        ring, u = [start], links[start]
-        while u != start:
-            ring.append(u)
-            u = links[u]
-        rings.append(ring)
-    table = -np.ones((num_vertices, max(len(r) for r in rings)), np.int64)
-    for i, r in enumerate(rings):
-        table[i, : len(r)] = r
+    padded: for a face (v, a, b), b follows a. Each ring starts at the vertex that follows v in the first
+    face holding v."""
+    f = np.asarray(faces, dtype=np.int64)
+    V = num_vertices
+    # corner entries (v, a, b) for every face (v, a, b) and its two rotations, in face order
+    corners = np.stack([f, np.roll(f, -1, 1), np.roll(f, -2, 1)], 1).reshape(-1, 3)
+    v, a, b = corners.T
+    counts = np.bincount(v, minlength=V)
+    if (counts[:V] == 0).any():
+        raise ValueError(f"ordered_one_rings: vertex {int(np.argmin(counts[:V]))} is in no face")
+    keys = _edge_keys(v, a, V)
+    order = np.argsort(keys, kind="stable")
+    succ = order[np.searchsorted(keys[order], _edge_keys(v, b, V))]  # entry (v, b, .) follows (v, a, .)
+    first = np.full(V, len(corners))
+    np.minimum.at(first, v, np.arange(len(corners)))
+    deg = counts[:V]
+    table = -np.ones((V, int(deg.max()) if V else 0), np.int64)
+    cur = first
+    for k in range(table.shape[1]):
+        live = deg > k
+        table[live, k] = a[cur[live]]
+        cur = succ[cur]
     return table
 
 
@@ -91,57 +113,86 @@ def uniform_laplacian(faces: np.ndarray | torch.Tensor, num_vertices: int, dtype
     ).coalesce()
 
 
-def _walk_boundary(faces: np.ndarray, chosen: set[int], starts: list[tuple[int, int]]) -> list[np.ndarray]:
-    """Boundary loops of the faces `chosen`: half-edges of chosen faces whose twin is missing or belongs to a
-    face not chosen, linked head to tail. `starts` (fi, e): the chosen half-edges in the order loops begin.
+_last_twins: tuple[tuple, np.ndarray] | None = None
+
+
+def _half_edge_twins(faces: np.ndarray) -> np.ndarray:
+    """(3F,) id of each half-edge's twin (-1 where none; the last in `directed_edges` order if several).
+    Kept for the last mesh asked: `ClosedParts` walks the boundaries of every part of one mesh."""
+    global _last_twins
+    key = (faces.dtype.str, faces.shape, faces.tobytes())
+    last = _last_twins  # one read: another thread may replace it
+    if last is not None and last[0] == key:
+        return last[1]
+    V = int(faces.max()) + 1
+    head, tail = faces.T.reshape(-1), np.roll(faces, -1, 1).T.reshape(-1)
+    keys = _edge_keys(head, tail, V)
+    order = np.argsort(keys, kind="stable")
+    sorted_keys = keys[order]
+    twin_keys = _edge_keys(tail, head, V)
+    pos = (np.searchsorted(sorted_keys, twin_keys, side="right") - 1).clip(min=0)
+    twin = np.where(sorted_keys[pos] == twin_keys, order[pos], -1)
+    twin.flags.writeable = False
+    _last_twins = (key, twin)
+    return twin
+
+
+def _walk_boundary(faces: np.ndarray, chosen: np.ndarray, starts: np.ndarray) -> list[np.ndarray]:
+    """Boundary loops of the faces `chosen` (F,) bool: half-edges of chosen faces whose twin is missing or
+    belongs to a face not chosen, linked head to tail. `starts`: ids (e * F + fi, as in `directed_edges`) of
+    the chosen half-edges in the order loops begin. Faces hold each directed edge at most once.
 
     Where the region touches itself at a single vertex, its boundary passes through that vertex twice;
     walking around the vertex inside the region's own faces picks the continuation of the same wedge, so
     that every loop is simple.
     """
-    owner = {}
-    for fi, (a, b, c) in enumerate(faces.tolist()):
-        owner[(a, b)], owner[(b, c)], owner[(c, a)] = fi, fi, fi
+    F = len(faces)
+    if F == 0 or len(starts) == 0:
+        return []
+    head = faces.T.reshape(-1)  # half-edge h = e * F + fi runs from faces[fi, e] to faces[fi, (e + 1) % 3]
+    face_of = np.tile(np.arange(F), 3)
+    following = (np.arange(3 * F) + F) % (3 * F)  # the next half-edge in the same face
+    twin = _half_edge_twins(faces)
+    inside = (twin >= 0) & chosen[face_of[twin]]  # twin in a chosen face: not on the boundary
 
-    def after(fi: int, v: int) -> int:  # the vertex following v in face fi
-        f = faces[fi].tolist()
-        return f[(f.index(v) + 1) % 3]
-
-    nxt = {}
-    for fi, e in starts:
-        u, v = int(faces[fi, e]), int(faces[fi, (e + 1) % 3])
-        if owner.get((v, u)) in chosen:
+    boundary = starts[~inside[starts]]
+    out = following[boundary]  # rotate around the tail through the region's faces to its outgoing edge
+    while True:
+        turn = inside[out]
+        if not turn.any():
+            break
+        out[turn] = following[twin[out[turn]]]
+    succ = np.full(3 * F, -1)
+    succ[boundary] = out
+    loops, seen = [], np.zeros(3 * F, bool)
+    for start in boundary.tolist():
+        if seen[start]:
             continue
-        w = after(fi, v)  # rotate around v through the region's faces to its outgoing boundary edge
-        while owner.get((w, v)) in chosen:
-            w = after(owner[(w, v)], v)
-        nxt[(u, v)] = (v, w)
-    loops, seen = [], set()
-    for start in nxt:
-        if start in seen:
-            continue
-        loop, he = [], start
-        while he not in seen:
-            seen.add(he)
-            loop.append(he[0])
-            he = nxt[he]
-        loops.append(np.asarray(loop, dtype=np.int64))
+        loop, h = [], start
+        while not seen[h]:
+            seen[h] = True
+            loop.append(h)
+            h = succ[h]
+        loops.append(head[np.asarray(loop, dtype=np.int64)])
     return loops
 
 
 def boundary_loops(faces: np.ndarray | torch.Tensor) -> list[np.ndarray]:
     """Boundary loops of an open mesh as ordered vertex arrays, each following the faces' orientation; a loop
     starts at the first boundary half-edge in `directed_edges` order."""
-    f = _as_array(faces).astype(np.int64)
-    starts = [(fi, e) for e in range(3) for fi in range(len(f))]
-    return _walk_boundary(f, set(range(len(f))), starts)
+    f = _as_array(faces).astype(np.int64).reshape(-1, 3)
+    return _walk_boundary(f, np.ones(len(f), bool), np.arange(3 * len(f)))
 
 
 def part_boundary_loops(faces: np.ndarray, in_part: np.ndarray) -> list[np.ndarray]:
     """Boundary loops of the faces `in_part` (F,) bool of a closed manifold mesh, following the faces'
     orientation (the rims along which `ClosedParts` caps a part)."""
-    part_faces = set(np.flatnonzero(in_part).tolist())
-    return _walk_boundary(faces, part_faces, [(fi, e) for fi in part_faces for e in range(3)])
+    f = np.asarray(faces, dtype=np.int64)
+    # Loops begin in the iteration order of a set of the part's face ids, as they always have: each loop's
+    # first vertex, hence `ClosedParts`' tables and their float sums, stay as they were.
+    part_faces = np.fromiter(set(np.flatnonzero(in_part).tolist()), np.int64)
+    starts = (part_faces[:, None] + len(f) * np.arange(3)).reshape(-1)
+    return _walk_boundary(f, np.asarray(in_part, bool), starts)
 
 
 def loop_components(loops: list[np.ndarray]) -> list[np.ndarray]:
