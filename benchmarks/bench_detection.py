@@ -486,6 +486,22 @@ def close_ups(count: int, rounds: int = 3) -> None:
     print(f"  thorough's model runs per image: {per}")
 
 
+def _verified_keeping_anchors(det, rgb: np.ndarray) -> tuple:
+    """`det.verified(rgb)` and the palm anchors of its whole-image palm runs (the close-up rule's evidence),
+    which the detector uses and drops."""
+    anchors: list = []
+    palm_proposals = det.palm_proposals
+
+    def keeping(rgb_, regions, source, weak=None, anchors_=None):
+        return palm_proposals(rgb_, regions, source, weak, anchors if source == "palm" else anchors_)
+
+    det.palm_proposals = keeping
+    try:
+        return det.verified(rgb), anchors
+    finally:
+        del det.palm_proposals
+
+
 def calibrate_neighbours(count: int, seed: int = 11) -> None:
     """Tuning data of the close-up neighbour rule (`handrecon.detect.close_up.NEIGHBOUR_MIN_PALM`).
 
@@ -521,18 +537,8 @@ def calibrate_neighbours(count: int, seed: int = 11) -> None:
         return any(np.linalg.norm(kp - t, axis=1).mean() < 0.5 * float(np.ptp(t, 0).max()) for t in truths)
 
     def flow(name: str, rgb: np.ndarray, truths: list | None) -> None:
-        anchors: list = []
-        palm_proposals = det.palm_proposals
-
-        def keeping(rgb_, regions, source, weak=None, anchors_=None):
-            return palm_proposals(rgb_, regions, source, weak, anchors if source == "palm" else anchors_)
-
         captured.clear()
-        det.palm_proposals = keeping
-        try:
-            hands, _ = det.verified(rgb)
-        finally:
-            del det.palm_proposals
+        (hands, _), anchors = _verified_keeping_anchors(det, rgb)
         largest = max((h.landmarks.size_px for h in hands), default=0.0) / min(rgb.shape[:2])
         for props, known in captured:
             for p in props:
@@ -621,18 +627,8 @@ def calibrate_scan(count: int, seed: int = 1) -> None:
         return lm, rounds
 
     def flow(kind: str, rgb: np.ndarray, truths: list) -> None:
-        anchors: list = []
-        palm_proposals = det.palm_proposals
-
-        def keeping(rgb_, regions, source, weak=None, anchors_=None):
-            return palm_proposals(rgb_, regions, source, weak, anchors if source == "palm" else anchors_)
-
         readings.clear()
-        det.palm_proposals = keeping
-        try:
-            det.verified(rgb)
-        finally:
-            del det.palm_proposals
+        _, anchors = _verified_keeping_anchors(det, rgb)
         scan = [(p, lm, r) for p, lm, r in readings if p.source == "scan"]
         if not scan:
             return
