@@ -750,24 +750,18 @@ def main() -> int:
         help="only per-image time on N one-hand 256x256 close-ups, thorough and fast interleaved",
     )
     a = ap.parse_args()
-    if a.close_ups:
-        close_ups(a.close_ups)
-        return 0
-    if a.calibrate_prior:
-        calibrate_prior(a.calibrate_prior)
-        return 0
-    if a.calibrate_fallbacks:
-        calibrate_fallbacks(a.calibrate_fallbacks)
-        return 0
-    if a.threads:
-        interpreter_threads(a.threads)
-        return 0
-    if a.calibrate_scan:
-        calibrate_scan(a.calibrate_scan)
-        return 0
-    if a.calibrate_neighbours:
-        calibrate_neighbours(a.calibrate_neighbours)
-        return 0
+    single_jobs = {  # options that run one job on their own and exit
+        "close_ups": close_ups,
+        "calibrate_prior": calibrate_prior,
+        "calibrate_fallbacks": calibrate_fallbacks,
+        "threads": interpreter_threads,
+        "calibrate_scan": calibrate_scan,
+        "calibrate_neighbours": calibrate_neighbours,
+    }
+    for option, job in single_jobs.items():
+        if getattr(a, option):
+            job(getattr(a, option))
+            return 0
     if a.hard_dev is None or not (a.hard_dev / "annotations.json").is_file():
         print("hard_dev not found (../shared/devdata/hard_dev); pass --hard-dev", file=sys.stderr)
         return 2
