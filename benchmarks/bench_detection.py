@@ -486,6 +486,21 @@ def close_ups(count: int, rounds: int = 3) -> None:
     print(f"  thorough's model runs per image: {per}")
 
 
+def _close_up(image: np.ndarray, truths: list, rng: np.random.Generator) -> tuple[np.ndarray, list]:
+    """A 256x256 one-hand close-up of a random one of the true hands, cropped as bench_throughput's folder
+    is (box jittered by 8 %, 0.75-1.1 of the hand's extent), and every true hand's keypoints in it."""
+    import cv2
+
+    kp = truths[int(rng.integers(len(truths)))]
+    lo, hi = kp.min(0), kp.max(0)
+    centre = (lo + hi) / 2 + rng.uniform(-0.08, 0.08, 2) * (hi - lo).max()
+    half = (hi - lo).max() * rng.uniform(0.75, 1.1)
+    scale = 256 / (2 * half)
+    M = np.array([[scale, 0, -(centre[0] - half) * scale], [0, scale, -(centre[1] - half) * scale]])
+    close = cv2.warpAffine(image, M, (256, 256), flags=cv2.INTER_LINEAR, borderValue=0)
+    return close, [t @ M[:, :2].T + M[:, 2] for t in truths]
+
+
 def _verified_keeping_anchors(det, rgb: np.ndarray) -> tuple:
     """`det.verified(rgb)` and the palm anchors of its whole-image palm runs (the close-up rule's evidence),
     which the detector uses and drops."""
@@ -514,7 +529,6 @@ def calibrate_neighbours(count: int, seed: int = 11) -> None:
     the neighbour crops of close-ups (largest final hand >= 1/3 of the shorter side, a wider set than the rule's,
     which looks at the hands found before the neighbour crops) it would skip, the hands lost, the runs saved.
     """
-    import cv2
 
     from handrecon.detect.close_up import palm_evidence
     from handrecon.detect.multi_source import ThoroughHands, ThoroughSettings
@@ -561,14 +575,7 @@ def calibrate_neighbours(count: int, seed: int = 11) -> None:
             if not truths:
                 continue
             flow(f"render {i}", s.image, truths)
-            kp = truths[int(rng.integers(len(truths)))]
-            lo, hi = kp.min(0), kp.max(0)
-            centre = (lo + hi) / 2 + rng.uniform(-0.08, 0.08, 2) * (hi - lo).max()
-            half = (hi - lo).max() * rng.uniform(0.75, 1.1)
-            scale = 256 / (2 * half)
-            M = np.array([[scale, 0, -(centre[0] - half) * scale], [0, scale, -(centre[1] - half) * scale]])
-            close = cv2.warpAffine(s.image, M, (256, 256), flags=cv2.INTER_LINEAR, borderValue=0)
-            flow(f"close-up {i}", close, [t @ M[:, :2].T + M[:, 2] for t in truths])
+            flow(f"close-up {i}", *_close_up(s.image, truths, rng))
             print(f"  {i + 1}/{count} renders, {len(rows)} neighbour crops", flush=True)
         hard_dev = default_hard_dev()
         if hard_dev is not None:
@@ -607,7 +614,6 @@ def calibrate_scan(count: int, seed: int = 1) -> None:
     image: the best presence that a rejected palm proposal read. For each rule of the grids: the windows and
     landmark runs it skips, the true hands and the false hands it takes away.
     """
-    import cv2
 
     from handrecon.detect import verify
     from handrecon.detect.close_up import palm_evidence
@@ -653,14 +659,7 @@ def calibrate_scan(count: int, seed: int = 1) -> None:
                 painted[s.hand_mask.astype(bool)] = 128
                 flow("hand-free", painted, [])
             if truths:
-                kp = truths[int(rng.integers(len(truths)))]
-                lo, hi = kp.min(0), kp.max(0)
-                centre = (lo + hi) / 2 + rng.uniform(-0.08, 0.08, 2) * (hi - lo).max()
-                half = (hi - lo).max() * rng.uniform(0.75, 1.1)
-                scale = 256 / (2 * half)
-                M = np.array([[scale, 0, -(centre[0] - half) * scale], [0, scale, -(centre[1] - half) * scale]])
-                close = cv2.warpAffine(s.image, M, (256, 256), flags=cv2.INTER_LINEAR, borderValue=0)
-                flow("close-up", close, [t @ M[:, :2].T + M[:, 2] for t in truths])
+                flow("close-up", *_close_up(s.image, truths, rng))
             if (i + 1) % 20 == 0:
                 print(f"  {i + 1}/{count} renders, scan ran on {len(images)} images", flush=True)
         photo = _public_domain_photo()
