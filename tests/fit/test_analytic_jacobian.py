@@ -289,3 +289,43 @@ def test_penetration_rounds_residual_jacobian_equals_finite_differences(fitter):
     eye = torch.eye(X.shape[1], dtype=F64)
     fd = torch.stack([(reference(X + h * e, ids, term) - reference(X - h * e, ids, term)) / (2 * h) for e in eye], 1)
     assert float((fd - Jt).abs().max()) < 1e-7 * float(fd.abs().max())
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_chain_with_vertices_equals_a_fresh_build(kind):
+    """The penetration rounds' chain derived from the keypoint chain has every table of a fresh build with
+    those vertices, equal to the bit (values, dtypes, shapes), and the same forward and Jacobian; the
+    keypoint chain it came from is left as it was."""
+    model = HandModel(asset=_asset(kind), dtype=F64)
+    anatomy = Anatomy.from_hand_model(model)
+    base = JointChain(model, anatomy)
+    before = {k: np.copy(v) for k, v in vars(base).items() if isinstance(v, np.ndarray)}
+    rng = np.random.default_rng(1)
+    tips = model.tip_vertex_ids.tolist()
+    for vids in (
+        torch.tensor([], dtype=torch.long),
+        torch.tensor([5]),
+        torch.tensor(tips + [0, model.num_vertices - 1]),
+        torch.from_numpy(np.sort(rng.choice(model.num_vertices, 60, replace=False))),
+    ):
+        fresh, derived = JointChain(model, anatomy, vertex_ids=vids), base.with_vertices(model, vids)
+        assert set(vars(fresh)) == set(vars(derived))
+        for name, value in vars(fresh).items():
+            other = getattr(derived, name)
+            if isinstance(value, np.ndarray):
+                assert other.dtype == value.dtype and other.shape == value.shape, name
+                assert np.array_equal(other, value), name
+            elif name != "anatomy":
+                assert other == value, name
+        X = _random_rows(3, 7, model.num_betas)
+        layout = ParameterLayout.of_rows(X)
+        a = X.numpy()
+        args = (a[:, :3], a[:, layout.angles].reshape(-1, 15, 3), a[:, layout.betas], a[:, layout.transl],
+                a[:, layout.log_scales])  # fmt: skip
+        st_f, st_d = fresh.forward(*args), derived.forward(*args)
+        assert np.array_equal(st_f.points, st_d.points)
+        assert np.array_equal(fresh.jacobian(st_f, args[0], args[1]), derived.jacobian(st_d, args[0], args[1]))
+    for k, v in before.items():
+        assert np.array_equal(getattr(base, k), v), k
+    with pytest.raises(ValueError, match="keypoints-only"):
+        base.with_vertices(model, torch.tensor([1])).with_vertices(model, torch.tensor([2]))

@@ -25,6 +25,7 @@ of torch's on CPU, and the fit's Levenberg-Marquardt needs no autograd. Inputs a
 
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass
 
 import numpy as np
@@ -111,27 +112,14 @@ class JointChain:
                 k = model.parents[k]
         self.below = below
         self.ancestors = below.T.contiguous()  # ancestors[j, a] = 1 if a is j or above it
-        # the joints each output point is skinned to (one for keypoints, a few for a MANO fingertip), padded
-        # with zero weights: the derivatives only ever need those
-        m = int((self.weights > 0).sum(1).max())
-        w_sorted, j_sorted = self.weights.sort(dim=1, descending=True)
-        self.point_joints = j_sorted[:, :m].contiguous()  # (21, m)
-        self.point_weights = w_sorted[:, :m].contiguous()  # (21, m)
-        # weight of each point's joint i below pivot j: (21, 16 pivots, m)
-        self.weights_below = self.point_weights[:, None, :] * below.T[self.point_joints].transpose(1, 2)
-        self.weights_below_sum = self.weights_below.sum(-1)  # (21, 16)
-        # for a point's joint k below segment j: the child of j on the path to k (k itself when j is its
-        # parent), and the point's weight on k where j lies strictly above k / is k
         child = torch.zeros(16, 16, dtype=torch.long)
         for k in range(16):
             c = k
             while model.parents[c] >= 0:
                 child[k, model.parents[c]] = c
                 c = model.parents[c]
-        strict = below.T - torch.eye(16, dtype=f64)  # strict[k, j] = 1 if j is strictly above k
-        self.child_on_path = child[self.point_joints]  # (21, m, 16)
-        self.through_weight = strict[self.point_joints] * self.point_weights[..., None]  # (21, m, 16)
-        self.own_weight = torch.eye(16, dtype=f64)[self.point_joints] * self.point_weights[..., None]
+        self.child = child
+        self._set_point_tables(self.weights, below, child)
         self.eye = torch.eye(3, dtype=f64)
         self.eye16 = torch.eye(16, dtype=f64)
         # A [w]_x A^T = det(A) [A w]_x: a left hand's frames are mirror images (det -1)
@@ -142,6 +130,53 @@ class JointChain:
                 setattr(self, name, value.detach().cpu().numpy())
         self.frames_T = np.ascontiguousarray(self.frames.transpose(0, 2, 1))
         self.parent_of_fingers = self.parent[1:]
+
+    def _set_point_tables(self, weights: torch.Tensor, below: torch.Tensor, child: torch.Tensor) -> None:
+        """The tables of the output points' joints from their weights (rows, 16) on the joints: the joints each
+        point is skinned to (one for keypoints, a few for a mesh vertex), padded with zero weights (the
+        derivatives only ever need those), and their weights below / through / at each segment."""
+        f64 = torch.float64
+        m = int((weights > 0).sum(1).max())
+        w_sorted, j_sorted = weights.sort(dim=1, descending=True)
+        self.point_joints = j_sorted[:, :m].contiguous()  # (rows, m)
+        self.point_weights = w_sorted[:, :m].contiguous()  # (rows, m)
+        # weight of each point's joint i below pivot j: (rows, 16 pivots, m)
+        self.weights_below = self.point_weights[:, None, :] * below.T[self.point_joints].transpose(1, 2)
+        self.weights_below_sum = self.weights_below.sum(-1)  # (rows, 16)
+        # for a point's joint k below segment j: the child of j on the path to k (k itself when j is its
+        # parent; `child`), and the point's weight on k where j lies strictly above k / is k
+        strict = below.T - torch.eye(16, dtype=f64)  # strict[k, j] = 1 if j is strictly above k
+        self.child_on_path = child[self.point_joints]  # (rows, m, 16)
+        self.through_weight = strict[self.point_joints] * self.point_weights[..., None]  # (rows, m, 16)
+        self.own_weight = torch.eye(16, dtype=f64)[self.point_joints] * self.point_weights[..., None]
+
+    def with_vertices(self, model, vertex_ids: torch.Tensor) -> JointChain:
+        """This chain (of `model`, keypoints only) with the mesh vertices `vertex_ids` skinned after the
+        keypoints: the tables `JointChain(model, anatomy, vertex_ids=vertex_ids)` builds, equal to the bit,
+        with everything that does not depend on the vertices taken from this chain (the penetration rounds
+        of the fit ask for a new vertex set per round)."""
+        if self.num_points != 21:
+            raise ValueError(f"with_vertices extends a keypoints-only chain, this one has {self.num_points} points")
+        f64 = torch.float64
+        V, S = model.num_vertices, model.num_betas
+        vids = torch.as_tensor(vertex_ids).long()
+        new = copy.copy(self)  # the vertex-independent tables are shared, never written
+        new.num_points = 21 + len(vids)
+        new.num_rows = 16 + new.num_points
+        new.template = np.concatenate([self.template, model.v_template.detach()[vids].to(f64).numpy()])
+        sd = model.shapedirs.detach().view(V, 3, -1)[vids].to(f64)
+        new.shapedirs = np.concatenate([self.shapedirs, sd.numpy()])
+        new.shapedirs_flat = np.ascontiguousarray(new.shapedirs[..., :S].reshape(new.num_rows * 3, S).T)
+        weights = torch.cat([torch.from_numpy(self.weights), model.lbs_weights.detach()[vids].to(f64)]).contiguous()
+        new.weights = weights.numpy()
+        if self.posedirs is not None:
+            vertex_pd = model.posedirs.detach().view(135, V, 3)[:, vids].to(f64).reshape(135, -1).numpy()
+            new.posedirs = np.concatenate([self.posedirs, vertex_pd], 1)
+        new._set_point_tables(weights, torch.from_numpy(self.below), torch.from_numpy(self.child))
+        for name in ("point_joints", "point_weights", "weights_below", "weights_below_sum", "child_on_path",
+                     "through_weight", "own_weight"):  # fmt: skip
+            setattr(new, name, getattr(new, name).numpy())
+        return new
 
     @staticmethod
     def supports(model) -> bool:

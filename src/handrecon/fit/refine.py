@@ -185,12 +185,19 @@ class HandFitter:
 
     def surface_chain(self, side: str, vertex_ids: torch.Tensor) -> JointChain:
         """The lean forward of the keypoints and the vertices `vertex_ids` (penetration rounds), cached for
-        the last set of vertices per side."""
+        the last set of vertices per side; derived from the side's keypoint chain (only the vertex rows are
+        new)."""
         key = (side, tuple(vertex_ids.tolist()))
         cache = self.__dict__.setdefault("_surface_chains", {})
         if key not in cache:
             cache.clear()
-            cache[key] = JointChain(self.models[side], self.anatomy[side], vertex_ids=vertex_ids)
+            model = self.models[side]
+            base = self.chains.get(side)
+            cache[key] = (
+                base.with_vertices(model, vertex_ids)
+                if base is not None
+                else JointChain(model, self.anatomy[side], vertex_ids=vertex_ids)
+            )
         return cache[key]
 
     def _joints(self, side: str, x: torch.Tensor) -> torch.Tensor:
