@@ -19,9 +19,10 @@ penetrating by ~1 cm (d(v) of a crease vertex is the distance to the skin beyond
 into the palm, fingers into fingers and the thumb into the palm all involve parts that do not touch.
 
 Cost: a closed part's winding number vanishes outside its convex hull, so a vertex is evaluated (exactly,
-every triangle of the part) only against the parts whose bounds (a 13-DOP) hold it, and (b) only for the
-vertices that pass (a), on the same posed parts (`ClosedParts.pose`: bounds and triangle terms computed
-once); a rest pose needs no evaluation at all. The inside test and the choice of the
+every triangle of the part) only against the parts whose bounds (a k-DOP of 32 slabs) hold it, and (b)
+only for the vertices that may pass (a), with both stages' pairs in one batch on the same posed parts
+(`PosedParts.enclosed_vertices`: bounds and triangle terms computed once, for the chunks in use only); a
+rest pose needs no evaluation at all. The inside test and the choice of the
 nearest vertex u are made without gradient; d(v) = |v - u| is then differentiable in both v and u, so a
 gradient step moves v towards the surface it went through (and that surface towards v).
 
@@ -186,11 +187,9 @@ def self_penetration(vertices: torch.Tensor, model) -> SelfPenetration:
     col = collider_for(model, vertices.device)
     _check_vertices(vertices, col)
     x = vertices.detach()
-    posed = col.parts.pose(x)  # bounds and triangle terms shared by the two stages
-    parts = posed.part_winding_numbers(allowed=col.allowed)
-    inside = parts.amax(-1) >= 1  # (an any() over a comparison is several times slower)
-    if inside.any():  # and enclosed by the whole closed mesh, so that no vertex outside it is ever counted
-        inside &= posed.vertex_sheets(inside, known=parts, known_parts=col.allowed) >= 1
+    # enclosed by a part it does not touch, and by the whole closed mesh (so that no vertex outside it is
+    # ever counted): both stages evaluated in one batch
+    inside = col.parts.pose(x).enclosed_vertices(col.allowed)
     b, v = torch.nonzero(inside, as_tuple=True)
     u = _nearest_non_neighbors(x, b, v, col.neighbors)
     d = torch.linalg.vector_norm(vertices[b, v] - vertices[b, u], dim=-1)
