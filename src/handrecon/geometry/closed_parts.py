@@ -24,6 +24,8 @@ from handrecon.geometry.winding import PAIRS_PER_CHUNK, check_batched, triangle_
 
 # Largest triangle chunk of a closed part: bigger parts are split, so that all chunks share one padded size.
 _TRIS_PER_CHUNK = 256
+
+
 def _slab_directions(count: int) -> np.ndarray:
     """(count, 3) unit directions of the slabs that bound each piece: the three axes first (the box, tested
     for all pairs at once), then `count - 3` directions spread evenly over a hemisphere (a Fibonacci
@@ -257,8 +259,8 @@ class ClosedParts:
 
 class PosedParts:
     """`ClosedParts` at one pose (B, V, 3). What the queries at a pose share (the pieces' bounds, the box
-    test of the mesh's own vertices, the cap apexes and the chunks' triangle terms) is computed at most
-    once, so that the two stages of a self-penetration test pay for it once.
+    test of the mesh's own vertices, the cap apexes and the chunks' triangle terms, the latter for the
+    chunks a query needs) is computed at most once per pose (and set of chunks).
 
     A point is evaluated against a piece only inside the piece's k-DOP (its box, tested for all pairs at
     once, then the other slabs for the pairs that pass): exact, since a closed surface's winding number
