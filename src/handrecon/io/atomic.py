@@ -269,7 +269,12 @@ def to_jsonable(obj: Any) -> Any:
 
 def write_json_atomic(path: str | os.PathLike, obj: Any, indent: int | None = 2) -> Path:
     """Write `obj` (see `to_jsonable`) as UTF-8 JSON atomically; returns the path."""
-    text = json.dumps(to_jsonable(obj), indent=indent, ensure_ascii=False, allow_nan=False)
+    if indent is None:
+        text = json.dumps(to_jsonable(obj), ensure_ascii=False, allow_nan=False)  # the C encoder
+    else:
+        from handrecon.io.json_text import dumps_indented  # json.dumps' text, without its Python encoder
+
+        text = dumps_indented(obj, indent)
     return write_text_atomic(path, text + "\n")
 
 
