@@ -15,8 +15,6 @@ import json
 import math
 from typing import Any
 
-from handrecon.io.atomic import to_jsonable
-
 _string = json.encoder.encode_basestring  # `json`'s own escaping with ensure_ascii=False (its C version)
 _float = float.__repr__
 
@@ -61,6 +59,8 @@ def dumps_indented(obj: Any, indent: int = 2) -> str:
     def other(o: Any, newline: str) -> str:
         """Values of other types: `to_jsonable`'s conversion, then as above; subclasses of the plain types
         (which `to_jsonable` returns unchanged) as `json` writes them."""
+        from handrecon.io.atomic import to_jsonable  # (atomic imports this module)
+
         plain = to_jsonable(o)
         if plain is not o:
             return encode(plain, newline)
