@@ -329,3 +329,18 @@ def test_chain_with_vertices_equals_a_fresh_build(kind):
         assert np.array_equal(getattr(base, k), v), k
     with pytest.raises(ValueError, match="keypoints-only"):
         base.with_vertices(model, torch.tensor([1])).with_vertices(model, torch.tensor([2]))
+
+
+def test_a_warm_start_that_is_the_previous_frame_fits_as_a_copy_of_it():
+    """A video passes one parameter object as the start and as the temporal term's previous frame; the fit
+    converts it once (`_RowCache`) and must give what two separate objects of the same values give."""
+    import copy
+
+    model = HandModel(dtype=F64)
+    obs, K, init, _ = _synthetic_case(model, 10)
+    fitter = HandFitter({"right": model}, FitWeights(temporal=3.0), FitSettings(iterations=4))
+    shared = fitter.fit([obs], K, [init], [init])[0]
+    separate = fitter.fit([obs], K, [copy.deepcopy(init)], [copy.deepcopy(init)])[0]
+    for name in ("global_orient", "hand_pose", "betas", "transl"):
+        assert torch.equal(getattr(shared.params, name), getattr(separate.params, name)), name
+    assert shared.energy_terms == separate.energy_terms

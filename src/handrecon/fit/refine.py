@@ -221,8 +221,9 @@ class HandFitter:
         if s.jacobian not in JACOBIANS:
             raise SettingError("fit.jacobian", f"unknown Jacobian {s.jacobian!r}; choose from {', '.join(JACOBIANS)}")
         sides = [o.side for o in observations]
-        x0 = self._initial_rows(sides, init)
-        targets = self._targets(observations, self._previous_rows(sides, previous, x0), s)
+        rows = _RowCache(self._row)  # a video's start is its previous frame: one conversion for both
+        x0 = self._initial_rows(sides, init, rows)
+        targets = self._targets(observations, self._previous_rows(sides, previous, x0, rows), s)
         analytic = s.jacobian == "analytic" and all(side in self.chains for side in sides)
         scales = _TermScales.from_weights(self.weights)
         residuals = _Residuals(self, sides, K.to(torch.float64), targets, scales, lean=analytic)
@@ -245,20 +246,22 @@ class HandFitter:
         terms = self._terms(x, r)
         return [self._result(o.side, x[i : i + 1], terms[i], depths[i]) for i, o in enumerate(observations)]
 
-    def _initial_rows(self, sides: list[str], init: list[HandParams]) -> torch.Tensor:
+    def _initial_rows(self, sides: list[str], init: list[HandParams], row=None) -> torch.Tensor:
         """Rows (n, P) of the initial parameters, the angles moved into the functional ranges (the initial
         pose comes from unconstrained inverse kinematics): the stiff penalty beyond them then starts at zero
-        instead of dominating the first steps."""
-        x0 = torch.cat([self._row(side, p) for side, p in zip(sides, init, strict=True)])
+        instead of dominating the first steps. `row`: `_row` or a `_RowCache` of it."""
+        row = row or self._row
+        x0 = torch.cat([row(side, p) for side, p in zip(sides, init, strict=True)])
         angles = ParameterLayout.of_rows(x0).angles
         x0[:, angles] = _clamp_to_functional_ranges(x0[:, angles].reshape(-1, 15, 3), self.rom).reshape(-1, 45)
         return x0
 
     def _previous_rows(
-        self, sides: list[str], previous: list[HandParams | None] | None, x0: torch.Tensor
+        self, sides: list[str], previous: list[HandParams | None] | None, x0: torch.Tensor, row=None
     ) -> tuple[torch.Tensor | None, torch.Tensor]:
         """The previous frame's rows in temporal units (n, P) (None without a temporal term) and which hands
         have one (n,); a hand without one keeps its initial row, which the term then ignores."""
+        row = row or self._row
         has_prev = torch.zeros(len(sides), dtype=torch.bool)
         if previous is None or self.weights.temporal <= 0:
             return None, has_prev
@@ -269,7 +272,7 @@ class HandFitter:
                 rows.append(x0[i])
                 continue
             has_prev[i] = True
-            rows.append(layout.temporal_units(self._row(sides[i], p))[0])
+            rows.append(layout.temporal_units(row(sides[i], p))[0])
         return torch.stack(rows), has_prev
 
     def _targets(
@@ -472,6 +475,21 @@ class SurfaceTerm:
 
     def residuals(self, vertices: torch.Tensor) -> torch.Tensor:
         return self.scale * penetration_excess(vertices[:, self.inner], vertices[:, self.nearest], self.tolerance)
+
+
+class _RowCache:
+    """`HandFitter._row` remembered per parameter object within one fit call: a video frame's start and its
+    temporal term's previous frame are the same parameters, converted (rotations to angles) once. The rows
+    are not changed in place by their users (`torch.cat`, `temporal_units` copy)."""
+
+    def __init__(self, row) -> None:
+        self._row, self._rows = row, {}
+
+    def __call__(self, side: str, p: HandParams) -> torch.Tensor:
+        key = (side, id(p))
+        if key not in self._rows:
+            self._rows[key] = (p, self._row(side, p))  # p kept: its id stays its own during the call
+        return self._rows[key][1]
 
 
 class _Residuals:

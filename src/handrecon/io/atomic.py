@@ -31,6 +31,7 @@ from typing import IO, Any
 import numpy as np
 
 from handrecon.io.errors import InputError
+from handrecon.io.json_text import dumps_indented
 
 
 def reserve_temp(target: str | os.PathLike) -> Path:
@@ -269,7 +270,10 @@ def to_jsonable(obj: Any) -> Any:
 
 def write_json_atomic(path: str | os.PathLike, obj: Any, indent: int | None = 2) -> Path:
     """Write `obj` (see `to_jsonable`) as UTF-8 JSON atomically; returns the path."""
-    text = json.dumps(to_jsonable(obj), indent=indent, ensure_ascii=False, allow_nan=False)
+    if indent is None:
+        text = json.dumps(to_jsonable(obj), ensure_ascii=False, allow_nan=False)  # the C encoder
+    else:
+        text = dumps_indented(obj, indent)  # json.dumps' text, without its Python encoder
     return write_text_atomic(path, text + "\n")
 
 

@@ -167,9 +167,7 @@ def paint_mesh_over(
     pixel, normal, _ = painted_pixels(v, faces, K, W, H, vertex_normals_np(v, faces))  # normals: not unit
     if pixel.size == 0:
         return photo
-    ambient, directional, direction = (
-        t[0].double().numpy() for t in split_lighting(make_lighting(*_OVERLAY_LIGHT, dtype=torch.float64))
-    )
+    ambient, directional, direction = _overlay_light()
     cos = normal @ direction  # 0 inside an opening (normal 0): the inside is lit by the ambient light only
     cos /= np.maximum(np.sqrt(np.einsum("nc,nc->n", normal, normal)), 1e-12)
     np.maximum(cos, 0.0, out=cos)
@@ -181,6 +179,17 @@ def paint_mesh_over(
         shaded = np.rint(np.minimum(base[c] + slope[c] * cos, 255.0))
         flat[index] = np.rint(shaded * alpha + flat.take(index) * (1.0 - alpha)).astype(np.uint8)
     return photo
+
+
+_LIGHT: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
+
+
+def _overlay_light() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The overlay light's ambient and directional colours and unit direction (float64), made once."""
+    if not _LIGHT:
+        lighting = split_lighting(make_lighting(*_OVERLAY_LIGHT, dtype=torch.float64))
+        _LIGHT.append(tuple(t[0].double().numpy() for t in lighting))
+    return _LIGHT[0]
 
 
 def side_view(
