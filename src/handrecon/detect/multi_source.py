@@ -95,6 +95,12 @@ ZOOM_PYRAMID: tuple[float, ...] = (2**0.5, 2.0)
 # readings are 0.57 and 0.71).
 SCAN_SKIP_PRESENCE = 0.8
 
+# The order of the nothing-found fallbacks. False: scan windows, weak palms, zoom-out pyramid.
+ZOOM_FIRST = False
+
+# proposal sources of the nothing-found fallbacks
+FALLBACK_SOURCES = ("scan", "palm-weak", "palm-zoom")
+
 DETECTOR_NAME = "handrecon-multisource (mediapipe-0.10.21 models)"
 
 
@@ -108,6 +114,7 @@ class ThoroughSettings:
     weak_palm_floor: float | None = WEAK_PALM_FLOOR
     # when still nothing: the palm detector on the image zoomed out by these factors (see ZOOM_PYRAMID)
     zoom_pyramid: tuple[float, ...] = ZOOM_PYRAMID
+    zoom_first: bool = ZOOM_FIRST  # the zoom-out pyramid before the scan windows and weak palms (see ZOOM_FIRST)
     tiles: bool = True
     body: bool = True
     close_up_fraction: float = 1 / 3  # a hand this large (of the shorter image side): no tiles
@@ -224,17 +231,8 @@ class ThoroughHands:
             more = self.masked_wrist_reads(rgb, body_hands, hands)
             stats["masked_reads"] = len(more)
             hands = self.verifier.merge(hands, [h for h, _ in more if h is not None])
-        if s.scan and not hands:  # nothing proposed a hand: the landmark model over large windows
-            windows = self.scan_proposals(W, H, palm_read)
-            stats["proposals"] += len(windows)
-            stats["scan_windows"] = len(windows)
-            hands = self.verifier(rgb, windows)
-        if not hands and weak:  # still nothing: the palm detector's weaker detections of the same runs
-            stats["proposals"] += len(weak)
-            hands = self.verifier(rgb, proposal_nms(weak))
-        if not hands and s.zoom_pyramid:  # still nothing: the palm detector at other zoom-outs
-            hands = self.zoom_pyramid_hands(rgb, s.zoom_pyramid)
-            stats["zoom_levels"] = len(s.zoom_pyramid)
+        if not hands:
+            hands = self.fallback_hands(rgb, palm_read, weak, stats)
         if s.neighbours and hands:
             near = self.neighbour_proposals(hands, largest, W, H, anchors)
             stats["proposals"] += len(near)
@@ -245,6 +243,39 @@ class ThoroughHands:
             hands = kept
         self.last_stats = stats
         return hands, body_hands
+
+    def fallback_hands(
+        self, rgb: np.ndarray, palm_read: float, weak: list[Proposal], stats: dict
+    ) -> list[VerifiedHand]:
+        """When no pass found a hand, the fallbacks in turn until one gives a hand: the scan windows (large hands
+        no detector proposes), the weak palm detections of the runs already made, the zoom-out pyramid; with
+        `zoom_first`, the pyramid before the other two (see ZOOM_FIRST)."""
+        H, W = rgb.shape[:2]
+        s = self.settings
+
+        def scan() -> list[VerifiedHand]:
+            if not s.scan:
+                return []
+            windows = self.scan_proposals(W, H, palm_read)
+            stats["proposals"] += len(windows)
+            stats["scan_windows"] = len(windows)
+            return self.verifier(rgb, windows)
+
+        def weak_palms() -> list[VerifiedHand]:
+            stats["proposals"] += len(weak)
+            return self.verifier(rgb, proposal_nms(weak)) if weak else []
+
+        def zoom() -> list[VerifiedHand]:
+            if not s.zoom_pyramid:
+                return []
+            stats["zoom_levels"] = len(s.zoom_pyramid)
+            return self.zoom_pyramid_hands(rgb, s.zoom_pyramid)
+
+        for fallback in (zoom, scan, weak_palms) if s.zoom_first else (scan, weak_palms, zoom):
+            hands = fallback()
+            if hands:
+                return hands
+        return []
 
     def scan_proposals(self, width: int, height: int, palm_read: float) -> list[Proposal]:
         """The scan windows, or none after a palm proposal that read a hand-like presence `palm_read` and was
