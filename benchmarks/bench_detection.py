@@ -18,14 +18,21 @@ data of the verification rules (N synthetic renders and non-hand crops) and prin
 `--calibrate-fallbacks N` prints the tuning data of the weak-palm floor (`multi_source.WEAK_PALM_FLOOR`), of the
 zoom-out pyramid (`multi_source.ZOOM_PYRAMID`) and of the re-crop give-up (`verify.GIVE_UP_BELOW`).
 `--calibrate-neighbours N` prints that of the close-up neighbour rule (`close_up.NEIGHBOUR_MIN_PALM`),
-`--calibrate-scan N` that of the scan-window rule (`multi_source.SCAN_SKIP_PRESENCE`). `--threads BURSTS`
-measures 1 vs 2 interpreter threads per model run (`litert.interpreter_threads`).
+`--calibrate-scan N` that of the scan-window rule (`multi_source.SCAN_SKIP_PRESENCE`), `--calibrate-order N` that
+of the fallbacks' order (`multi_source.ZOOM_FIRST`). `--threads BURSTS` measures 1 vs 2 interpreter threads per
+model run (`litert.interpreter_threads`).
+
+`--side-by-side close-ups one-hand --baseline-src DIR [--rounds 3]` times the thorough detector of this tree
+against a reference tree's (its src folder, e.g. a `git archive` of main), one child process per tree and round,
+alternating: per-image wall and CPU medians, their ratio, model runs per image and hands found, on the 28
+close-ups of `--close-ups 28` and on the 12 one-hand labelled dev photos of bench_reconstruct.py's speed.
 
 `--two-read` / `--forearm` score the thorough detector with those options on (both off by default).
 
 Run: python benchmarks/bench_detection.py [--hard-dev PATH] [--sweep] [--per-image] [--two-read] [--forearm]
      [--close-ups N] [--calibrate-prior N] [--calibrate-fallbacks N] [--calibrate-neighbours N]
-     [--calibrate-scan N] [--threads BURSTS]
+     [--calibrate-scan N] [--calibrate-order N] [--threads BURSTS]
+     [--side-by-side close-ups one-hand --baseline-src DIR [--rounds R]]
 """
 
 from __future__ import annotations

@@ -24,8 +24,10 @@
 
 A proposal whose reading is a hand already verified stops re-cropping (it cannot add a hand).
 Cost (measured by benchmarks/bench_detection.py): a 256x256 one-hand close-up costs the palm pass and about
-six landmark runs (about 2x the fast front end); a large photo with people adds tiles, pose landmarks per person
-and landmark runs per proposal. The fast front end is MediaPipe's legacy graph (`MediaPipeHands`).
+five landmark runs (5.25 per image on the 28 close-ups of `--close-ups 28`, 0.5 of them from the 14 runs of the
+one image where nothing is found; README gives the time against the fast front end); a large photo with people
+adds tiles, pose landmarks per person and landmark runs per proposal. The fast front end is MediaPipe's legacy
+graph (`MediaPipeHands`).
 """
 
 from __future__ import annotations
