@@ -18,14 +18,21 @@ data of the verification rules (N synthetic renders and non-hand crops) and prin
 `--calibrate-fallbacks N` prints the tuning data of the weak-palm floor (`multi_source.WEAK_PALM_FLOOR`), of the
 zoom-out pyramid (`multi_source.ZOOM_PYRAMID`) and of the re-crop give-up (`verify.GIVE_UP_BELOW`).
 `--calibrate-neighbours N` prints that of the close-up neighbour rule (`close_up.NEIGHBOUR_MIN_PALM`),
-`--calibrate-scan N` that of the scan-window rule (`multi_source.SCAN_SKIP_PRESENCE`). `--threads BURSTS`
-measures 1 vs 2 interpreter threads per model run (`litert.interpreter_threads`).
+`--calibrate-scan N` that of the scan-window rule (`multi_source.SCAN_SKIP_PRESENCE`), `--calibrate-order N` that
+of the fallbacks' order (`multi_source.ZOOM_FIRST`). `--threads BURSTS` measures 1 vs 2 interpreter threads per
+model run (`litert.interpreter_threads`).
+
+`--side-by-side close-ups one-hand --baseline-src DIR [--rounds 3]` times the thorough detector of this tree
+against a reference tree's (its src folder, e.g. a `git archive` of main), one child process per tree and round,
+alternating: per-image wall and CPU medians, their ratio, model runs per image and hands found, on the 28
+close-ups of `--close-ups 28` and on the 12 one-hand labelled dev photos of bench_reconstruct.py's speed.
 
 `--two-read` / `--forearm` score the thorough detector with those options on (both off by default).
 
 Run: python benchmarks/bench_detection.py [--hard-dev PATH] [--sweep] [--per-image] [--two-read] [--forearm]
      [--close-ups N] [--calibrate-prior N] [--calibrate-fallbacks N] [--calibrate-neighbours N]
-     [--calibrate-scan N] [--threads BURSTS]
+     [--calibrate-scan N] [--calibrate-order N] [--threads BURSTS]
+     [--side-by-side close-ups one-hand --baseline-src DIR [--rounds R]]
 """
 
 from __future__ import annotations
@@ -601,6 +608,33 @@ def calibrate_neighbours(count: int, seed: int = 11) -> None:
         )
 
 
+def _fallback_tuning_images(count: int, seed: int):
+    """The tuning images of the nothing-found fallbacks, as (kind, rgb, true keypoints): `count` synthetic renders
+    ("render"), a one-hand close-up crop of each ("close-up"), the renders with their hands painted grey and
+    `count` crops of the public-domain photo ("hand-free": every hand is false), in that order per render."""
+    from handrecon.synth.config import SynthConfig
+    from handrecon.synth.engine import SynthEngine
+
+    rng = np.random.default_rng(seed)
+    engine = SynthEngine(SynthConfig(seed=seed, two_hand_prob=0.3, size=320))
+    for i in range(count):
+        s = engine.sample(i)
+        truths = [s.joints2d[k] for k in range(s.num_hands) if s.visible[k].sum() >= 11]
+        yield "render", s.image, truths
+        if s.hand_mask is not None:
+            painted = s.image.copy()
+            painted[s.hand_mask.astype(bool)] = 128
+            yield "hand-free", painted, []
+        if truths:
+            yield ("close-up", *_close_up(s.image, truths, rng))
+    photo = _public_domain_photo()
+    for _ in range(count if photo is not None else 0):
+        H, W = photo.shape[:2]
+        side = rng.uniform(0.3, 1.0) * min(H, W)
+        x0, y0 = int(rng.uniform(0, W - side)), int(rng.uniform(0, H - side))
+        yield "hand-free", photo[y0 : y0 + int(side), x0 : x0 + int(side)], []
+
+
 def calibrate_scan(count: int, seed: int = 1) -> None:
     """Tuning data of the scan-window rule (`multi_source.SCAN_SKIP_PRESENCE`), and of a per-window rule not
     adopted (windows only where the whole-image palm runs scored an anchor).
@@ -618,11 +652,8 @@ def calibrate_scan(count: int, seed: int = 1) -> None:
     from handrecon.detect import verify
     from handrecon.detect.close_up import palm_evidence
     from handrecon.detect.multi_source import ThoroughHands, ThoroughSettings
-    from handrecon.synth.config import SynthConfig
-    from handrecon.synth.engine import SynthEngine
 
     det = ThoroughHands(settings=dataclasses.replace(ThoroughSettings(), scan_skip_presence=None))
-    rng = np.random.default_rng(seed)
     images: list[dict] = []
     readings: list = []
     settle_fn = verify.settle
@@ -649,25 +680,10 @@ def calibrate_scan(count: int, seed: int = 1) -> None:
 
     verify.settle = logging_settle
     try:
-        engine = SynthEngine(SynthConfig(seed=seed, two_hand_prob=0.3, size=320))
-        for i in range(count):
-            s = engine.sample(i)
-            truths = [s.joints2d[k] for k in range(s.num_hands) if s.visible[k].sum() >= 11]
-            flow("render", s.image, truths)
-            if s.hand_mask is not None:
-                painted = s.image.copy()
-                painted[s.hand_mask.astype(bool)] = 128
-                flow("hand-free", painted, [])
-            if truths:
-                flow("close-up", *_close_up(s.image, truths, rng))
-            if (i + 1) % 20 == 0:
-                print(f"  {i + 1}/{count} renders, scan ran on {len(images)} images", flush=True)
-        photo = _public_domain_photo()
-        for _ in range(count if photo is not None else 0):
-            H, W = photo.shape[:2]
-            side = rng.uniform(0.3, 1.0) * min(H, W)
-            x0, y0 = int(rng.uniform(0, W - side)), int(rng.uniform(0, H - side))
-            flow("hand-free", photo[y0 : y0 + int(side), x0 : x0 + int(side)], [])
+        for n, (kind, rgb, truths) in enumerate(_fallback_tuning_images(count, seed)):
+            flow(kind, rgb, truths)
+            if (n + 1) % 60 == 0:
+                print(f"  {n + 1} images, scan ran on {len(images)}", flush=True)
     finally:
         verify.settle = settle_fn
     for kind in ("render", "close-up", "hand-free"):
@@ -702,6 +718,166 @@ def calibrate_scan(count: int, seed: int = 1) -> None:
             f"runs; images losing a true hand {sum(any(x['true'] for x in im['windows']) for im in skip)}, "
             f"images with a false hand avoided {sum(any(x['false'] for x in im['windows']) for im in skip)}"
         )
+
+
+def calibrate_order(count: int, seed: int = 1) -> None:
+    """Tuning data of the fallbacks' order (`multi_source.ThoroughSettings.zoom_first`): on the images of
+    `--calibrate-scan` (`_fallback_tuning_images`) that reach the nothing-found fallbacks, the hands and model runs
+    of the order scan windows -> weak palms -> zoom-out pyramid against the pyramid first (the scan and the weak
+    palms only when it finds nothing; there the two orders give the same hands). Hands are true when they lie on a
+    true hand of the image (every hand of a hand-free image is false)."""
+    import collections
+
+    from handrecon.detect import litert
+    from handrecon.detect.multi_source import FALLBACK_SOURCES, ThoroughHands, ThoroughSettings
+
+    det = ThoroughHands(settings=dataclasses.replace(ThoroughSettings(), zoom_first=False))
+    runs: collections.Counter = collections.Counter()
+    run = litert.TFLiteModel.run
+    stage = ["before"]
+
+    def counted(model, x):
+        runs[stage[0], model.name] += 1
+        return run(model, x)
+
+    scan_stage = det.scan_proposals
+
+    def entering_fallbacks(*args):  # the flow reaches the fallbacks here
+        stage[0] = "fallbacks"
+        return scan_stage(*args)
+
+    def neighbours(*args):
+        stage[0] = "after"
+        return ThoroughHands.neighbour_proposals(det, *args)
+
+    det.scan_proposals, det.neighbour_proposals = entering_fallbacks, neighbours
+    totals: dict[str, collections.Counter] = collections.defaultdict(collections.Counter)
+
+    def tally(order: str, kind: str, hands, truths) -> None:
+        true = sum(any(_same_or_part(h.landmarks.keypoints, t) for t in truths) for h in hands)
+        totals[kind][order, "true"] += true
+        totals[kind][order, "false"] += len(hands) - true
+
+    litert.TFLiteModel.run = counted
+    try:
+        for n, (kind, rgb, truths) in enumerate(_fallback_tuning_images(count, seed)):
+            runs.clear()
+            stage[0] = "before"
+            found, _ = det.verified(rgb)
+            if "scan_windows" not in det.last_stats:
+                continue
+            hands = [h for h in found if h.proposal.source in FALLBACK_SOURCES]  # the fallbacks' own hands
+            old = {m: runs["fallbacks", m] for m in ("hand_landmark", "palm_detection")}
+            runs.clear()
+            stage[0] = "fallbacks"
+            zoom = det.zoom_pyramid_hands(rgb, det.settings.zoom_pyramid)
+            first = {m: runs["fallbacks", m] for m in ("hand_landmark", "palm_detection")}
+            t = totals[kind]
+            t["images"] += 1
+            t["zoom finds"] += bool(zoom)
+            tally("present", kind, hands, truths)
+            tally("zoom first", kind, zoom if zoom else hands, truths)
+            for m in old:
+                t["present", m] += old[m]
+                t["zoom first", m] += first[m] if zoom else old[m]
+            if (n + 1) % 60 == 0:
+                print(f"  {n + 1} images, fallbacks reached on {sum(x['images'] for x in totals.values())}", flush=True)
+    finally:
+        litert.TFLiteModel.run = run
+    for kind, t in totals.items():
+        print(f"{kind}: {t['images']} images reach the fallbacks; the zoom pyramid finds a hand on {t['zoom finds']}")
+        for order in ("present", "zoom first"):
+            print(
+                f"  {order:10s}: true hands {t[order, 'true']}, false hands {t[order, 'false']}; landmark runs "
+                f"{t[order, 'hand_landmark']}, palm runs {t[order, 'palm_detection']}"
+            )
+
+
+def _image_set(name: str) -> list[np.ndarray]:
+    """The images of a timing set: "close-ups" (the 28 one-hand 256x256 close-ups of `--close-ups 28`) or
+    "one-hand" (the 12 one-hand labelled dev photos, onehand10k + freihand, of bench_reconstruct.py's speed)."""
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from bench_throughput import make_folder
+
+    from handrecon.data.devdata import default_devdata_dir, load_labelled
+    from handrecon.io import load_image
+
+    root = default_devdata_dir()
+    if root is None:
+        return []
+    if name == "one-hand":
+        return [load_image(it.path).rgb for it in load_labelled(root) if it.dataset in ("onehand10k", "freihand")]
+    with tempfile.TemporaryDirectory() as tmp:
+        make_folder(root, Path(tmp), 28)
+        return [np.asarray(Image.open(p).convert("RGB")) for p in sorted(Path(tmp).glob("*.jpg"))]
+
+
+def _time_child(images_path: Path, out: Path) -> None:
+    """One round of the thorough detector over the saved images (in the tree on PYTHONPATH): wall and process CPU
+    per image, hands found, model runs; after a warm-up on the first image."""
+    import collections
+
+    from handrecon.detect import litert
+    from handrecon.detect.front_end import make_detector
+
+    images = list(np.load(images_path, allow_pickle=True)["images"])
+    det = make_detector("thorough")
+    det.detect(images[0])
+    runs: collections.Counter = collections.Counter()
+    run = litert.TFLiteModel.run
+
+    def counted(model, x):
+        runs[model.name] += 1
+        return run(model, x)
+
+    litert.TFLiteModel.run = counted
+    wall, cpu, hands = [], [], []
+    for rgb in images:
+        w0, c0 = time.perf_counter(), time.process_time()
+        hands.append(len(det.detect(rgb)))
+        wall.append(time.perf_counter() - w0)
+        cpu.append(time.process_time() - c0)
+    out.write_text(json.dumps(dict(wall=wall, cpu=cpu, hands=hands, runs=runs)))
+
+
+def side_by_side(names: list[str], baseline: Path, rounds: int) -> None:
+    """Per-image time of the thorough detector, this tree against a baseline tree's src folder (its own default
+    thorough detector), each round running one child process per tree in turn (the order alternating between
+    rounds), per image the median over rounds; and each tree's model runs per image and hands found."""
+    for name in names:
+        images = _image_set(name)
+        if not images:
+            print("no devdata folder (../shared/devdata): nothing to time")
+            return
+        trees = {"this tree": None, "baseline": baseline.resolve()}
+        got: dict[str, list[dict]] = {k: [] for k in trees}
+        with tempfile.TemporaryDirectory() as tmp:
+            arr = np.empty(len(images), dtype=object)
+            arr[:] = images
+            np.savez(Path(tmp) / "images.npz", images=arr)
+            for r in range(rounds):
+                for tree in list(trees) if r % 2 == 0 else list(trees)[::-1]:
+                    env = dict(os.environ)
+                    if trees[tree] is not None:
+                        env["PYTHONPATH"] = os.pathsep.join([str(trees[tree]), env.get("PYTHONPATH", "")])
+                    out = Path(tmp) / "out.json"
+                    cmd = [sys.executable, __file__, "--time-child", str(Path(tmp) / "images.npz"), str(out)]
+                    subprocess.run(cmd, check=True, env=env)
+                    got[tree].append(json.loads(out.read_text()))
+        print(f"\n{name}: {len(images)} images, {rounds} rounds (trees alternating), thorough detector per image:")
+        med = {}
+        for tree, res in got.items():
+            per = {k: [statistics.median(r[k][i] for r in res) for i in range(len(images))] for k in ("wall", "cpu")}
+            med[tree] = {k: 1000 * statistics.median(v) for k, v in per.items()}
+            total = {k: 1000 * statistics.mean(v) for k, v in per.items()}
+            runs = ", ".join(f"{m} {n / len(images):.2f}" for m, n in sorted(res[0]["runs"].items()))
+            print(
+                f"  {tree:9s} median wall {med[tree]['wall']:6.1f} ms, CPU {med[tree]['cpu']:6.1f} ms; mean wall "
+                f"{total['wall']:6.1f} ms, CPU {total['cpu']:6.1f} ms; hands {sum(res[0]['hands'])}; runs per image: "
+                f"{runs}"
+            )
+        for k in ("wall", "cpu"):
+            print(f"  baseline / this tree, median {k}: {med['baseline'][k] / med['this tree'][k]:.2f}x")
 
 
 def main() -> int:
@@ -740,6 +916,21 @@ def main() -> int:
         metavar="N",
         help="only the tuning data of the scan-window rule (N synthetic renders, their close-ups, hand-free images)",
     )
+    ap.add_argument(
+        "--calibrate-order",
+        type=int,
+        metavar="N",
+        help="only the tuning data of the fallbacks' order (the images of --calibrate-scan N)",
+    )
+    ap.add_argument(
+        "--side-by-side",
+        nargs="+",
+        choices=("close-ups", "one-hand"),
+        help="only per-image time of the thorough detector, this tree against --baseline-src, on these image sets",
+    )
+    ap.add_argument("--baseline-src", type=Path, help="a reference tree's src folder (for --side-by-side)")
+    ap.add_argument("--rounds", type=int, default=3, help="rounds of --side-by-side")
+    ap.add_argument("--time-child", nargs=2, type=Path, help=argparse.SUPPRESS)
     ap.add_argument("--two-read", action="store_true", help="thorough detector with the two-read admission on")
     ap.add_argument("--forearm", action="store_true", help="thorough detector with the forearm proposals on")
     ap.add_argument(
@@ -749,6 +940,15 @@ def main() -> int:
         help="only per-image time on N one-hand 256x256 close-ups, thorough and fast interleaved",
     )
     a = ap.parse_args()
+    if a.time_child:
+        _time_child(*a.time_child)
+        return 0
+    if a.side_by_side:
+        if a.baseline_src is None:
+            print("--side-by-side needs --baseline-src", file=sys.stderr)
+            return 2
+        side_by_side(a.side_by_side, a.baseline_src, a.rounds)
+        return 0
     single_jobs = {  # options that run one job on their own and exit
         "close_ups": close_ups,
         "calibrate_prior": calibrate_prior,
@@ -756,6 +956,7 @@ def main() -> int:
         "threads": interpreter_threads,
         "calibrate_scan": calibrate_scan,
         "calibrate_neighbours": calibrate_neighbours,
+        "calibrate_order": calibrate_order,
     }
     for option, job in single_jobs.items():
         if getattr(a, option):

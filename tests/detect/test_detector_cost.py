@@ -4,6 +4,7 @@ the scan windows it skips (`ThoroughHands.scan_proposals`)."""
 import dataclasses
 import multiprocessing
 
+import numpy as np
 import pytest
 
 from handrecon.detect.crops import RotatedRect
@@ -52,3 +53,32 @@ def test_the_verifier_records_the_best_rejected_reading(thorough, demo_rgb):
     corner = Proposal(RotatedRect(20, 20, 40, 40), "scan", 0.0)
     assert thorough.verifier(demo_rgb, [corner]) == []
     assert 0.0 < thorough.verifier.best_rejected < thorough.verifier.presence_threshold
+
+
+@pytest.mark.parametrize("zoom_first", [False, True])
+def test_the_fallbacks_run_in_their_order_until_one_finds_a_hand(zoom_first):
+    det = _detector(zoom_first=zoom_first)
+    calls: list[str] = []
+    found = {"zoom": ["zoom hand"], "scan": []}
+
+    def zoom(rgb, factors):
+        calls.append("zoom")
+        return found["zoom"]
+
+    def verify(rgb, props, known=None):
+        calls.append(props[0].source)
+        return found.get(props[0].source, [])
+
+    det.zoom_pyramid_hands, det.verifier = zoom, verify
+    rgb = np.zeros((256, 256, 3), np.uint8)
+    weak = [Proposal(RotatedRect(128, 128, 100, 100), "palm-weak", 0.45)]
+    stats = {"proposals": 0}
+    assert det.fallback_hands(rgb, 0.0, weak, stats) == ["zoom hand"]
+    assert calls == (["zoom"] if zoom_first else ["scan", "palm-weak", "zoom"])
+    calls.clear()
+    found["scan"] = ["scan hand"]  # the scan finds a hand: with the pyramid first, it still answers first
+    assert det.fallback_hands(rgb, 0.0, weak, stats) == (["zoom hand"] if zoom_first else ["scan hand"])
+    calls.clear()
+    found["zoom"], found["scan"] = [], []  # nothing anywhere: every fallback runs once
+    assert det.fallback_hands(rgb, 0.0, weak, stats) == []
+    assert sorted(calls) == ["palm-weak", "scan", "zoom"]

@@ -21,6 +21,16 @@ def test_crop_round_trip_and_pixels_land_where_mapped():
     np.testing.assert_array_equal(out, img[40:80, 60:100])
 
 
+def test_to_crop_inverts_the_crop_map_of_a_turned_oblong_rect():
+    rng = np.random.default_rng(1)
+    r = RotatedRect(33.0, -12.0, 50.0, 80.0, 2.4)
+    pts = rng.uniform(-100, 100, (7, 2))
+    M = r.crop_to_image(30, 20)
+    expected = (pts - M[:, 2]) @ np.linalg.inv(M[:, :2]).T
+    np.testing.assert_allclose(r.to_crop(pts, 30, 20), expected, atol=1e-9)
+    np.testing.assert_allclose(r.to_image(r.to_crop(pts, 30, 20), 30, 20), pts, atol=1e-9)
+
+
 def test_angle_up_points_the_direction_up_in_the_crop():
     wrist, middle = np.array([10.0, 10.0]), np.array([30.0, 10.0])  # fingers pointing right
     r = RotatedRect(20, 10, 20, 20, angle_up(wrist, middle))

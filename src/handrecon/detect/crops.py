@@ -54,9 +54,12 @@ class RotatedRect:
         return np.asarray(pts, dtype=np.float64) @ M[:, :2].T + M[:, 2]
 
     def to_crop(self, pts: np.ndarray, out_w: int, out_h: int) -> np.ndarray:
-        """Image pixels (..., 2) -> crop pixel coordinates."""
-        M = self.crop_to_image(out_w, out_h)
-        return (np.asarray(pts, dtype=np.float64) - M[:, 2]) @ np.linalg.inv(M[:, :2]).T
+        """Image pixels (..., 2) -> crop pixel coordinates: the inverse of `crop_to_image` in closed form (turned
+        back, unscaled; a general matrix inverse costs far more than the few points mapped per call)."""
+        c, s = math.cos(self.angle), math.sin(self.angle)
+        d = np.asarray(pts, dtype=np.float64) - np.array([self.cx, self.cy])
+        back = np.array([[c, -s], [s, c]]) / np.array([self.width / out_w, self.height / out_h])
+        return d @ back + np.array([out_w / 2, out_h / 2])
 
     def corners(self) -> np.ndarray:
         """(4, 2) image corners."""

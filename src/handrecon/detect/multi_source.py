@@ -9,11 +9,11 @@
 3. A body wrist with no hand whose forearm crop holds a verified hand's palm (two hands held together): that
    crop read again with the verified palm masked grey (`handrecon.detect.masking`), kept when its wrist is
    that body wrist.
-4. When nothing was found: upright windows of half and three quarters of the shorter side (large gloved or
-   half-hidden hands that no detector proposes; none after a rejected palm proposal that read a hand-like
-   presence, `SCAN_SKIP_PRESENCE`); then the palm detections scoring under `palm_min_score`
-   (down to `WEAK_PALM_FLOOR`) of the palm runs already made; then the palm detector on the image zoomed out
-   by the factors of `ZOOM_PYRAMID` (detections at the usual `palm_min_score`).
+4. When nothing was found, the fallbacks in turn until one finds a hand (order: `ZOOM_FIRST`): the palm detector
+   on the image zoomed out by the factors of `ZOOM_PYRAMID` (detections at the usual `palm_min_score`); upright
+   windows of half and three quarters of the shorter side (large gloved or half-hidden hands that no detector
+   proposes; none after a rejected palm proposal that read a hand-like presence, `SCAN_SKIP_PRESENCE`); the palm
+   detections scoring under `palm_min_score` (down to `WEAK_PALM_FLOOR`) of the palm runs already made.
 5. Crops beside each hand found (the second of two touching hands); beside a frame-filling hand only those
    centred in the frame; on a close-up only where the whole-image palm runs saw something away from the verified
    palms (`handrecon.detect.close_up`). Optionally (`forearm`), a crop continuing the forearm of each body
@@ -24,8 +24,10 @@
 
 A proposal whose reading is a hand already verified stops re-cropping (it cannot add a hand).
 Cost (measured by benchmarks/bench_detection.py): a 256x256 one-hand close-up costs the palm pass and about
-six landmark runs (about 2x the fast front end); a large photo with people adds tiles, pose landmarks per person
-and landmark runs per proposal. The fast front end is MediaPipe's legacy graph (`MediaPipeHands`).
+five landmark runs (5.25 per image on the 28 close-ups of `--close-ups 28`, 0.5 of them from the 14 runs of the
+one image where nothing is found; README gives the time against the fast front end); a large photo with people
+adds tiles, pose landmarks per person and landmark runs per proposal. The fast front end is MediaPipe's legacy
+graph (`MediaPipeHands`).
 """
 
 from __future__ import annotations
@@ -82,6 +84,7 @@ WEAK_PALM_FLOOR = 0.4
 # at their floor, then the pyramid) add at most 1 false hand per 100 hand-free images. Levels 1 / 2 / 3 / 4 added
 # 0 / 1 / 2 / 2 false hands on the 400 (the weak palms 3), so 2 levels (4 of 400). On the 62 of 200 renders where
 # nothing else found a hand, 2 levels gained 1 hand and gave 2 false ones (4 levels: 4 and 4).
+# The pyramid now runs first of the fallbacks (see ZOOM_FIRST, with the tuning data of that order).
 ZOOM_PYRAMID: tuple[float, ...] = (2**0.5, 2.0)
 
 # No scan windows after a palm proposal read at least this hand presence and was still rejected: the palm detector
@@ -95,6 +98,21 @@ ZOOM_PYRAMID: tuple[float, ...] = (2**0.5, 2.0)
 # readings are 0.57 and 0.71).
 SCAN_SKIP_PRESENCE = 0.8
 
+# The order of the nothing-found fallbacks: the zoom-out pyramid (two palm runs, then landmark runs only on what
+# the detector finds) before the scan windows (13 landmark runs on a square image) and the weak palms, each later
+# one only when the earlier found nothing. Where the pyramid finds nothing the hands are those of the order scan,
+# weak palms, pyramid; where it finds a hand, the scan and weak palms no longer run. Rule, on tuning data
+# (`benchmarks/bench_detection.py --calibrate-order 120`: the 286 images of `--calibrate-scan 120` that reach the
+# fallbacks): the pyramid first when, in every group, it finds at least as many true hands and no more false hands
+# than the order scan, weak palms, pyramid. Renders (46 images): 4 true / 6 false hands against 3 / 8; close-ups
+# (12): 3 / 1 against 3 / 1; hand-free (228): 0 / 7 against 0 / 7 (the pyramid found nothing there). Landmark runs
+# 4576 against 4668, palm runs 538 against 533. On the close-ups of `--close-ups` it saves the 13 scan windows and
+# the weak palms of the two images the pyramid answers (hand_002, hand_003).
+ZOOM_FIRST = True
+
+# proposal sources of the nothing-found fallbacks
+FALLBACK_SOURCES = ("scan", "palm-weak", "palm-zoom")
+
 DETECTOR_NAME = "handrecon-multisource (mediapipe-0.10.21 models)"
 
 
@@ -106,8 +124,9 @@ class ThoroughSettings:
     # when no other pass found a hand: palm detections down to this score (of the image and zoomed-out runs
     # already made), verified by the same presence rule. None: off. See WEAK_PALM_FLOOR.
     weak_palm_floor: float | None = WEAK_PALM_FLOOR
-    # when still nothing: the palm detector on the image zoomed out by these factors (see ZOOM_PYRAMID)
+    # when nothing else found a hand: the palm detector on the image zoomed out by these factors (ZOOM_PYRAMID)
     zoom_pyramid: tuple[float, ...] = ZOOM_PYRAMID
+    zoom_first: bool = ZOOM_FIRST  # the zoom-out pyramid before the scan windows and weak palms (see ZOOM_FIRST)
     tiles: bool = True
     body: bool = True
     close_up_fraction: float = 1 / 3  # a hand this large (of the shorter image side): no tiles
@@ -224,17 +243,8 @@ class ThoroughHands:
             more = self.masked_wrist_reads(rgb, body_hands, hands)
             stats["masked_reads"] = len(more)
             hands = self.verifier.merge(hands, [h for h, _ in more if h is not None])
-        if s.scan and not hands:  # nothing proposed a hand: the landmark model over large windows
-            windows = self.scan_proposals(W, H, palm_read)
-            stats["proposals"] += len(windows)
-            stats["scan_windows"] = len(windows)
-            hands = self.verifier(rgb, windows)
-        if not hands and weak:  # still nothing: the palm detector's weaker detections of the same runs
-            stats["proposals"] += len(weak)
-            hands = self.verifier(rgb, proposal_nms(weak))
-        if not hands and s.zoom_pyramid:  # still nothing: the palm detector at other zoom-outs
-            hands = self.zoom_pyramid_hands(rgb, s.zoom_pyramid)
-            stats["zoom_levels"] = len(s.zoom_pyramid)
+        if not hands:
+            hands = self.fallback_hands(rgb, palm_read, weak, stats)
         if s.neighbours and hands:
             near = self.neighbour_proposals(hands, largest, W, H, anchors)
             stats["proposals"] += len(near)
@@ -245,6 +255,39 @@ class ThoroughHands:
             hands = kept
         self.last_stats = stats
         return hands, body_hands
+
+    def fallback_hands(
+        self, rgb: np.ndarray, palm_read: float, weak: list[Proposal], stats: dict
+    ) -> list[VerifiedHand]:
+        """When no pass found a hand, the fallbacks in turn until one gives a hand: the scan windows (large hands
+        no detector proposes), the weak palm detections of the runs already made, the zoom-out pyramid; with
+        `zoom_first`, the pyramid before the other two (see ZOOM_FIRST)."""
+        H, W = rgb.shape[:2]
+        s = self.settings
+
+        def scan() -> list[VerifiedHand]:
+            if not s.scan:
+                return []
+            windows = self.scan_proposals(W, H, palm_read)
+            stats["proposals"] += len(windows)
+            stats["scan_windows"] = len(windows)
+            return self.verifier(rgb, windows)
+
+        def weak_palms() -> list[VerifiedHand]:
+            stats["proposals"] += len(weak)
+            return self.verifier(rgb, proposal_nms(weak)) if weak else []
+
+        def zoom() -> list[VerifiedHand]:
+            if not s.zoom_pyramid:
+                return []
+            stats["zoom_levels"] = len(s.zoom_pyramid)
+            return self.zoom_pyramid_hands(rgb, s.zoom_pyramid)
+
+        for fallback in (zoom, scan, weak_palms) if s.zoom_first else (scan, weak_palms, zoom):
+            hands = fallback()
+            if hands:
+                return hands
+        return []
 
     def scan_proposals(self, width: int, height: int, palm_read: float) -> list[Proposal]:
         """The scan windows, or none after a palm proposal that read a hand-like presence `palm_read` and was
