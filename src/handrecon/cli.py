@@ -64,5 +64,15 @@ def main(argv: list[str] | None = None) -> int:
         return 130
 
 
+def run_command() -> None:
+    """The `handrecon` console command: `main`, then the process ends without tearing its modules down
+    (`process_exit.end_process`: 1-2 s of CPU once torch is loaded, after every file is written).
+    In-process callers use `main`, which returns."""
+    code = main()
+    from handrecon.pipeline.process_exit import end_process
+
+    end_process(code)
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    run_command()
