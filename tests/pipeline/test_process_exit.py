@@ -56,3 +56,10 @@ def test_the_worker_preload_ends_with_the_fork_servers_fast_exit():
     from handrecon.pipeline.batch import WORKER_PRELOAD
 
     assert WORKER_PRELOAD[-1] == "handrecon.pipeline.fork_server_exit"
+
+
+def test_the_command_keeps_its_status_and_messages_through_the_quick_exit(tmp_path):
+    cmd = [sys.executable, "-m", "handrecon.cli", "reconstruct", str(tmp_path / "a.jpg"), "--workers", "0"]
+    r = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
+    assert r.returncode == 2, r.stderr
+    assert r.stderr.strip().splitlines()[-1] == "handrecon reconstruct: --workers: must be a whole number of at least 1, got 0"
