@@ -62,4 +62,5 @@ def test_the_command_keeps_its_status_and_messages_through_the_quick_exit(tmp_pa
     cmd = [sys.executable, "-m", "handrecon.cli", "reconstruct", str(tmp_path / "a.jpg"), "--workers", "0"]
     r = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
     assert r.returncode == 2, r.stderr
-    assert r.stderr.strip().splitlines()[-1] == "handrecon reconstruct: --workers: must be a whole number of at least 1, got 0"
+    expected = "handrecon reconstruct: --workers: must be a whole number of at least 1, got 0"
+    assert r.stderr.strip().splitlines()[-1] == expected
