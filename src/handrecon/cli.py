@@ -64,7 +64,7 @@ def main(argv: list[str] | None = None) -> int:
         return 130
 
 
-# Commands whose process ends without the interpreter's teardown (1-2 s of CPU once torch is loaded, after
+# Commands whose process ends without the interpreter's teardown (~1.1 s of CPU once torch is loaded, after
 # every file is written and closed): those that only write through the project's atomic writers. Training
 # and the data commands keep the normal exit (their loggers and writers may finish work in destructors).
 QUICK_EXIT_COMMANDS = frozenset({"reconstruct"})

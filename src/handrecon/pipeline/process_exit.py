@@ -1,8 +1,8 @@
 """Ending a `handrecon` process without tearing down its modules.
 
-A process that has imported torch, SciPy, OpenCV and LiteRT spends 1-2 s of CPU on the interpreter's own
-teardown (collecting and freeing every module's objects; 1.1-2.5 s on a 2-core machine at load 4-6,
-0.05-0.1 s with `os._exit`), after its work is done and its files are closed. Two processes of a run pay
+A process that has imported torch, SciPy, OpenCV and LiteRT spends about 1.1 s of CPU on the interpreter's
+own teardown (collecting and freeing every module's objects; 3.8 s of wall time on a 2-core machine at load
+6-7), against 0.06 s with `os._exit`, after its work is done and its files are closed. Two processes of a run pay
 it: the command's own process when it ran the inputs itself, and the `--workers` fork server, which exits
 only after the command's process (a caller reading the command's output waits for both: the server
 inherits its stderr).
