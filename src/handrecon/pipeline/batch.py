@@ -245,6 +245,7 @@ WORKER_PRELOAD = (
     "threadpoolctl",
     "PIL.JpegImagePlugin",
     "PIL.PngImagePlugin",
+    "handrecon.pipeline.fork_server_exit",  # last: the server then exits without tearing its modules down
 )
 
 
