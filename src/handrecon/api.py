@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from handrecon.detect.types import HandDetection
 from handrecon.hand import HandModel
 from handrecon.io import as_rgb_array, check_camera_settings, check_intrinsics, load_image, resolve_intrinsics
 from handrecon.pipeline.config import PipelineConfig
@@ -87,6 +88,12 @@ class HandReconstructor:
         rgb, K_auto, _ = self.load(image)
         K_used = K_auto if K is None else check_intrinsics(K, rgb.shape[1], rgb.shape[0], name="K")
         return self.pipeline(rgb, K_used)
+
+    def reconstruct_detected(self, rgb: np.ndarray, K: torch.Tensor, dets: list[HandDetection]) -> list[Hand]:
+        """The hands of detections already made on `rgb` (`handrecon.detect.front_end.detect_in_image` with
+        this reconstructor's detector settings, e.g. by a pool's parent): the same results as
+        `reconstruct(rgb, K)` without detecting again."""
+        return self.pipeline.reconstruct_detections(rgb, self.pipeline.with_sigma(dets), K)
 
     def close(self) -> None:
         self.pipeline.detector.close()

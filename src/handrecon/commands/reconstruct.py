@@ -200,8 +200,12 @@ def run(args: argparse.Namespace) -> int:
         return usage_error(f"--out {e}")
     remove_stale_temporaries(args.out)  # left by an earlier run that was killed
     from handrecon.pipeline.batch import BatchJob
+    from handrecon.pipeline.predetect import predetect_enabled
 
-    job = BatchJob(build_reconstructor, reconstructor_settings(args), args.out, formats, overlay=not args.no_overlay)
+    job = BatchJob(
+        build_reconstructor, reconstructor_settings(args), args.out, formats, overlay=not args.no_overlay,
+        predetect=predetect_enabled(),
+    )  # fmt: skip
     workers = min(args.workers, len(inputs))
     ray_address = getattr(args, "ray", None)
     try:

@@ -11,7 +11,14 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from handrecon.io.errors import InputError
+
+if TYPE_CHECKING:
+    import numpy as np
+
+    from handrecon.detect.types import HandDetection
 
 DETECTORS = ("thorough", "fast")
 DEFAULT_DETECTOR = "thorough"
@@ -29,3 +36,22 @@ def make_detector(name: str = DEFAULT_DETECTOR, max_hands: int | None = None, mi
 
         return ThoroughHands(max_hands, ThoroughSettings(palm_min_score=min_detection_confidence))
     raise InputError("--detector", f"unknown detector {name!r}; choose from {', '.join(DETECTORS)}")
+
+
+def detect_in_image(detector, rgb: np.ndarray, max_side: int, tta_passes: int) -> list[HandDetection]:
+    """Every hand `detector` finds in `rgb`, in the pixels of `rgb`: an image larger than `max_side` is
+    detected on a downscaled copy. Without torch (a pool's parent detects with it while its workers start);
+    the 2D uncertainty (`sigma`) is the pipeline's to attach."""
+    from handrecon.detect.mediapipe_hands import TTAConfig
+    from handrecon.io.images import downscale_for_processing
+
+    tta = TTAConfig(passes=tta_passes) if tta_passes > 0 else None
+    small, s = downscale_for_processing(rgb, max_side)
+    dets = detector.detect(small, tta)
+    del small
+    if s != 1.0:  # back to the full image's pixels
+        for d in dets:
+            d.keypoints = d.keypoints / s
+            d.tta_spread = None if d.tta_spread is None else d.tta_spread / s
+            d.relative_depth = None if d.relative_depth is None else d.relative_depth / s
+    return dets

@@ -25,9 +25,9 @@ import functools
 from dataclasses import dataclass
 
 import numpy as np
-import torch
 
-from handrecon.hand.keypoints import OPENPOSE_BONES
+# torch and the hand model (`handrecon.hand` loads torch) are imported by the measures that use them: the
+# detector's modules import this one, and a detector without torch loaded is cheap to start.
 
 # Limits of each measure: the 99.5th percentile of the measure over landmark sets read on hands of the
 # synthetic renders (landmarks within a quarter hand of the truth), see `calibrate_limits`. Values printed by
@@ -63,6 +63,8 @@ class PriorCheck:
 @functools.lru_cache(maxsize=1)
 def _right_hand_model():
     """The bundled right hand model (float64) and its knowledge prior, loaded once per process."""
+    import torch
+
     from handrecon.hand.model import HandModel
     from handrecon.priors.knowledge import AnatomicalPosePrior
 
@@ -75,6 +77,8 @@ def _right_hand_model():
 
 def _bone_lengths(joints: np.ndarray) -> np.ndarray:
     """(..., 21, 3) OpenPose-order joints -> (..., 20) bone lengths."""
+    from handrecon.hand.keypoints import OPENPOSE_BONES
+
     p, c = zip(*OPENPOSE_BONES, strict=True)
     return np.linalg.norm(joints[..., list(c), :] - joints[..., list(p), :], axis=-1)
 
@@ -105,6 +109,8 @@ def projection_misfit(keypoints: np.ndarray, world: np.ndarray) -> np.ndarray:
 def rom_violation(world: np.ndarray) -> np.ndarray:
     """(B, 21, 3) skeletons -> (B,) squared range violation (radians^2) of the best-fitting hand of either
     side: inverse kinematics onto the right hand model, for the skeleton and its mirror image."""
+    import torch
+
     from handrecon.fit.initialize import inverse_kinematics
 
     model, prior, rest = _right_hand_model()

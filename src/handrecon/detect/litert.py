@@ -8,7 +8,9 @@ from the installed package at run time (Apache-2.0, never copied into this proje
 
 from __future__ import annotations
 
+import contextlib
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -37,6 +39,21 @@ def bundled_model_path(name: str) -> Path:
     return path
 
 
+_THREADS_FIXED: int | None = None  # set by `fixed_interpreter_threads`
+
+
+@contextlib.contextmanager
+def fixed_interpreter_threads(threads: int) -> Iterator[None]:
+    """Interpreters made inside the block run `threads` threads (a pool's parent detecting while the other
+    cores start the workers); the count in force before is restored afterwards."""
+    global _THREADS_FIXED
+    before, _THREADS_FIXED = _THREADS_FIXED, threads
+    try:
+        yield
+    finally:
+        _THREADS_FIXED = before
+
+
 def interpreter_threads() -> int:
     """Threads of each interpreter: HANDRECON_LITERT_THREADS when set; else one in a worker process of a pool
     (`multiprocessing`: `handrecon reconstruct --workers N`, by default one per core) and min(4, cores) in a
@@ -44,6 +61,8 @@ def interpreter_threads() -> int:
     run the hand-landmark model in 9.5 ms against 13.8 (palm 12.0 against 14.6); two processes at once, 1 thread
     is faster (landmark 16.5 against 18.0 ms, palm 18.6-22.0 against 22.4-27.2) and costs less CPU. Results
     are bit-identical with any count."""
+    if _THREADS_FIXED is not None:
+        return _THREADS_FIXED
     env = os.environ.get("HANDRECON_LITERT_THREADS", "").strip()
     if env:
         if not env.isdigit() or int(env) < 1:

@@ -15,6 +15,7 @@ Conventions:
 from __future__ import annotations
 
 import os
+import sys
 import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -23,7 +24,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import torch
 from PIL import Image, ImageFile, UnidentifiedImageError
 
 from handrecon.io.errors import InputError
@@ -242,7 +242,10 @@ def as_rgb_array(x: Any, name: str = "<array>", background: tuple[int, int, int]
         return load_image(x, background).rgb
     if isinstance(x, Image.Image):
         return _decode(x, name, background)[0]
-    a = x.detach().cpu().numpy() if isinstance(x, torch.Tensor) else np.asarray(x)
+    # a tensor can only exist once torch is imported: a caller without torch does not load it here
+    torch = sys.modules.get("torch")
+    is_tensor = torch is not None and isinstance(x, torch.Tensor)
+    a = x.detach().cpu().numpy() if is_tensor else np.asarray(x)
     if a.ndim == 3 and a.shape[2] == 1:
         a = a[..., 0]
     if not (a.ndim == 2 or (a.ndim == 3 and a.shape[2] in (3, 4))):

@@ -40,6 +40,9 @@ class BatchJob:
     out: Path
     formats: tuple[str, ...]
     overlay: bool = True
+    # a pool's parent detects hands on photos while the workers start (`handrecon.pipeline.predetect`);
+    # only for `HandReconstructor` keywords, whose detector settings it can read
+    predetect: bool = False
 
 
 @dataclass
@@ -72,12 +75,13 @@ def _record_failure(outcome: InputOutcome, name: str, e: Exception) -> InputOutc
 
 
 def start_input(
-    rec, job: BatchJob, index: int, path: Path, stem: str, progress: bool = False
+    rec, job: BatchJob, index: int, path: Path, stem: str, progress: bool = False, detections: list | None = None
 ) -> tuple[InputOutcome, Callable[[], InputOutcome] | None]:
     """Reconstruct one photo or video into `job.out`. Returns its outcome and, for a photo whose hands were
     found, the call that writes its files and completes the outcome (run it at once, or on a background
     thread while the next input is reconstructed); None when the outcome is final (a failure, a video: its
-    frames are written as they are read). Any error becomes the outcome's failure line."""
+    frames are written as they are read). Any error becomes the outcome's failure line. `detections`: the
+    photo's hands as already detected (`handrecon.pipeline.predetect`), not detected again."""
     from handrecon.io import InputError
 
     outcome = InputOutcome(index)
@@ -99,7 +103,7 @@ def start_input(
                                f"{_one_line(summary.json_dir)}")  # fmt: skip
             return outcome, None
         rgb, K, k_source = rec.load(path)
-        hands = rec.reconstruct(rgb, K=K)
+        hands = rec.reconstruct(rgb, K=K) if detections is None else rec.reconstruct_detected(rgb, K, detections)
         if not hands:
             raise InputError(path, "no hand found")
     except KeyboardInterrupt:
@@ -175,9 +179,10 @@ _WORKER_RESULTS = None  # queue to the parent: outcomes of photos written in the
 _WORKER_LIMITS = contextlib.ExitStack()  # the native pools' limits, held until the worker exits
 
 
-def _worker_start(job: BatchJob, threads: int, results=None) -> None:
+def _worker_start(job: BatchJob, threads: int, results=None, ready=None) -> None:
     """In each worker: Ctrl-C is the parent's to handle; own models; a share of the cores; a background
-    writer whose outcomes go to the parent through `results`."""
+    writer whose outcomes go to the parent through `results`; then `ready` is set (the parent stops its
+    own detection)."""
     global _WORKER_REC, _WORKER_JOB, _WORKER_WRITER, _WORKER_RESULTS
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     import torch
@@ -195,16 +200,18 @@ def _worker_start(job: BatchJob, threads: int, results=None) -> None:
 
         _WORKER_RESULTS = results
         _WORKER_WRITER = BackgroundWriter(max_pending=WRITES_PENDING, name="handrecon-outputs")
+    if ready is not None:
+        ready.set()
 
 
 def _write_and_report(write: Callable[[], InputOutcome]) -> None:
     _WORKER_RESULTS.put(write())
 
 
-def _worker_process(index: int, path: Path, stem: str) -> InputOutcome | None:
+def _worker_process(index: int, path: Path, stem: str, detections: list | None = None) -> InputOutcome | None:
     """The input's outcome, or None when its files are being written in the background (the outcome then
     comes through the results queue)."""
-    outcome, write = start_input(_WORKER_REC, _WORKER_JOB, index, path, stem, progress=False)
+    outcome, write = start_input(_WORKER_REC, _WORKER_JOB, index, path, stem, progress=False, detections=detections)
     if write is None:
         return outcome
     if _WORKER_WRITER is None:
@@ -288,21 +295,24 @@ def run_pool(
     on a background thread while it reconstructs its next input; those outcomes come back through a queue
     (a task's own result is then None), and the pool is shut down only once every input has reported."""
     import queue
+    from collections import deque
 
     from handrecon.io import remove_stale_temporaries
 
     threads = COMPUTE_THREADS
     ctx = _worker_context()
     results = ctx.Queue()
+    ready = ctx.Event()
     pool = ProcessPoolExecutor(
         max_workers=workers,
         mp_context=ctx,
         initializer=_worker_start,
-        initargs=(job, threads, results),
+        initargs=(job, threads, results, ready),
     )
     pending: dict[Future, int] = {}
     outstanding: set[int] = set()  # inputs submitted whose outcome has not come back
-    todo = iter(enumerate(zip(inputs, stems, strict=True)))
+    todo = deque(range(len(inputs)))  # workers take from the front, the parent's detection from the back
+    detected: dict[int, list] = {}  # inputs whose hands the parent detected while the workers started
     finished = False
 
     def failed(i: int, why: str) -> InputOutcome:
@@ -313,23 +323,27 @@ def run_pool(
 
         def submit_more() -> None:
             while len(pending) < 2 * workers:
-                nxt = next(todo, None)
-                if nxt is None:
+                if not todo:
                     return
-                i, (path, stem) = nxt
-                pending[pool.submit(_worker_process, i, path, stem)] = i
+                i = todo.popleft()
+                pending[pool.submit(_worker_process, i, inputs[i], stems[i], detected.pop(i, None))] = i
                 outstanding.add(i)
 
-        # spawned workers start with Ctrl-C ignored (an ignored signal stays ignored in the new interpreter),
-        # else a Ctrl-C while they import prints their tracebacks; forked ones ignore it from their first
-        # step (`_worker_start`). The parent handles it.
-        main_thread = threading.current_thread() is threading.main_thread()
-        previous = signal.signal(signal.SIGINT, signal.SIG_IGN) if main_thread else None
-        try:
-            submit_more()
-        finally:
-            if main_thread:
-                signal.signal(signal.SIGINT, previous)
+        if job.predetect and ctx.get_start_method() == "forkserver":
+            # Starting the workers waits for the fork server's imports (seconds on one core): a thread waits
+            # for it while this one detects hands on the last inputs, until a worker is ready. Forked
+            # workers ignore Ctrl-C from their first step (`_worker_start`); the parent handles it.
+            _start_while_detecting(job, inputs, todo, detected, submit_more, ready, pool, 2 * workers)
+        else:
+            # spawned workers start with Ctrl-C ignored (an ignored signal stays ignored in the new
+            # interpreter), else a Ctrl-C while they import prints their tracebacks. The parent handles it.
+            main_thread = threading.current_thread() is threading.main_thread()
+            previous = signal.signal(signal.SIGINT, signal.SIG_IGN) if main_thread else None
+            try:
+                submit_more()
+            finally:
+                if main_thread:
+                    signal.signal(signal.SIGINT, previous)
         while outstanding:
             done = wait(list(pending), timeout=0.05, return_when=FIRST_COMPLETED)[0] if pending else set()
             for fut in done:
@@ -362,6 +376,61 @@ def run_pool(
             remove_stale_temporaries(job.out, max_depth=3)
         results.close()
         results.cancel_join_thread()
+
+
+def _start_while_detecting(
+    job: BatchJob,
+    inputs: Sequence[Path],
+    todo: Sequence[int],
+    detected: dict[int, list],
+    submit: Callable[[], None],
+    ready,
+    pool: ProcessPoolExecutor,
+    first: int,
+) -> None:
+    """`submit()` (the first `first` inputs of `todo`: it starts the workers) on a thread while this thread
+    detects hands on the others, from the end, until a worker is `ready`; returns once `submit` is done
+    (its error raised here)."""
+    errors: list[BaseException] = []
+
+    def start() -> None:
+        try:
+            submit()
+        except BaseException as e:  # re-raised in the caller's thread
+            errors.append(e)
+
+    starter = threading.Thread(target=start, name="handrecon-pool-start", daemon=True)
+    later = list(todo)[first:]  # the inputs `submit` leaves waiting
+    starter.start()
+    try:
+        stop = lambda: ready.is_set() or bool(errors) or bool(getattr(pool, "_broken", False))  # noqa: E731
+        _detect_while_starting(job, inputs, later, detected, stop)
+    finally:
+        starter.join()
+    if errors:
+        raise errors[0]
+
+
+def _detect_while_starting(
+    job: BatchJob, inputs: Sequence[Path], todo: Sequence[int], detected: dict[int, list], stop: Callable[[], bool]
+) -> None:
+    """Until `stop()`: hands of the inputs waiting in `todo`, from its end, into `detected` (an input the
+    parent cannot read or detect is left out: its worker does it all). `handrecon.pipeline.predetect`."""
+    from handrecon.pipeline.predetect import StartupDetector, detection_settings
+
+    settings = detection_settings(job.reconstructor)
+    if settings is None:
+        return
+    detector = StartupDetector(settings)
+    try:
+        for i in reversed(list(todo)):
+            if stop():
+                return
+            dets = detector.detect(Path(inputs[i]))
+            if dets is not None:
+                detected[i] = dets
+    finally:
+        detector.close()
 
 
 def run_batch(

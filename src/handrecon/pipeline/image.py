@@ -9,8 +9,8 @@ import math
 import numpy as np
 import torch
 
-from handrecon.detect.front_end import make_detector
-from handrecon.detect.mediapipe_hands import MediaPipeHands, TTAConfig
+from handrecon.detect.front_end import detect_in_image, make_detector
+from handrecon.detect.mediapipe_hands import MediaPipeHands
 from handrecon.detect.types import HandDetection
 from handrecon.detect.uncertainty import SigmaCalibration, keypoint_sigma
 from handrecon.fit.initialize import HandParams, inverse_kinematics, place_landmarks
@@ -52,15 +52,13 @@ class ImageReconstructor:
     # -------------------------------------------------------------------------------------------
     def detect(self, rgb: np.ndarray) -> list[HandDetection]:
         """Every hand, in the pixels of `rgb`; a larger photo is detected on a downscaled copy."""
-        tta = TTAConfig(passes=self.config.tta_passes) if self.config.tta_passes > 0 else None
-        small, s = downscale_for_processing(rgb, self.config.detection_max_side)
-        dets = self.detector.detect(small, tta)
-        del small
+        c = self.config
+        return self.with_sigma(detect_in_image(self.detector, rgb, c.detection_max_side, c.tta_passes))
+
+    def with_sigma(self, dets: list[HandDetection]) -> list[HandDetection]:
+        """The detections with their calibrated per-joint 2D uncertainty attached (also for detections made
+        elsewhere by `detect_in_image` with this pipeline's detector settings)."""
         for d in dets:
-            if s != 1.0:  # back to the full image's pixels
-                d.keypoints = d.keypoints / s
-                d.tta_spread = None if d.tta_spread is None else d.tta_spread / s
-                d.relative_depth = None if d.relative_depth is None else d.relative_depth / s
             d.sigma = keypoint_sigma(d, self.calibration)
         return dets
 
