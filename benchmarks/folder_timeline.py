@@ -6,9 +6,11 @@ The command runs with a tracer on its PYTHONPATH (a `sitecustomize` written to a
 project is not changed) that logs, per process, wall time, process CPU and thread CPU at: the interpreter's
 start, the imports of the heavy modules (torch, numpy, SciPy's sparse package, OpenCV, LiteRT, the
 pipeline), a fork, a worker's start (`batch._worker_start`), each photo (`batch._worker_process`), each
-background write (`batch._write_and_report`), each outcome reaching the command, and `atexit`. This process
-waits for the command, then (as Linux's child subreaper) for every process the command left behind, so the
-end of the run is when the last of them exits, as for a caller that reads the command's output.
+background write (`batch._write_and_report`), the parent's detection while the workers start
+(`batch._detect_while_starting`, with how many photos it detected), each outcome reaching the command, and
+`atexit`. This process waits for the command, then (as Linux's child subreaper) for every process the
+command left behind, so the end of the run is when the last of them exits, as for a caller that reads the
+command's output.
 
 Printed: per process its events (photos and writes summarised: first photo, median of the others), and
 when the command and each orphan exited. Times in s from the start of the command.
@@ -76,6 +78,15 @@ def _batch(m):
     _wrap(m, "_worker_start", "worker_start")
     _wrap(m, "_worker_process", lambda a: f"photo {a[0]}")
     _wrap(m, "_write_and_report", "write")
+    detect = getattr(m, "_detect_while_starting", None)  # the parent's detection while the workers start
+    if detect is not None:
+        def traced_detect(job, inputs, todo, detected, stop):
+            ev("begin parent_detection")
+            try:
+                return detect(job, inputs, todo, detected, stop)
+            finally:
+                ev(f"end parent_detection: {len(detected)} photo(s) detected")
+        m._detect_while_starting = traced_detect
     run_pool = m.run_pool
     @functools.wraps(run_pool)
     def traced_pool(*a, **k):
