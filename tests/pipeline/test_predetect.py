@@ -4,10 +4,8 @@ and failure lines as without it, and no torch in the parent."""
 from __future__ import annotations
 
 import os
-import signal
 import subprocess
 import sys
-import time
 from importlib import resources
 from pathlib import Path
 
@@ -17,7 +15,7 @@ from handrecon.cli import main as cli_main
 from handrecon.pipeline import batch, predetect
 from handrecon.pipeline.config import PipelineConfig
 
-from .test_workers import _folder, _group_alive
+from .test_workers import _folder, interrupt_and_check
 
 OUTPUTS = ["--no-texture", "--formats", "obj", "--no-overlay", "-q"]
 
@@ -104,26 +102,7 @@ def test_the_parent_detects_without_importing_torch():
 def test_ctrl_c_while_the_workers_start_leaves_nothing_behind(tmp_path):
     folder, _ = _folder(tmp_path, copies=8)
     out = tmp_path / "out"
-    env = dict(os.environ, PYTHONWARNINGS="ignore")
     cmd = [sys.executable, "-m", "handrecon.cli", "reconstruct", str(folder), "--out", str(out), "--workers", "2"]
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, start_new_session=True,
-                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))  # fmt: skip
-    try:
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline and proc.poll() is None and not out.is_dir():  # the pool is next
-            time.sleep(0.02)
-        time.sleep(0.3)  # the fork server is still importing; the parent detects
-        assert proc.poll() is None and not any(out.glob("*.json")), "started too late to be interrupted"
-        os.killpg(proc.pid, signal.SIGINT)
-        _, err = proc.communicate(timeout=120)
-    finally:
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
-    assert proc.returncode == 130, err.decode()
-    assert "handrecon reconstruct: interrupted" in err.decode() and "Traceback" not in err.decode()
-    deadline = time.monotonic() + 20
-    while _group_alive(proc.pid) and time.monotonic() < deadline:
-        time.sleep(0.2)
-    assert not _group_alive(proc.pid), "processes left behind"
-    assert not [p for p in out.rglob(".*")], "temporary files left behind"
+    # the output folder is made just before the pool; 0.3 s later the fork server is still importing and the
+    # parent detects
+    interrupt_and_check(cmd, out, out.is_dir, timeout=60, then=0.3, before=lambda: not any(out.glob("*.json")))

@@ -76,23 +76,22 @@ def _group_alive(pgid: int) -> bool:
     return True
 
 
-@pytest.mark.skipif(os.name != "posix", reason="process groups and SIGINT as a terminal sends it")
-def test_ctrl_c_stops_every_worker_and_leaves_no_temporary_file(tmp_path):
-    folder, _ = _folder(tmp_path, copies=8)
-    out = tmp_path / "out"
+def interrupt_and_check(cmd: list[str], out: Path, ready, timeout: float, then: float = 0.0, before=None) -> None:
+    """Run the command in its own process group, send Ctrl-C (SIGINT to the group, as a terminal does) once
+    `ready()` holds (and `then` seconds more), and check the interruption: status 130 with its one-line
+    message, no process of the group left, no temporary file in `out`. `before()`, when given, must hold at
+    the moment of the interrupt."""
     env = dict(os.environ, PYTHONWARNINGS="ignore")
-    cmd = [sys.executable, "-m", "handrecon.cli", "reconstruct", str(folder), "--out", str(out), "--workers", "2",
-           "-q"]  # fmt: skip
     # As from a terminal: Ctrl-C handled even when the test itself runs with SIGINT ignored (a background job).
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, start_new_session=True,
-                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))  # fmt: skip
     try:
-        deadline = time.monotonic() + 240
-        while time.monotonic() < deadline and proc.poll() is None:  # the workers are at work
-            if out.is_dir() and any(out.glob("*.json")):
-                break
-            time.sleep(0.2)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline and proc.poll() is None and not ready():
+            time.sleep(0.02)
+        time.sleep(then)
         assert proc.poll() is None, "finished before it could be interrupted"
+        assert before is None or before(), "started too late to be interrupted"
         os.killpg(proc.pid, signal.SIGINT)  # as Ctrl-C in a terminal: to every process of the group
         _, err = proc.communicate(timeout=120)
     finally:
@@ -106,3 +105,13 @@ def test_ctrl_c_stops_every_worker_and_leaves_no_temporary_file(tmp_path):
         time.sleep(0.2)
     assert not _group_alive(proc.pid), "processes left behind"
     assert not [p for p in out.rglob(".*")], "temporary files left behind"
+
+
+@pytest.mark.skipif(os.name != "posix", reason="process groups and SIGINT as a terminal sends it")
+def test_ctrl_c_stops_every_worker_and_leaves_no_temporary_file(tmp_path):
+    folder, _ = _folder(tmp_path, copies=8)
+    out = tmp_path / "out"
+    cmd = [sys.executable, "-m", "handrecon.cli", "reconstruct", str(folder), "--out", str(out), "--workers", "2",
+           "-q"]  # fmt: skip
+    # the workers are at work once a photo's files are written
+    interrupt_and_check(cmd, out, lambda: out.is_dir() and any(out.glob("*.json")), timeout=240)
