@@ -12,7 +12,13 @@ from handrecon.fit.refine import JACOBIANS, FitSettings
 from handrecon.hand.tolerances import JOINT_LIMIT_TOLERANCE_DEG, PENETRATION_TOLERANCE_MM
 from handrecon.io.errors import SettingError
 from handrecon.io.images import PROCESSING_MAX_SIDE
-from handrecon.pipeline.detection_settings import MAX_HANDS_LIMIT, MAX_TTA_PASSES, check_detection_settings
+from handrecon.pipeline.detection_settings import (
+    DEFAULT_MIN_DETECTION_CONFIDENCE,
+    DEFAULT_TTA_PASSES,
+    MAX_HANDS_LIMIT,
+    MAX_TTA_PASSES,
+    check_detection_settings,
+)
 from handrecon.pipeline.detection_settings import is_whole_number as _is_int
 
 INITS = ("ik", "network")  # the fit's start: inverse kinematics on the landmarks, or the landmark network
@@ -42,8 +48,9 @@ class VideoSettings:
 class PipelineConfig:
     detector: str = DEFAULT_DETECTOR  # "thorough" | "fast" (handrecon.detect.front_end)
     max_hands: int | None = None  # None: every hand found (the fast detector: 2)
-    min_detection_confidence: float = 0.5
-    tta_passes: int = 0  # augmented detector passes for the uncertainty (each costs about one detection)
+    min_detection_confidence: float = DEFAULT_MIN_DETECTION_CONFIDENCE
+    # augmented detector passes for the uncertainty (each costs about one detection)
+    tta_passes: int = DEFAULT_TTA_PASSES
     texture: bool = True
     texture_size: int = 256
     # Larger photos are detected on a copy downscaled to this longer side (MediaPipe looks at 192-256 px

@@ -10,6 +10,9 @@ from handrecon.io.errors import SettingError
 
 MAX_HANDS_LIMIT = 64  # the landmark model runs once per hand: a crowd photo, not more
 MAX_TTA_PASSES = 32
+# defaults of `PipelineConfig`, here so that a pool's parent reads them without importing torch
+DEFAULT_MIN_DETECTION_CONFIDENCE = 0.5
+DEFAULT_TTA_PASSES = 0
 
 
 def is_whole_number(x: object) -> bool:

@@ -21,11 +21,6 @@ from pathlib import Path
 
 PREDETECT_ENV = "HANDRECON_PREDETECT"
 
-# `PipelineConfig`'s defaults for the detection settings a `HandReconstructor` keyword left unset (None);
-# `tests/pipeline/test_predetect.py` checks that they agree (PipelineConfig itself imports torch).
-DEFAULT_MIN_DETECTION_CONFIDENCE = 0.5
-DEFAULT_TTA_PASSES = 0
-
 # LiteRT threads in the parent: the other core is busy importing the workers' modules.
 PARENT_INTERPRETER_THREADS = 1
 
@@ -52,7 +47,11 @@ def detection_settings(reconstructor: dict) -> DetectionSettings | None:
     from handrecon.detect.front_end import DEFAULT_DETECTOR
     from handrecon.io.errors import SettingError
     from handrecon.io.images import PROCESSING_MAX_SIDE
-    from handrecon.pipeline.detection_settings import check_detection_settings
+    from handrecon.pipeline.detection_settings import (
+        DEFAULT_MIN_DETECTION_CONFIDENCE,
+        DEFAULT_TTA_PASSES,
+        check_detection_settings,
+    )
 
     if reconstructor.get("config") is not None:
         return None
