@@ -246,22 +246,20 @@ class HandFitter:
         terms = self._terms(x, r)
         return [self._result(o.side, x[i : i + 1], terms[i], depths[i]) for i, o in enumerate(observations)]
 
-    def _initial_rows(self, sides: list[str], init: list[HandParams], row=None) -> torch.Tensor:
+    def _initial_rows(self, sides: list[str], init: list[HandParams], row: _RowCache) -> torch.Tensor:
         """Rows (n, P) of the initial parameters, the angles moved into the functional ranges (the initial
         pose comes from unconstrained inverse kinematics): the stiff penalty beyond them then starts at zero
-        instead of dominating the first steps. `row`: `_row` or a `_RowCache` of it."""
-        row = row or self._row
+        instead of dominating the first steps. `row`: the call's `_RowCache`."""
         x0 = torch.cat([row(side, p) for side, p in zip(sides, init, strict=True)])
         angles = ParameterLayout.of_rows(x0).angles
         x0[:, angles] = _clamp_to_functional_ranges(x0[:, angles].reshape(-1, 15, 3), self.rom).reshape(-1, 45)
         return x0
 
     def _previous_rows(
-        self, sides: list[str], previous: list[HandParams | None] | None, x0: torch.Tensor, row=None
+        self, sides: list[str], previous: list[HandParams | None] | None, x0: torch.Tensor, row: _RowCache
     ) -> tuple[torch.Tensor | None, torch.Tensor]:
         """The previous frame's rows in temporal units (n, P) (None without a temporal term) and which hands
         have one (n,); a hand without one keeps its initial row, which the term then ignores."""
-        row = row or self._row
         has_prev = torch.zeros(len(sides), dtype=torch.bool)
         if previous is None or self.weights.temporal <= 0:
             return None, has_prev
