@@ -22,7 +22,8 @@ from handrecon.pipeline.config import PipelineConfig
 from handrecon.pipeline.results import Hand, Plausibility
 from handrecon.priors import penetration as _penetration
 from handrecon.priors.knowledge import AnatomicalPosePrior
-from handrecon.render.rasterize import rasterize, submesh_fragments
+from handrecon.render.covered import covered_fragments
+from handrecon.render.rasterize import submesh_fragments
 from handrecon.texture.bake import bake_uv_texture, dilate_texture
 from handrecon.texture.reverse_interpolation import reverse_interpolate
 
@@ -257,7 +258,8 @@ class ImageReconstructor:
         offsets = np.cumsum([0] + [o.vertices.shape[1] for o in outs])
         face_off = np.cumsum([0] + [f.shape[0] for f in faces_list])
         all_faces = torch.cat([f + int(offsets[k]) for k, f in enumerate(faces_list)])
-        frags = rasterize(verts, all_faces, cam, crop=True)  # only the hands' rectangle: same fragments, cheaper
+        # rasterize(verts, all_faces, cam, crop=True) without autograd (none is needed here): same fragments, cheaper
+        frags = covered_fragments(verts, all_faces, cam)
         results = []
         for k, (d, o) in enumerate(zip(dets, outs, strict=True)):
             model = self.models[d.handedness]

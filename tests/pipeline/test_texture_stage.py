@@ -1,0 +1,56 @@
+"""The pipeline's texture stage draws its z-buffer with the NumPy covered-pixel path; its textures, masks and
+vertex colours are those of the autograd rasterizer, to the bit (one hand, and two hands hiding each other)."""
+
+from __future__ import annotations
+
+import json
+from importlib import resources
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+import torch
+
+from handrecon.io import load_image
+from handrecon.pipeline import image as image_stage
+from handrecon.render.rasterize import rasterize
+
+
+@pytest.fixture(scope="module")
+def demo_hand(reconstructor):
+    assets = resources.files("handrecon.assets")
+    truth = json.loads((assets / "demo_hand_truth.json").read_text())
+    with resources.as_file(assets / "demo_hand.jpg") as p:
+        rgb = load_image(p).rgb
+    K = torch.as_tensor(np.asarray(truth["K"], dtype=np.float64))
+    hands = reconstructor.pipeline(rgb, K)
+    assert len(hands) == 1
+    pipe = reconstructor.pipeline
+    with torch.no_grad():
+        out = pipe.models[hands[0].handedness](**pipe.fitter_params(hands[0]).model_inputs())
+    return rgb, K, hands[0].handedness, out
+
+
+def _with_rasterizer(verts, faces, cam):
+    return rasterize(verts, faces, cam, crop=True)
+
+
+@pytest.mark.parametrize("scene", ["one hand", "two hands"])
+def test_textures_equal_those_of_the_rasterizer(reconstructor, demo_hand, scene, monkeypatch):
+    rgb, K, side, out = demo_hand
+    dets, outs = [SimpleNamespace(handedness=side)], [out]
+    if scene == "two hands":  # a copy nearer the camera and shifted sideways hides part of the first hand
+        shifted = out.vertices * 0.9 + torch.tensor([0.02, 0.01, 0.0], dtype=out.vertices.dtype)
+        dets.append(SimpleNamespace(handedness=side))
+        outs.append(SimpleNamespace(vertices=shifted))
+    fast = reconstructor.pipeline._textures(rgb, dets, outs, K)
+    monkeypatch.setattr(image_stage, "covered_fragments", _with_rasterizer)
+    ref = reconstructor.pipeline._textures(rgb, dets, outs, K)
+    assert len(fast) == len(ref) == len(dets)
+    for a, b in zip(fast, ref, strict=True):
+        assert b["valid"].mean() > 0.05
+        for key in ("texture", "valid", "vertex_colors"):
+            np.testing.assert_array_equal(a[key], b[key])
+    if scene == "two hands":
+        alone = reconstructor.pipeline._textures(rgb, dets[:1], outs[:1], K)[0]
+        assert alone["valid"].sum() > ref[0]["valid"].sum() + 100  # the second hand does hide texels
