@@ -130,3 +130,17 @@ def test_covered_fragments_equal_the_rasterizer_bit_for_bit(hand, index):
         assert (ox, oy, ox + w - 1, oy + h - 1) == (int(cols.min()), int(rows.min()), int(cols.max()), int(rows.max()))
     else:
         assert frags.shape == (1, 1, 1) and frags.fg_pixel.numel() == 0 and int(frags.face_idx[0, 0, 0]) == -1
+
+
+@pytest.mark.parametrize("box_pairs", [0, 10**9])
+@pytest.mark.parametrize("index", [1, 2, 6])
+def test_box_and_span_candidates_alone_give_the_same_pixels(hand, index, box_pairs, monkeypatch):
+    """Every face through its box's pixels, or every face through its row spans: the same covered pixels."""
+    from handrecon.render import covered
+
+    name, v, f, camera = list(_scenes(hand))[index]
+    mixed = covered_pixels(v, f, camera)
+    monkeypatch.setattr(covered, "_BOX_PAIRS", box_pairs)
+    alone = covered_pixels(v, f, camera)
+    for a, b in zip(alone, mixed, strict=True):
+        assert a.tobytes() == b.tobytes(), name

@@ -252,7 +252,7 @@ class ImageReconstructor:
         rgb, K = self._texture_source(rgb, outs, K)
         H, W = rgb.shape[:2]
         cam = PerspectiveCamera(K.to(dtype), W, H)
-        image = torch.from_numpy(np.array(rgb, dtype=np.float32)).to(dtype).permute(2, 0, 1)[None] / 255.0
+        image = torch.from_numpy(rgb).permute(2, 0, 1)[None].to(dtype) / 255.0  # bytes are exact in any float
         faces_list = [self.models[d.handedness].faces_closed for d in dets]
         verts = torch.cat([o.vertices[0] for o in outs])[None]
         offsets = np.cumsum([0] + [o.vertices.shape[1] for o in outs])
@@ -275,9 +275,15 @@ class ImageReconstructor:
             samples = reverse_interpolate(image, o.vertices, model.faces_closed, cam, fragments=frag_k, fill=True)
             results.append(
                 {
-                    "texture": (tex[0].permute(1, 2, 0).clamp(0, 1) * 255).round().byte().cpu().numpy(),
+                    "texture": _to_bytes(tex[0].permute(1, 2, 0)),
                     "valid": baked.valid[0].cpu().numpy(),
-                    "vertex_colors": (samples.values[0].clamp(0, 1) * 255).round().byte().cpu().numpy(),
+                    "vertex_colors": _to_bytes(samples.values[0]),
                 }
             )
         return results
+
+
+def _to_bytes(values: torch.Tensor) -> np.ndarray:
+    """Colours in [0, 1] as 0-255 bytes (rounded half to even); in place on the clamped copy, which is several
+    times faster than a chain of out-of-place operations on a strided texture view."""
+    return values.clamp(0, 1).mul_(255).round_().to(torch.uint8).cpu().numpy()

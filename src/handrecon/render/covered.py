@@ -25,6 +25,7 @@ from handrecon.render.rasterize import (
 )
 
 _BACKGROUND = np.iinfo(np.int64).min
+_BOX_PAIRS = 8  # faces with at most this many pixel centres in their box test them all (see `_covered`)
 
 
 def covered_pixels(
@@ -127,7 +128,14 @@ def _covered(
     x0, y0, x1, y1 = first[:, 0], first[:, 1], last[:, 0], last[:, 1]
     ny = np.where(keep & (x1 >= x0), y1 - y0 + 1, 0).clip(0)
     tol = coverage_tolerance(xy_t.dtype)
-    face, px, py = _candidate_pairs(coef, x0, x1, y0, ny, tol, xy.dtype)
+    # Small boxes: every pixel of the box (cheaper than spans per row for the few pixels of a small face);
+    # larger ones: the pixels between the face's loosened edges on each row. Either is a superset of the
+    # pixels the coverage test accepts, and the test alone decides.
+    nx = np.where(ny > 0, x1 - x0 + 1, 0)
+    small = nx * ny <= _BOX_PAIRS
+    boxes = _box_pairs(x0, y0, nx, np.where(small, ny, 0))
+    spans = _candidate_pairs(coef, x0, x1, y0, np.where(small, 0, ny), tol, xy.dtype)
+    face, px, py = (np.concatenate(t) for t in zip(boxes, spans, strict=True))
     # `_pair_coverage` and the packed z-buffer of `rasterize_screen`.
     c = [row.take(face) for row in coef[:6]]  # row by row: several times faster than one 2-D gather
     qx = px.astype(xy.dtype) + dtype(0.5) - c[0]
@@ -153,6 +161,18 @@ def _covered(
     line = local // bw
     pixel = (line + top) * W + (local - line * bw + left)
     return pixel, face, *_barycentrics(xy, z, f[face], pixel, W, perspective)
+
+
+def _box_pairs(
+    x0: np.ndarray, y0: np.ndarray, nx: np.ndarray, ny: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(face, column, row) of every pixel in each face's box of nx x ny pixels from (x0, y0), row-major."""
+    count = nx * ny
+    face = np.repeat(np.arange(count.size), count)
+    k = np.arange(face.size) - np.repeat(np.cumsum(count) - count, count)  # index within the box
+    w = nx[face]
+    row = k // w
+    return face, x0[face] + (k - row * w), y0[face] + row
 
 
 def _candidate_pairs(
