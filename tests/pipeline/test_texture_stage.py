@@ -54,3 +54,27 @@ def test_textures_equal_those_of_the_rasterizer(reconstructor, demo_hand, scene,
     if scene == "two hands":
         alone = reconstructor.pipeline._textures(rgb, dets[:1], outs[:1], K)[0]
         assert alone["valid"].sum() > ref[0]["valid"].sum() + 100  # the second hand does hide texels
+
+
+def test_photo_to_floats_gives_the_values_of_the_float32_route():
+    """Bytes straight to the mesh's dtype equal bytes through float32 (exact either way); read-only, strided
+    and non-byte photos are handled too."""
+    rgb = np.random.default_rng(0).integers(0, 256, (7, 5, 3), dtype=np.uint8)
+    read_only = rgb.copy()
+    read_only.setflags(write=False)
+    for dtype in (torch.float32, torch.float64):
+        for photo in (rgb, read_only, rgb[:, ::-1], rgb.astype(np.float64) + 0.3):
+            old = torch.from_numpy(np.array(photo, dtype=np.float32)).to(dtype).permute(2, 0, 1)[None] / 255.0
+            new = image_stage._photo_tensor(photo, dtype)
+            assert new.dtype == dtype and new.shape == (1, 3, 7, 5)
+            assert torch.equal(new, old)
+
+
+def test_colours_to_bytes_round_like_the_out_of_place_chain():
+    values = torch.linspace(-0.2, 1.2, 4001, dtype=torch.float64).view(-1, 1).repeat(1, 3)
+    values[::7, 1] = 0.5 / 255 * torch.arange(0, 4001, 7, dtype=torch.float64) % 1  # halves: round to even
+    strided = values.t().contiguous().t()
+    for v in (values, strided):
+        expected = (v.clamp(0, 1) * 255).round().byte().numpy()
+        np.testing.assert_array_equal(image_stage._to_bytes(v), expected)
+    assert torch.equal(values, strided)  # the input is left as it was

@@ -252,7 +252,7 @@ class ImageReconstructor:
         rgb, K = self._texture_source(rgb, outs, K)
         H, W = rgb.shape[:2]
         cam = PerspectiveCamera(K.to(dtype), W, H)
-        image = torch.from_numpy(rgb).permute(2, 0, 1)[None].to(dtype) / 255.0  # bytes are exact in any float
+        image = _photo_tensor(rgb, dtype)
         faces_list = [self.models[d.handedness].faces_closed for d in dets]
         verts = torch.cat([o.vertices[0] for o in outs])[None]
         offsets = np.cumsum([0] + [o.vertices.shape[1] for o in outs])
@@ -281,6 +281,16 @@ class ImageReconstructor:
                 }
             )
         return results
+
+
+def _photo_tensor(rgb: np.ndarray, dtype: torch.dtype) -> torch.Tensor:
+    """(1, 3, H, W) in [0, 1]. Bytes go straight to dtype (exact in any float type, so the same values as
+    through float32), without a float copy of the photo; other inputs through float32 as before."""
+    if rgb.dtype == np.uint8:
+        pixels = torch.from_numpy(np.require(rgb, requirements="CW"))  # copied (bytes) if read-only or strided
+    else:
+        pixels = torch.from_numpy(np.array(rgb, dtype=np.float32))
+    return pixels.permute(2, 0, 1)[None].to(dtype) / 255.0
 
 
 def _to_bytes(values: torch.Tensor) -> np.ndarray:
