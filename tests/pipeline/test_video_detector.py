@@ -63,3 +63,44 @@ def test_one_hand_at_most_runs_one_graph(hand_rgb):
         assert det.single is None and [len(det.track(hand_rgb)) for _ in range(3)] == [1, 1, 1]
     finally:
         det.close()
+
+
+def test_the_warm_up_leaves_the_same_detections(hand_rgb):
+    """Both graphs' first calls on a blank frame, on a thread: the video's detections are those without."""
+    frames = [np.ascontiguousarray(np.roll(hand_rgb, 3 * i, axis=1)) for i in range(6)]
+    found = {}
+    for warm_up in (False, True):
+        det = TrackingDetector(max_hands=2, min_detection_confidence=0.5, search_every=3, warm_up=warm_up)
+        try:
+            found[warm_up] = [[d.keypoints for d in det.track(f)] for f in frames]
+            assert det._warming is None  # joined by the first frame
+        finally:
+            det.close()
+    assert [len(x) for x in found[True]] == [len(x) for x in found[False]] == [1] * 6
+    for a, b in zip(found[True], found[False], strict=True):
+        np.testing.assert_array_equal(a[0], b[0])
+
+
+def test_an_error_of_the_warm_up_is_raised_by_the_first_frame(hand_rgb, monkeypatch):
+    from handrecon.detect.mediapipe_hands import MediaPipeHands
+
+    real = MediaPipeHands.track
+
+    def broken(self, rgb):  # fails on the warm-up's blank frame only
+        if not rgb.any():
+            raise RuntimeError("graph failed")
+        return real(self, rgb)
+
+    monkeypatch.setattr(MediaPipeHands, "track", broken)
+    det = TrackingDetector(max_hands=2, min_detection_confidence=0.5, warm_up=True)
+    try:
+        with pytest.raises(RuntimeError, match="graph failed"):
+            det.track(hand_rgb)
+    finally:
+        det.close()
+
+
+def test_closing_while_the_graphs_warm_up(hand_rgb):
+    det = TrackingDetector(max_hands=2, min_detection_confidence=0.5, warm_up=True)
+    det.close()  # waits for the warm-up, then closes the graphs
+    assert det._warming is None
