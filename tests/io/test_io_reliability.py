@@ -74,32 +74,3 @@ def test_quiet_native_stderr_silences_descriptor_2_and_restores_it(capfd):
         os.write(2, b"native warning\n")
     os.write(2, b"after\n")
     assert capfd.readouterr().err == "after\n"
-
-
-def test_quiet_blocks_overlapping_on_two_threads_restore_descriptor_2(capfd):
-    """A opens, B opens, A closes, B closes: descriptor 2 stays quiet until B closes, then is restored (two
-    saved copies restored out of order would leave it at /dev/null)."""
-    import threading
-
-    a_open, b_open, a_closed = threading.Event(), threading.Event(), threading.Event()
-
-    def first():
-        with quiet_native_stderr():
-            a_open.set()
-            b_open.wait(5)
-        a_closed.set()
-
-    def second():
-        a_open.wait(5)
-        with quiet_native_stderr():
-            b_open.set()
-            a_closed.wait(5)
-            os.write(2, b"native warning\n")  # A has closed, B still open: still quiet
-
-    threads = [threading.Thread(target=first), threading.Thread(target=second)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(10)
-    os.write(2, b"after\n")
-    assert capfd.readouterr().err == "after\n"

@@ -12,7 +12,6 @@ from __future__ import annotations
 import contextlib
 import os
 import sys
-import threading
 from collections.abc import Iterator
 
 _silenced = False  # descriptor 2 points at /dev/null for the rest of the process
@@ -48,33 +47,19 @@ def silence_native_stderr() -> None:
         pass
 
 
-_quiet_lock = threading.Lock()
-_quiet_depth = 0  # blocks of `quiet_native_stderr` open now, on all threads
-_quiet_saved: int | None = None  # what descriptor 2 pointed at before the first of them
-
-
 @contextlib.contextmanager
 def quiet_native_stderr() -> Iterator[None]:
-    """Native output on descriptor 2 goes to /dev/null inside the block; Python errors still raise. Blocks
-    may overlap on several threads (a video's detector warms its graphs beside other work): descriptor 2
-    is redirected when the first opens and restored when the last closes."""
-    global _quiet_depth, _quiet_saved
+    """Native output on descriptor 2 goes to /dev/null inside the block; Python errors still raise."""
     if _silenced or _keep_native_logs():
         yield
         return
-    with _quiet_lock:
-        if _quiet_depth == 0:
-            try:
-                _quiet_saved = _point_fd2_at_devnull()
-            except (OSError, ValueError, AttributeError):
-                _quiet_saved = None
-        _quiet_depth += 1
+    try:
+        saved = _point_fd2_at_devnull()
+    except (OSError, ValueError, AttributeError):
+        yield
+        return
     try:
         yield
     finally:
-        with _quiet_lock:
-            _quiet_depth -= 1
-            if _quiet_depth == 0 and _quiet_saved is not None:
-                os.dup2(_quiet_saved, 2)
-                os.close(_quiet_saved)
-                _quiet_saved = None
+        os.dup2(saved, 2)
+        os.close(saved)

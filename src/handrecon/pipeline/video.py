@@ -82,9 +82,8 @@ class VideoReconstructor:
             ),
             network_iterations=max(video.iterations, base.config.network_iterations),  # the video's own count
         )
-        # the graphs' first calls run on a thread while the rest is set up (`TrackingDetector`)
         detector = TrackingDetector(
-            cfg.max_hands or 2, cfg.min_detection_confidence, search_every=video.search_every, warm_up=True
+            cfg.max_hands or 2, cfg.min_detection_confidence, search_every=video.search_every
         )
         self.image = ImageReconstructor(base.models, cfg, detector=detector)
         self.tracker = HandTracker()

@@ -7,16 +7,9 @@ frame with exactly one hand tracked is followed by a one-hand graph (the landmar
 region alone, palm detection only when it loses the hand), and every `search_every` frames the full graph
 looks for more hands: a second hand that comes into view is found within that many frames. With no hand
 or with several, the full graph runs (as before).
-
-A graph's first call costs ~0.2 s of CPU (MediaPipe readies its models' runtimes there, against 15-45 ms for a
-later call). With `warm_up`, both graphs make that call on a blank frame, on a thread, while the video's
-other start-up work runs; a blank frame holds no hand, so the graphs start tracking from the first video
-frame as they would have (the same landmarks).
 """
 
 from __future__ import annotations
-
-import threading
 
 import numpy as np
 
@@ -28,9 +21,7 @@ class TrackingDetector:
     """`track(rgb)` per video frame; the same detections as one full tracking graph, cheaper when one
     hand is in view. `max_hands=1` runs one graph only."""
 
-    def __init__(
-        self, max_hands: int, min_detection_confidence: float, search_every: int = 15, warm_up: bool = False
-    ) -> None:
+    def __init__(self, max_hands: int, min_detection_confidence: float, search_every: int = 15) -> None:
         self.max_hands = max_hands
         self.search_every = search_every
         self.full = MediaPipeHands(max_hands=max_hands, min_detection_confidence=min_detection_confidence, video=True)
@@ -42,33 +33,8 @@ class TrackingDetector:
         self._last_count = 0
         self._single_frames = 0  # frames tracked by the one-hand graph since the last search
         self.searches = 0  # full-graph runs while one hand was tracked (for tests and benchmarks)
-        self._warming: threading.Thread | None = None
-        self._warm_error: list[BaseException] = []
-        if warm_up:
-            self._warming = threading.Thread(target=self._warm_up, name="handrecon-detector-warm-up", daemon=True)
-            self._warming.start()
-
-    # a VGA frame: the first call's cost is the models' set-up, whatever the frame's size
-    WARM_UP_FRAME = (480, 640, 3)
-
-    def _warm_up(self) -> None:
-        try:
-            blank = np.zeros(self.WARM_UP_FRAME, np.uint8)
-            for graph in (self.full, self.single):
-                if graph is not None:
-                    graph.track(blank)
-        except BaseException as e:  # raised by the first `track`
-            self._warm_error.append(e)
-
-    def _wait_for_warm_up(self) -> None:
-        if self._warming is not None:
-            self._warming.join()
-            self._warming = None
-            if self._warm_error:
-                raise self._warm_error.pop()
 
     def track(self, rgb: np.ndarray) -> list[HandDetection]:
-        self._wait_for_warm_up()
         if self.single is None or self._last_count != 1:
             dets = self.full.track(rgb)
             self._single_frames = 0
@@ -88,9 +54,6 @@ class TrackingDetector:
         return self.track(rgb)
 
     def close(self) -> None:
-        if self._warming is not None:  # not while a graph runs; its error, if any, is moot now
-            self._warming.join()
-            self._warming = None
         self.full.close()
         if self.single is not None:
             self.single.close()
