@@ -32,3 +32,17 @@ def test_matplotlib_imported_before_is_left_alone():
     code = code.replace('"matplotlib.pyplot" in sys.modules)', 'not "matplotlib.pyplot" in sys.modules)')
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
     assert out == ["False", "False", "module", "True", "True"]
+
+
+def test_matplotlib_used_while_the_stand_ins_are_in_place_gets_the_real_modules():
+    code = """
+import sys
+from handrecon.detect.mediapipe_hands import _matplotlib_deferred
+with _matplotlib_deferred():
+    import matplotlib.pyplot as plt  # another thread's import, during MediaPipe's
+    version = plt.matplotlib.__version__  # forwarded: the real modules replace the stand-ins
+    print(type(sys.modules["matplotlib"]).__name__, type(sys.modules["matplotlib.pyplot"]).__name__)
+print(type(sys.modules["matplotlib"]).__name__, bool(version))
+"""
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
+    assert out == ["module", "module", "module", "True"]

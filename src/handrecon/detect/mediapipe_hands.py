@@ -39,6 +39,10 @@ class _DeferredModule(types.ModuleType):
     def __getattr__(self, name: str):
         if name.startswith("__"):  # import machinery probing the module
             raise AttributeError(name)
+        # used while MediaPipe still imports (another thread): the stand-ins give way to the real modules
+        for key in ("matplotlib.pyplot", "matplotlib"):
+            if isinstance(sys.modules.get(key), _DeferredModule):
+                del sys.modules[key]
         return getattr(importlib.import_module(self.__name__), name)
 
 
