@@ -15,7 +15,12 @@ one palm detection per copy).
 
 from __future__ import annotations
 
+import contextlib
+import importlib
 import os
+import sys
+import types
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import numpy as np
@@ -25,6 +30,50 @@ from handrecon.io.native_stderr import quiet_native_stderr
 
 os.environ.setdefault("GLOG_minloglevel", "2")  # MediaPipe's C++ logging: errors only
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+
+class _DeferredModule(types.ModuleType):
+    """Stands in for a module while MediaPipe is imported; the real module is imported at the first use of
+    one of its attributes."""
+
+    def __getattr__(self, name: str):
+        if name.startswith("__"):  # import machinery probing the module
+            raise AttributeError(name)
+        # used while MediaPipe still imports (another thread): the stand-ins give way to the real modules
+        for key in ("matplotlib.pyplot", "matplotlib"):
+            if isinstance(sys.modules.get(key), _DeferredModule):
+                del sys.modules[key]
+        return getattr(importlib.import_module(self.__name__), name)
+
+
+@contextlib.contextmanager
+def _matplotlib_deferred() -> Iterator[None]:
+    """`import matplotlib.pyplot` yields stand-ins inside the block. MediaPipe's package imports its
+    drawing helpers, which import pyplot (about 0.6 s of a video's start-up on 2 cores) and use it only to
+    plot; handrecon never calls them. After the block, `matplotlib` imports as usual, and a stand-in kept by
+    those helpers forwards to the real module. Nothing is deferred when matplotlib is already imported."""
+    if "matplotlib" in sys.modules:
+        yield
+        return
+    top, pyplot = _DeferredModule("matplotlib"), _DeferredModule("matplotlib.pyplot")
+    top.pyplot = pyplot  # `import matplotlib.pyplot as plt` reads this attribute
+    sys.modules["matplotlib"], sys.modules["matplotlib.pyplot"] = top, pyplot
+    try:
+        yield
+    finally:
+        for name, stand_in in (("matplotlib", top), ("matplotlib.pyplot", pyplot)):
+            if sys.modules.get(name) is stand_in:
+                del sys.modules[name]
+
+
+def import_mediapipe() -> types.ModuleType:
+    """The `mediapipe` package, imported without its plotting helpers' matplotlib (`_matplotlib_deferred`)."""
+    if "mediapipe" not in sys.modules:
+        with _matplotlib_deferred():
+            import mediapipe  # noqa: F401
+    import mediapipe
+
+    return mediapipe
 
 
 @dataclass(frozen=True)
@@ -65,9 +114,7 @@ class MediaPipeHands:
         video: bool = False,
         fallback_passes: bool = True,
     ) -> None:
-        import mediapipe as mp
-
-        self._mp = mp
+        self._mp = import_mediapipe()
         self.mirrored = mirrored
         self.video = video
         self.fallback_passes = fallback_passes
