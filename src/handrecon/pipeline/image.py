@@ -125,9 +125,11 @@ class ImageReconstructor:
     ) -> list[Hand]:
         if not dets:
             return []
-        obs, starts = self.observations(dets, K, init)
-        fits = self.fitter.fit(obs, K, starts, previous)
-        hands = self.package(rgb, dets, fits, K, self.config.texture if texture is None else texture, check_penetration)
+        texture = self.config.texture if texture is None else texture
+        with single_torch_thread():  # small tensors throughout, packaging and texture too (`fit.torch_threads`)
+            obs, starts = self.observations(dets, K, init)
+            fits = self.fitter.fit(obs, K, starts, previous)
+            hands = self.package(rgb, dets, fits, K, texture, check_penetration)
         for h, record in zip(hands, self._initial_records, strict=True):
             h.initial = record
         return hands
