@@ -5,7 +5,8 @@ penetration test), so splitting an operation across threads gains nothing, while
 costs a fork/join and the pool's threads then spin-wait for the next one. On a busy machine a spinning or
 descheduled team member stalls every region: with torch's default of one thread per core (the in-process
 API, benchmarks/bench_reconstruct.py), the landmark network of `--init network`, the fit and its
-penetration test took about 2-7x the CPU and wall time of one thread on 2 loaded cores. The command line's
+penetration test took about 2-7x, the packaging with its texture about 10x, the CPU time of one thread on
+2 loaded cores. `pipeline.image` runs a photo's start, fit and packaging inside one block. The command line's
 workers already run one thread (`pipeline.batch.COMPUTE_THREADS`). The results are the same to the bit
 (the dev photos' fits with both starts; tests/fit/test_torch_threads.py).
 
