@@ -102,3 +102,28 @@ def test_a_checkpoint_of_another_asset_version_warns(models, tmp_path):
     save_head(LandmarkInitNet(**opts), path, opts, {"hand_model_asset_sha256": "0" * 64})
     with pytest.warns(UserWarning, match="another version"):
         NetworkInitializer(models, path)
+
+
+def test_the_network_runs_on_one_torch_thread_with_the_same_starts(models, checkpoint, monkeypatch):
+    init = NetworkInitializer(models, checkpoint)
+    K = torch.tensor([[500.0, 0, 320], [0, 500.0, 240], [0, 0, 1]], dtype=torch.float64)
+    with torch.no_grad():
+        j = models["right"](global_orient=torch.tensor([[0.3, -0.4, 0.2]]), transl=torch.tensor([[0.02, 0.0, 0.4]]),
+                            skin_mesh=False).joints[0].double()
+    uv = ((j @ K.T)[:, :2] / j[:, 2:]).numpy()
+    det = HandDetection(keypoints=uv, world=(j - j.mean(0)).numpy(), handedness="right", handedness_score=0.9)
+    seen = []
+    forward = init.net.forward
+    monkeypatch.setattr(init.net, "forward", lambda *a, **k: seen.append(torch.get_num_threads()) or forward(*a, **k))
+    before = torch.get_num_threads()
+    try:
+        torch.set_num_threads(2)
+        (p2, s2), = init([det], K)
+        assert seen == [1] and torch.get_num_threads() == 2
+        torch.set_num_threads(1)
+        (p1, s1), = init([det], K)
+    finally:
+        torch.set_num_threads(before)
+    for a, b in zip(p2.model_inputs().values(), p1.model_inputs().values(), strict=True):
+        assert (a is None and b is None) or torch.equal(a, b)
+    assert np.array_equal(s2, s1)

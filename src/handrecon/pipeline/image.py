@@ -15,6 +15,7 @@ from handrecon.detect.types import HandDetection
 from handrecon.detect.uncertainty import SigmaCalibration, keypoint_sigma
 from handrecon.fit.initialize import HandParams, inverse_kinematics, place_landmarks
 from handrecon.fit.refine import FitResult, HandFitter, HandObservation
+from handrecon.fit.torch_threads import single_torch_thread
 from handrecon.geometry.camera import PerspectiveCamera, project_points
 from handrecon.hand.keypoints import MANO16_NAMES
 from handrecon.io import downscale_for_processing
@@ -68,7 +69,14 @@ class ImageReconstructor:
     ) -> tuple[list[HandObservation], list[HandParams]]:
         """What the fit matches per hand, and its starting point: `init` where given (a video's previous
         frame), else the landmark network's prediction (`config.init == "network"`), else inverse kinematics
-        onto the detector's landmarks placed in the camera."""
+        onto the detector's landmarks placed in the camera. Runs with one torch thread, as the fit
+        (`fit.torch_threads`)."""
+        with single_torch_thread():
+            return self._observations(dets, K, init)
+
+    def _observations(
+        self, dets: list[HandDetection], K: torch.Tensor, init: list[HandParams | None] | None
+    ) -> tuple[list[HandObservation], list[HandParams]]:
         given = list(init) if init is not None else [None] * len(dets)
         dtype = next(iter(self.models.values())).dtype
         Kn = K.detach().cpu().numpy()
@@ -118,9 +126,11 @@ class ImageReconstructor:
     ) -> list[Hand]:
         if not dets:
             return []
-        obs, starts = self.observations(dets, K, init)
-        fits = self.fitter.fit(obs, K, starts, previous)
-        hands = self.package(rgb, dets, fits, K, self.config.texture if texture is None else texture, check_penetration)
+        texture = self.config.texture if texture is None else texture
+        with single_torch_thread():  # small tensors throughout, packaging and texture too (`fit.torch_threads`)
+            obs, starts = self.observations(dets, K, init)
+            fits = self.fitter.fit(obs, K, starts, previous)
+            hands = self.package(rgb, dets, fits, K, texture, check_penetration)
         for h, record in zip(hands, self._initial_records, strict=True):
             h.initial = record
         return hands

@@ -18,6 +18,7 @@ import torch
 
 from handrecon.detect.types import HandDetection
 from handrecon.fit.initialize import place_landmarks
+from handrecon.fit.torch_threads import single_torch_thread
 from handrecon.geometry.rotations import matrix_to_axis_angle
 from handrecon.hand.params import HandParams
 from handrecon.io.errors import SettingError
@@ -51,9 +52,14 @@ class NetworkInitializer:
                  ) -> list[tuple[HandParams, np.ndarray]]:
         """Per detection: (initial parameters, the network's per-joint 3D sigma (21,) metres). `placed`: the
         detections' world landmarks turned into the camera by PnP (`fit.initialize.place_landmarks`), when
-        the caller has them already."""
+        the caller has them already. Runs on one torch thread (`fit.torch_threads`)."""
         if not dets:
             return []
+        with single_torch_thread():
+            return self._predict(dets, K, placed)
+
+    def _predict(self, dets: list[HandDetection], K: torch.Tensor, placed: list[np.ndarray] | None
+                 ) -> list[tuple[HandParams, np.ndarray]]:
         Kf = K.detach().to(torch.float32).cpu()
         if placed is None:
             Kn = K.detach().double().cpu().numpy()
