@@ -11,6 +11,7 @@ from handrecon.geometry.camera import PerspectiveCamera, intrinsics
 from handrecon.geometry.mesh import uv_sphere
 from handrecon.hand.keypoints import FINGER_COLORS, OPENPOSE_BONES, WRIST_COLOR, openpose_to_mano
 from handrecon.render.overlay import (
+    draw_hands_2d,
     draw_skeleton,
     draw_uncertainty,
     hstack_images,
@@ -235,3 +236,28 @@ def test_mesh_overlay_shading_matches_the_full_render_composite_on_an_occluded_s
     outside[ys.min() : ys.max() + 1, xs.min() : xs.max() + 1] = False
     np.testing.assert_array_equal(out[outside], photo[outside])
     np.testing.assert_array_equal(out[~mask], photo[~mask])
+
+
+def test_hands_drawn_on_one_canvas_equal_the_drawings_one_after_another():
+    """`draw_hands_2d`: per hand the skeleton then the ellipses, as `draw_skeleton` and `draw_uncertainty`
+    draw them one copy after another; hands overlap, one has no sigma, one a joint outside the image and
+    one a missing (NaN) joint."""
+    rng = np.random.default_rng(3)
+    hands = []
+    for k in range(3):
+        kp = rng.uniform(-10, [W + 10, H + 10], (21, 2))
+        sigma = None if k == 1 else rng.uniform(0, 12, (21, 2))
+        if k == 2:
+            kp[5] = np.nan
+        hands.append((kp, sigma, k + 1, k + 2))
+    expected = _photo()
+    for kp, sigma, line_width, radius in hands:
+        expected = draw_skeleton(expected, kp, line_width=line_width, joint_radius=radius)
+        if sigma is not None:
+            expected = draw_uncertainty(expected, kp, sigma)
+    photo = _photo()
+    out = draw_hands_2d(photo, hands)
+    assert np.array_equal(out, expected) and not np.array_equal(out, photo)
+    assert np.array_equal(photo, _photo())  # the input is left as it was
+    with pytest.raises(ValueError, match="non-negative"):
+        draw_hands_2d(photo, [(hands[0][0], -np.ones((21, 2)), 1, 1)])

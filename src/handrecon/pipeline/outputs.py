@@ -27,7 +27,7 @@ from handrecon.io import (
 )
 from handrecon.pipeline.naming import output_stems, safe_stem  # noqa: F401  (also named from here)
 from handrecon.pipeline.results import SCHEMA_VERSION, Hand
-from handrecon.render.overlay import draw_skeleton, draw_uncertainty, overlay_mesh, side_view
+from handrecon.render.overlay import draw_hands_2d, overlay_mesh, side_view
 
 MESH_FORMATS = ("obj", "ply", "glb")
 OVERLAY_COLOR = (0.62, 0.72, 0.90)  # light blue: stands out against skin
@@ -115,14 +115,13 @@ def overlay_image(
         cam = PerspectiveCamera(torch.as_tensor(K, dtype=torch.float32), W, H)
         v, f = _scene_mesh(hands)
         out = overlay_mesh(rgb, v, f, cam, alpha=0.75, color=OVERLAY_COLOR)
+        drawn = []
         for h in hands:
             joints_2d = h.joints_2d * s
             size = float(np.ptp(joints_2d, axis=0).max())
-            out = draw_skeleton(
-                out, joints_2d, line_width=max(1, round(size / 60)), joint_radius=max(1, round(size / 45))
-            )
-            if uncertainty:
-                out = draw_uncertainty(out, joints_2d, np.stack([h.sigma_2d, h.sigma_2d], -1) * s)
+            sigma = np.stack([h.sigma_2d, h.sigma_2d], -1) * s if uncertainty else None
+            drawn.append((joints_2d, sigma, max(1, round(size / 60)), max(1, round(size / 45))))
+        out = draw_hands_2d(out, drawn)
     return out
 
 

@@ -280,16 +280,19 @@ def draw_skeleton(
         conf = convert_keypoints(torch.as_tensor(conf)[:, None], order, "openpose")[:, 0].numpy()
     shown = (conf >= min_confidence) & np.isfinite(kp).all(1)
     canvas = Image.fromarray(as_uint8_image(image))
-    draw = ImageDraw.Draw(canvas)
+    _skeleton_on(ImageDraw.Draw(canvas), kp, shown, line_width, joint_radius)
+    return np.asarray(canvas).copy()
+
+
+def _skeleton_on(draw: ImageDraw.ImageDraw, kp: np.ndarray, shown: np.ndarray, line_width: int, radius: int) -> None:
+    """Bones then joints of OpenPose keypoints (21, 2) whose `shown` is true, drawn with `draw`."""
     for parent, child in OPENPOSE_BONES:
         if shown[parent] and shown[child]:
             draw.line([tuple(kp[parent]), tuple(kp[child])], fill=joint_color(child), width=line_width)
     for j in range(21):
         if shown[j]:
             x, y = kp[j]
-            r = joint_radius
-            draw.ellipse([x - r, y - r, x + r, y + r], fill=joint_color(j), outline=(255, 255, 255))
-    return np.asarray(canvas).copy()
+            draw.ellipse([x - radius, y - radius, x + radius, y + radius], fill=joint_color(j), outline=(255, 255, 255))
 
 
 def paint_skeleton(
@@ -335,12 +338,39 @@ def draw_uncertainty(
     if (sd < 0).any():
         raise ValueError("sigma must be non-negative")
     canvas = Image.fromarray(as_uint8_image(image))
-    draw = ImageDraw.Draw(canvas)
+    _ellipses_on(ImageDraw.Draw(canvas), kp, sd * scale, line_width)
+    return np.asarray(canvas).copy()
+
+
+def _ellipses_on(draw: ImageDraw.ImageDraw, kp: np.ndarray, size: np.ndarray, line_width: int) -> None:
+    """An ellipse of width x height `size` (21, 2) around each OpenPose keypoint (21, 2), drawn with `draw`."""
     for j in range(21):
-        (x, y), (sx, sy) = kp[j], sd[j] * scale
+        (x, y), (sx, sy) = kp[j], size[j]
         if not (np.isfinite([x, y, sx, sy]).all()):
             continue
         draw.ellipse([x - sx / 2, y - sy / 2, x + sx / 2, y + sy / 2], outline=joint_color(j), width=line_width)
+
+
+def draw_hands_2d(
+    image: np.ndarray,
+    hands: Sequence[tuple[np.ndarray, np.ndarray | None, int, int]],
+    order: str = "openpose",
+    ellipse_width: int = 2,
+) -> np.ndarray:
+    """For each hand (keypoints (21, 2), sigma (21, 2) or None, line width, joint radius) in turn, what
+    `draw_skeleton` and then `draw_uncertainty` (scale 1) draw: the same pixels, on one canvas for all of
+    them instead of an image copy in and out of Pillow per drawing. `image` is (H, W, 3) uint8; a new
+    array is returned."""
+    canvas = Image.fromarray(as_uint8_image(image))
+    draw = ImageDraw.Draw(canvas)
+    for keypoints, sigma, line_width, joint_radius in hands:
+        kp = _keypoints_np(keypoints, order)
+        _skeleton_on(draw, kp, np.isfinite(kp).all(1), line_width, joint_radius)
+        if sigma is not None:
+            sd = _keypoints_np(sigma, order)
+            if (sd < 0).any():
+                raise ValueError("sigma must be non-negative")
+            _ellipses_on(draw, kp, sd, ellipse_width)
     return np.asarray(canvas).copy()
 
 
