@@ -27,7 +27,7 @@ from handrecon.io import (
 )
 from handrecon.pipeline.naming import output_stems, safe_stem  # noqa: F401  (also named from here)
 from handrecon.pipeline.results import SCHEMA_VERSION, Hand
-from handrecon.render.overlay import draw_hands_2d, overlay_mesh, side_view
+from handrecon.render.overlay import draw_hands_2d, overlay_and_side_view, overlay_mesh, side_view
 
 MESH_FORMATS = ("obj", "ply", "glb")
 OVERLAY_COLOR = (0.62, 0.72, 0.90)  # light blue: stands out against skin
@@ -108,21 +108,22 @@ def overlay_image(
     """Shaded meshes over the photo, the 21-joint skeleton per hand and the per-joint sigma ellipses; on a
     copy downscaled to `max_side` when the photo is larger."""
     rgb, s = downscale_for_processing(rgb, max_side)
-    K = scaled_intrinsics(K, s)
-    H, W = rgb.shape[:2]
-    out = rgb
-    if hands:
-        cam = PerspectiveCamera(torch.as_tensor(K, dtype=torch.float32), W, H)
-        v, f = _scene_mesh(hands)
-        out = overlay_mesh(rgb, v, f, cam, alpha=0.75, color=OVERLAY_COLOR)
-        drawn = []
-        for h in hands:
-            joints_2d = h.joints_2d * s
-            size = float(np.ptp(joints_2d, axis=0).max())
-            sigma = np.stack([h.sigma_2d, h.sigma_2d], -1) * s if uncertainty else None
-            drawn.append((joints_2d, sigma, max(1, round(size / 60)), max(1, round(size / 45))))
-        out = draw_hands_2d(out, drawn)
-    return out
+    if not hands:
+        return rgb
+    cam = PerspectiveCamera(torch.as_tensor(scaled_intrinsics(K, s), dtype=torch.float32), *rgb.shape[1::-1])
+    v, f = _scene_mesh(hands)
+    return _draw_joints(overlay_mesh(rgb, v, f, cam, alpha=0.75, color=OVERLAY_COLOR), hands, s, uncertainty)
+
+
+def _draw_joints(image: np.ndarray, hands: list[Hand], s: float, uncertainty: bool) -> np.ndarray:
+    """Each hand's skeleton (line width and joint size from its size in the image) and sigma ellipses."""
+    drawn = []
+    for h in hands:
+        joints_2d = h.joints_2d * s
+        size = float(np.ptp(joints_2d, axis=0).max())
+        sigma = np.stack([h.sigma_2d, h.sigma_2d], -1) * s if uncertainty else None
+        drawn.append((joints_2d, sigma, max(1, round(size / 60)), max(1, round(size / 45))))
+    return draw_hands_2d(image, drawn)
 
 
 def side_image(
@@ -139,6 +140,20 @@ def side_image(
     cam = PerspectiveCamera(torch.as_tensor(K, dtype=torch.float32), width, height)
     v, f = _scene_mesh(hands)
     return side_view(v, f, cam, angle_deg=90.0, color=OVERLAY_COLOR)
+
+
+def overlay_and_side_images(
+    rgb: np.ndarray, hands: list[Hand], K: np.ndarray, max_side: int = OVERLAY_MAX_SIDE
+) -> tuple[np.ndarray, np.ndarray | None]:
+    """(`overlay_image(rgb, hands, K)`, `side_image(hands, K, width, height)`), the same pixels, with the
+    meshes of both rasterized in one batch (`overlay_and_side_view`)."""
+    small, s = downscale_for_processing(rgb, max_side)
+    if not hands:
+        return small, None
+    cam = PerspectiveCamera(torch.as_tensor(scaled_intrinsics(K, s), dtype=torch.float32), *small.shape[1::-1])
+    v, f = _scene_mesh(hands)
+    overlay, side = overlay_and_side_view(small, v, f, cam, alpha=0.75, color=OVERLAY_COLOR, angle_deg=90.0)
+    return _draw_joints(overlay, hands, s, True), side
 
 
 def write_image_outputs(
@@ -208,8 +223,8 @@ def _write_image_files(
     save_npz_atomic(files.npz, arrays)
     if overlay:
         files.overlay = out_dir / f"{stem}_overlay.png"
-        save_png_atomic(files.overlay, overlay_image(rgb, hands, K))
-        side = side_image(hands, K, W, H)
+        overlay_rgb, side = overlay_and_side_images(rgb, hands, K)
+        save_png_atomic(files.overlay, overlay_rgb)
         if side is not None:
             files.side = out_dir / f"{stem}_side.png"
             save_png_atomic(files.side, side)
