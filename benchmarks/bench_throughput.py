@@ -185,8 +185,10 @@ def output_costs(folder: Path, limit: int = 20) -> tuple[dict[str, list[float]],
         write_obj,
         write_ply,
     )
+    from handrecon.pipeline import outputs
     from handrecon.pipeline.outputs import image_record, overlay_image, side_image, write_image_outputs
 
+    together = getattr(outputs, "overlay_and_side_images", None)  # not in earlier versions
     rec = HandReconstructor()
     paths = sorted(folder.glob("*.jpg"))[:limit]
     costs: dict[str, list[float]] = {}
@@ -220,6 +222,8 @@ def output_costs(folder: Path, limit: int = 20) -> tuple[dict[str, list[float]],
             clock("overlay PNG write", lambda: save_png_atomic(out / "o.png", ov))
             sv = clock("side view render", lambda: side_image(hands, Kn, rgb.shape[1], rgb.shape[0]))
             clock("side view PNG write", lambda: save_png_atomic(out / "s.png", sv))
+            if together is not None:  # what write_image_outputs draws: both from one batched rasterization
+                clock("overlay + side view, together", lambda: together(rgb, hands, Kn))
             # the texture is encoded once per hand and given to both the OBJ and the GLB writer
             tex = clock("texture PNG encode", lambda: png_bytes(h.texture))
             clock("OBJ + MTL + texture file", lambda: write_obj(out / "m.obj", h.vertices, h.faces, uv=h.uv,
@@ -245,7 +249,8 @@ def print_output_costs(runs: dict[str, list[tuple[dict, dict]]], photos: int) ->
     names = list(runs[tags[0]][0][0])
 
     def median_of(tag: str, name: str, which: int) -> float:
-        return statistics.median(statistics.median(run[which][name]) for run in runs[tag] if name in run[which])
+        per_run = [statistics.median(run[which][name]) for run in runs[tag] if name in run[which]]
+        return statistics.median(per_run) if per_run else float("nan")  # a step an earlier version lacks
 
     rounds = len(runs[tags[0]])
     print(f"\nper image, in process ({photos} photos, {rounds} run(s), median ms; CPU: the measuring thread's):")
