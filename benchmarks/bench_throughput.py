@@ -250,7 +250,7 @@ def print_output_costs(runs: dict[str, list[tuple[dict, dict]]], photos: int) ->
 
     def median_of(tag: str, name: str, which: int) -> float:
         per_run = [statistics.median(run[which][name]) for run in runs[tag] if name in run[which]]
-        return statistics.median(per_run) if per_run else float("nan")  # a step an earlier version lacks
+        return statistics.median(per_run) if per_run else float("nan")  # a step an earlier version lacks: nan
 
     rounds = len(runs[tags[0]])
     print(f"\nper image, in process ({photos} photos, {rounds} run(s), median ms; CPU: the measuring thread's):")
@@ -260,7 +260,7 @@ def print_output_costs(runs: dict[str, list[tuple[dict, dict]]], photos: int) ->
         cells, ratio = [], ""
         for tag in tags:
             cells.append(f" | {median_of(tag, name, 0):7.1f} {median_of(tag, name, 1):7.1f} CPU")
-        if len(tags) == 2:
+        if len(tags) == 2 and name in runs[tags[1]][0][0]:
             rw = median_of(tags[0], name, 0) / max(1e-9, median_of(tags[1], name, 0))
             rc = median_of(tags[0], name, 1) / max(1e-9, median_of(tags[1], name, 1))
             ratio = f" | {rw:4.2f} {rc:4.2f}"
