@@ -14,6 +14,7 @@ import json
 import os
 import re
 import struct
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -103,18 +104,21 @@ class _TopologyCache:
     def __init__(self, size: int = 16) -> None:
         self.size = size
         self._entries: dict[tuple, Any] = {}
+        self._lock = threading.Lock()  # writer threads (a photo's files, a video's frames) may share it
 
     def get(self, kind: str, arrays: tuple[np.ndarray, ...], make: Any) -> Any:
         key = (kind, *((a.dtype.str, a.shape, a.tobytes()) for a in arrays))
-        hit = self._entries.get(key)
+        with self._lock:
+            hit = self._entries.get(key)
         if hit is None:
             hit = make()
             for a in hit if isinstance(hit, tuple) else (hit,):
                 if isinstance(a, np.ndarray):
                     a.flags.writeable = False
-            while len(self._entries) >= self.size:
-                self._entries.pop(next(iter(self._entries)), None)
-            self._entries[key] = hit
+            with self._lock:
+                while len(self._entries) >= self.size:
+                    self._entries.pop(next(iter(self._entries)))
+                self._entries[key] = hit
         return hit
 
 
