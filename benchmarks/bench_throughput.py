@@ -194,10 +194,11 @@ def video_fps(root: Path, envs: dict[str, dict], runs: int, seconds: int = 3) ->
         print(f"video whole command, baseline / this tree (speed-up), per interleaved round: {speedups}")
 
 
-def output_costs(folder: Path, limit: int = 20) -> None:
-    """Per image, in this process: what each step and output costs (median ms over the folder's first
-    photos), with one torch thread as the command uses. The fit is timed again on the same inputs with one and
-    with two torch threads: a repeat finds set-up work done and caches warm, so compare the two repeats."""
+def output_costs(folder: Path, limit: int = 20) -> tuple[dict[str, list[float]], dict[str, list[float]], dict]:
+    """Per image, in this process: what each step and output costs (wall and CPU ms of this thread per
+    photo, over the folder's first photos), with one torch thread as the command uses. The fit is timed
+    again on the same inputs with one and with two torch threads: a repeat finds set-up work done and caches
+    warm, so compare the two repeats. Returns (wall, cpu, images for `png_settings`)."""
     import torch
 
     torch.set_num_threads(1)
@@ -212,17 +213,21 @@ def output_costs(folder: Path, limit: int = 20) -> None:
         write_obj,
         write_ply,
     )
+    from handrecon.pipeline import outputs
     from handrecon.pipeline.outputs import image_record, overlay_image, side_image, write_image_outputs
 
+    together = getattr(outputs, "overlay_and_side_images", None)  # not in earlier versions
     rec = HandReconstructor()
     paths = sorted(folder.glob("*.jpg"))[:limit]
     costs: dict[str, list[float]] = {}
+    cpu: dict[str, list[float]] = {}
     images: dict[str, list[np.ndarray]] = {"overlay": [], "side view": [], "texture": []}
 
     def clock(name, fn):
-        t0 = time.perf_counter()
+        c0, t0 = time.thread_time(), time.perf_counter()
         out = fn()
         costs.setdefault(name, []).append((time.perf_counter() - t0) * 1000)
+        cpu.setdefault(name, []).append((time.thread_time() - c0) * 1000)
         return out
 
     with tempfile.TemporaryDirectory() as tmp:
@@ -245,6 +250,8 @@ def output_costs(folder: Path, limit: int = 20) -> None:
             clock("overlay PNG write", lambda: save_png_atomic(out / "o.png", ov))
             sv = clock("side view render", lambda: side_image(hands, Kn, rgb.shape[1], rgb.shape[0]))
             clock("side view PNG write", lambda: save_png_atomic(out / "s.png", sv))
+            if together is not None:  # what write_image_outputs draws: both from one batched rasterization
+                clock("overlay + side view, together", lambda: together(rgb, hands, Kn))
             # the texture is encoded once per hand and given to both the OBJ and the GLB writer
             tex = clock("texture PNG encode", lambda: png_bytes(h.texture))
             clock("OBJ + MTL + texture file", lambda: write_obj(out / "m.obj", h.vertices, h.faces, uv=h.uv,
@@ -260,10 +267,59 @@ def output_costs(folder: Path, limit: int = 20) -> None:
             images["side view"].append(sv)
             images["texture"].append(h.texture)
     rec.close()
-    print(f"\nper image, in process ({len(paths)} photos, median ms):")
-    for name, ts in costs.items():
-        print(f"  {name:<32} {statistics.median(ts):7.1f}")
-    png_settings(images)
+    return costs, cpu, images
+
+
+def print_output_costs(runs: dict[str, list[tuple[dict, dict]]], photos: int) -> None:
+    """Median ms per photo of each step (wall, and CPU of the measuring thread), per source tree; with two
+    trees, side by side with their ratio (the median over the interleaved runs of each run's median)."""
+    tags = list(runs)
+    names = list(runs[tags[0]][0][0])
+
+    def median_of(tag: str, name: str, which: int) -> float:
+        per_run = [statistics.median(run[which][name]) for run in runs[tag] if name in run[which]]
+        return statistics.median(per_run) if per_run else float("nan")  # a step an earlier version lacks: nan
+
+    rounds = len(runs[tags[0]])
+    print(f"\nper image, in process ({photos} photos, {rounds} run(s), median ms; CPU: the measuring thread's):")
+    head = "".join(f" | {t.rstrip(': ') or 'this tree':>18}" for t in tags)
+    print(f"  {'step':<32}{head}" + (" | this / baseline (wall, CPU)" if len(tags) == 2 else ""))
+    for name in names:
+        cells, ratio = [], ""
+        for tag in tags:
+            cells.append(f" | {median_of(tag, name, 0):7.1f} {median_of(tag, name, 1):7.1f} CPU")
+        if len(tags) == 2 and name in runs[tags[1]][0][0]:
+            rw = median_of(tags[0], name, 0) / max(1e-9, median_of(tags[1], name, 0))
+            rc = median_of(tags[0], name, 1) / max(1e-9, median_of(tags[1], name, 1))
+            ratio = f" | {rw:4.2f} {rc:4.2f}"
+        print(f"  {name:<32}{''.join(cells)}{ratio}")
+
+
+OUTPUTS_CHILD = """
+import json, sys
+sys.path.insert(0, sys.argv[1])
+from bench_throughput import output_costs
+from pathlib import Path
+wall, cpu, _ = output_costs(Path(sys.argv[2]))
+print("OUTPUT-COSTS " + json.dumps([wall, cpu]))
+"""
+
+
+def output_costs_side_by_side(folder: Path, envs: dict[str, dict], runs: int) -> None:
+    """`output_costs` of each source tree in its own process (its `handrecon` from the env's PYTHONPATH),
+    the trees alternating run by run; then this tree's PNG settings."""
+    import json
+
+    results: dict[str, list[tuple[dict, dict]]] = {tag: [] for tag in envs}
+    here = str(Path(__file__).resolve().parent)
+    for _ in range(runs):
+        for tag, e in envs.items():
+            _, out, _ = timed([sys.executable, "-c", OUTPUTS_CHILD, here, str(folder)], dict(e, OMP_NUM_THREADS="1"))
+            line = next(ln for ln in out.splitlines() if ln.startswith("OUTPUT-COSTS "))
+            wall, cpu = json.loads(line[len("OUTPUT-COSTS "):])
+            results[tag].append((wall, cpu))
+    print_output_costs(results, len(next(iter(results.values()))[0][0].get("detect", [])))
+    png_settings(output_costs(folder, limit=8)[2])
 
 
 def png_settings(images: dict[str, list[np.ndarray]], rounds: int = 3) -> None:
@@ -344,6 +400,7 @@ def main() -> None:
     ap.add_argument("--baseline-threads", type=int, default=1, help="OMP_NUM_THREADS of the baseline's runs")
     ap.add_argument("--skip", nargs="*", default=[], choices=["startup", "folder", "outputs", "video", "fsync"])
     ap.add_argument("--video-seconds", type=int, default=3, help="length of the video clip at 30 frames/s")
+    ap.add_argument("--output-runs", type=int, default=1, help="runs of the per-image costs per source tree")
     ap.add_argument("--detectors", nargs="+", default=["thorough", "fast"], help="detectors of this tree to run")
     args = ap.parse_args()
 
@@ -417,7 +474,7 @@ def main() -> None:
                 print(f"  {name:<34} {statistics.median(per):7.1f} ms  ({min(per):.1f}-{max(per):.1f})")
         print(f"load average at end: {' '.join(f'{x:.1f}' for x in os.getloadavg())}")
         if "outputs" not in args.skip:
-            output_costs(tmp / "photos")
+            output_costs_side_by_side(tmp / "photos", envs, args.output_runs)
         if "fsync" not in args.skip:
             fsync_costs(tmp)
         if "video" not in args.skip:

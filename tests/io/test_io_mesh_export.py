@@ -354,3 +354,56 @@ def test_obj_face_lines_of_every_layout(tmp_path, sphere):
         write_obj(tmp_path / f"{name}.obj", v, f, **kwargs)
         lines = [ln for ln in (tmp_path / f"{name}.obj").read_text().splitlines() if ln.startswith("f ")]
         assert len(lines) == len(f) and lines[0] == first
+
+
+def _reference_obj_lines(v, f, uv, fuv) -> list[str]:
+    """The body of a textured OBJ formatted line by line: the text `write_obj` must produce, cached or not."""
+    lines = ["v {:.9g} {:.9g} {:.9g}".format(*row) for row in np.asarray(v, np.float64)]
+    lines += ["vt {:.9g} {:.9g}".format(*row) for row in np.asarray(uv, np.float64)]
+    lines.append("usemtl hand")
+    for fr, tr in zip(f, fuv, strict=True):
+        lines.append("f " + " ".join(f"{a + 1}/{t + 1}" for a, t in zip(fr, tr, strict=True)))
+    return lines
+
+
+def test_meshes_sharing_a_topology_get_their_own_text_and_buffers(tmp_path, sphere, texture, rng, monkeypatch):
+    """Face lines, UV lines, seam splits and PLY face records are made once per topology and reused: each of
+    several meshes (the same shape and layout, other values; negative zero, huge and tiny coordinates,
+    another UV table, other faces) is written exactly as a fresh writer writes it."""
+    v0, f0, uv0, fuv0 = sphere
+    meshes = [(v0, f0, uv0, fuv0)]
+    v1 = v0 * rng.choice([-1.0, 1.0], v0.shape) * 10.0 ** rng.integers(-12, 12, v0.shape)
+    v1[0] = [-0.0, 0.0, -0.0]
+    meshes.append((v1, f0, uv0, fuv0))
+    meshes.append((v0, f0, rng.uniform(0, 1, uv0.shape), fuv0))  # another UV table, same corners
+    meshes.append((v0, f0[:, [0, 2, 1]], uv0, fuv0[:, [0, 2, 1]]))  # the same arrays' shapes, other faces
+
+    def write_all(folder, v, f, uv, fuv):
+        folder.mkdir()
+        write_obj(folder / "m.obj", v, f, uv=uv, faces_uv=fuv, texture=texture)
+        write_ply(folder / "m.ply", v, f)
+        write_glb(folder / "m.glb", v, f, uv=uv, faces_uv=fuv, texture=texture)
+        return {name: (folder / name).read_bytes() for name in _names(folder)}
+
+    for k, (v, f, uv, fuv) in enumerate(meshes):
+        # from k = 1 on, the first write finds another mesh's topology cached; the second its own
+        written = [write_all(tmp_path / f"{k}_{rep}", v, f, uv, fuv) for rep in range(2)]
+        assert (tmp_path / f"{k}_0" / "m.obj").read_text().splitlines()[2:] == _reference_obj_lines(v, f, uv, fuv)
+        with monkeypatch.context() as m:  # a writer that never saw this topology
+            m.setattr(mesh_export, "_TOPOLOGY", mesh_export._TopologyCache())
+            fresh = write_all(tmp_path / f"{k}_fresh", v, f, uv, fuv)
+        assert written[0] == fresh and written[1] == fresh
+    assert len(mesh_export._TOPOLOGY._entries) <= mesh_export._TOPOLOGY.size
+
+
+def test_topology_cache_keeps_its_size_and_read_only_results():
+    cache = mesh_export._TopologyCache(size=2)
+    made = []
+    for k in range(4):
+        a = np.full(3, k)
+        out = cache.get("x", (a,), lambda a=a: made.append(1) or a * 2)
+        assert np.array_equal(out, a * 2) and not out.flags.writeable
+    assert len(made) == 4 and len(cache._entries) == 2
+    cache.get("x", (np.full(3, 3),), lambda: made.append(1) or np.zeros(3))
+    cache.get("x", (np.full(3, 3, dtype=np.int32),), lambda: made.append(1) or np.zeros(3))  # other dtype: a miss
+    assert len(made) == 5

@@ -4,6 +4,7 @@ tested at a small scale: a 512 px photo with a 256 px processing limit gives the
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from importlib import resources
 
@@ -14,7 +15,7 @@ import torch
 from handrecon.io import load_image
 from handrecon.pipeline.config import PipelineConfig
 from handrecon.pipeline.image import ImageReconstructor
-from handrecon.pipeline.outputs import overlay_image, side_image
+from handrecon.pipeline.outputs import overlay_and_side_images, overlay_image, side_image
 
 
 @pytest.fixture(scope="module")
@@ -66,3 +67,20 @@ def test_overlays_of_large_photos_are_drawn_downscaled(demo, full_hands):
     shrunk = full.reshape(256, 2, 256, 2, 3).mean((1, 3))
     assert np.abs(shrunk - small.astype(float)).mean() < 12
     assert side_image(hands, K.numpy(), 512, 512, max_side=256).shape == (256, 256, 3)
+
+
+@pytest.mark.parametrize("max_side", [256, 2048])
+def test_overlay_and_side_view_together_equal_each_alone(demo, full_hands, max_side):
+    """What `write_image_outputs` writes (both images from one batched rasterization) is what
+    `overlay_image` and `side_image` draw, downscaled or not, with one hand, two (the same hand moved
+    aside) or none."""
+    rgb, K = demo
+    h = full_hands[0]
+    moved = dataclasses.replace(h, vertices=h.vertices + [0.02, 0.0, 0.01])
+    for hands in ([h], [h, moved], []):
+        overlay, side = overlay_and_side_images(rgb, hands, K.numpy(), max_side=max_side)
+        np.testing.assert_array_equal(overlay, overlay_image(rgb, hands, K.numpy(), max_side=max_side))
+        if hands:
+            np.testing.assert_array_equal(side, side_image(hands, K.numpy(), rgb.shape[1], rgb.shape[0], max_side))
+        else:
+            assert side is None

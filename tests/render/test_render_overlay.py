@@ -11,9 +11,11 @@ from handrecon.geometry.camera import PerspectiveCamera, intrinsics
 from handrecon.geometry.mesh import uv_sphere
 from handrecon.hand.keypoints import FINGER_COLORS, OPENPOSE_BONES, WRIST_COLOR, openpose_to_mano
 from handrecon.render.overlay import (
+    draw_hands_2d,
     draw_skeleton,
     draw_uncertainty,
     hstack_images,
+    overlay_and_side_view,
     overlay_mesh,
     render_mesh_image,
     save_png,
@@ -235,3 +237,56 @@ def test_mesh_overlay_shading_matches_the_full_render_composite_on_an_occluded_s
     outside[ys.min() : ys.max() + 1, xs.min() : xs.max() + 1] = False
     np.testing.assert_array_equal(out[outside], photo[outside])
     np.testing.assert_array_equal(out[~mask], photo[~mask])
+
+
+def test_hands_drawn_on_one_canvas_equal_the_drawings_one_after_another():
+    """`draw_hands_2d`: per hand the skeleton then the ellipses, as `draw_skeleton` and `draw_uncertainty`
+    draw them one copy after another; hands overlap, one has no sigma, one a joint outside the image and
+    one a missing (NaN) joint."""
+    rng = np.random.default_rng(3)
+    hands = []
+    for k in range(3):
+        kp = rng.uniform(-10, [W + 10, H + 10], (21, 2))
+        sigma = None if k == 1 else rng.uniform(0, 12, (21, 2))
+        if k == 2:
+            kp[5] = np.nan
+        hands.append((kp, sigma, k + 1, k + 2))
+    expected = _photo()
+    for kp, sigma, line_width, radius in hands:
+        expected = draw_skeleton(expected, kp, line_width=line_width, joint_radius=radius)
+        if sigma is not None:
+            expected = draw_uncertainty(expected, kp, sigma)
+    photo = _photo()
+    out = draw_hands_2d(photo, hands)
+    assert np.array_equal(out, expected) and not np.array_equal(out, photo)
+    assert np.array_equal(photo, _photo())  # the input is left as it was
+    with pytest.raises(ValueError, match="non-negative"):
+        draw_hands_2d(photo, [(hands[0][0], -np.ones((21, 2)), 1, 1)])
+
+
+def test_overlay_and_side_view_in_one_batch_equal_the_two_renders():
+    """Bit for bit: `overlay_and_side_view` against `overlay_mesh` and `side_view` on posed hands (one
+    hand, and two hands as one scene mesh, partly hiding each other), other angles, axes and colours."""
+    from handrecon.hand import HandModel
+
+    model = HandModel(side="right")
+    gen = torch.Generator().manual_seed(5)
+    with torch.no_grad():
+        pose = torch.randn(4, 15, 3, generator=gen) * 0.35
+        out = model(global_orient=torch.randn(4, 3, generator=gen), hand_pose=pose, betas=torch.zeros(4, 10),
+                    transl=torch.tensor([[0.0, 0.0, 0.28]]).expand(4, 3))  # fmt: skip
+    camera = PerspectiveCamera(intrinsics(500.0, 500.0, 130.0, 120.0), 260, 240)
+    f = model.faces
+    two = (torch.cat([out.vertices[2], out.vertices[3] + torch.tensor([0.03, 0.01, 0.02])])[None],
+           torch.cat([f, f + out.vertices.shape[1]]))  # fmt: skip
+    scenes = [(out.vertices[0:1], f, 90.0, (0.0, 1.0, 0.0), (0.62, 0.72, 0.90)),
+              (out.vertices[1:2], f, 35.0, (0.3, 1.0, 0.2), (0.9, 0.3, 0.2)),
+              (*two, 90.0, (0.0, 1.0, 0.0), (0.5, 0.6, 0.7))]  # fmt: skip
+    photo = np.random.default_rng(1).integers(0, 256, (240, 260, 3), dtype=np.uint8)
+    for v, faces, angle, axis, color in scenes:
+        overlay, side = overlay_and_side_view(photo, v, faces, camera, 0.7, color, angle_deg=angle, axis=axis)
+        np.testing.assert_array_equal(overlay, overlay_mesh(photo, v, faces, camera, alpha=0.7, color=color))
+        np.testing.assert_array_equal(side, side_view(v, faces, camera, angle_deg=angle, axis=axis, color=color))
+        assert (overlay != photo).any() and (side != 255).any()
+    with pytest.raises(ValueError, match="camera is"):
+        overlay_and_side_view(photo[:100], *scenes[0][:2], camera)

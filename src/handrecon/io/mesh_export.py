@@ -14,6 +14,7 @@ import json
 import os
 import re
 import struct
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -93,6 +94,42 @@ def _rows(line: str, values: np.ndarray) -> str:
     return (line * len(values)) % tuple(values.reshape(-1).tolist()) if len(values) else ""
 
 
+class _TopologyCache:
+    """Results computed from a mesh's connectivity and UV layout alone (face lines of an OBJ, UV lines, the
+    seam split of a GLB, a PLY's face records), kept for the next mesh with the same arrays: every hand of a
+    folder shares MANO's topology, so these are made once per process instead of once per file. Keyed by the
+    arrays' exact bytes (dtype and shape included), so a different mesh never gets another's result; the
+    oldest entries go beyond `size`. Cached arrays are read-only."""
+
+    def __init__(self, size: int = 16) -> None:
+        self.size = size
+        self._entries: dict[tuple, Any] = {}
+        self._lock = threading.Lock()  # writer threads (a photo's files, a video's frames) may share it
+
+    def get(self, kind: str, arrays: tuple[np.ndarray, ...], make: Any) -> Any:
+        key = (kind, *((a.dtype.str, a.shape, a.tobytes()) for a in arrays))
+        with self._lock:
+            hit = self._entries.get(key)
+        if hit is None:
+            hit = make()
+            for a in hit if isinstance(hit, tuple) else (hit,):
+                if isinstance(a, np.ndarray):
+                    a.flags.writeable = False
+            with self._lock:
+                while len(self._entries) >= self.size:
+                    self._entries.pop(next(iter(self._entries)))
+                self._entries[key] = hit
+        return hit
+
+
+_TOPOLOGY = _TopologyCache()
+
+
+def _shared_rows(line: str, values: np.ndarray) -> str:
+    """`_rows` for blocks that repeat from mesh to mesh (face indices, UV tables): formatted once."""
+    return _TOPOLOGY.get(line, (values,), lambda: _rows(line, values))
+
+
 def write_obj(
     path: str | os.PathLike,
     vertices: Any,
@@ -127,7 +164,7 @@ def write_obj(
         parts.append(f"mtllib {mtl_path.name}\n")
     parts.append(_rows("v %.9g %.9g %.9g\n", v))
     if t is not None:
-        parts.append(_rows("vt %.9g %.9g\n", t))
+        parts.append(_shared_rows("vt %.9g %.9g\n", t))
     if n is not None:
         parts.append(_rows("vn %.9g %.9g %.9g\n", n))
     if texture is not None:
@@ -143,7 +180,7 @@ def write_obj(
     else:
         corner, columns = "%d", [vi]
     values = np.stack(columns, -1).reshape(len(f), -1)  # per face: corner 0's indices, corner 1's, corner 2's
-    parts.append(_rows("f " + " ".join([corner] * 3) + "\n", values))
+    parts.append(_shared_rows("f " + " ".join([corner] * 3) + "\n", values))
     obj_text = "".join(parts)
 
     if texture is None:
@@ -173,6 +210,13 @@ def _colors_uint8(colors: Any, n: int) -> np.ndarray:
     return c
 
 
+def _ply_faces(faces: np.ndarray) -> np.ndarray:
+    """A PLY's face records: a uchar count (3) and three little-endian int32 indices each."""
+    face = np.empty(len(faces), dtype=[("n", "u1"), ("idx", "<i4", (3,))])
+    face["n"], face["idx"] = 3, faces
+    return face
+
+
 def write_ply(path: str | os.PathLike, vertices: Any, faces: Any, vertex_colors: Any = None) -> Path:
     """Binary little-endian PLY in the camera frame, with optional per-vertex sRGB colours (uint8)."""
     v = _check_vertices(vertices)
@@ -186,8 +230,7 @@ def write_ply(path: str | os.PathLike, vertices: Any, faces: Any, vertex_colors:
     vert["x"], vert["y"], vert["z"] = v[:, 0], v[:, 1], v[:, 2]
     if colors is not None:
         vert["red"], vert["green"], vert["blue"] = colors[:, 0], colors[:, 1], colors[:, 2]
-    face = np.empty(len(f), dtype=[("n", "u1"), ("idx", "<i4", (3,))])
-    face["n"], face["idx"] = 3, f
+    face = _TOPOLOGY.get("ply faces", (f,), lambda: _ply_faces(f))
     props = "".join(f"property {'float' if t == '<f4' else 'uchar'} {name}\n" for name, t in fields)
     header = (
         "ply\nformat binary_little_endian 1.0\n"
@@ -225,6 +268,13 @@ def split_uv_seams(
     src_v = np.concatenate([np.arange(n_vertices), uniq[~first, 0]])
     src_uv = np.concatenate([src_uv, uniq[~first, 1]])
     return src_v, src_uv, new_index[inverse.reshape(-1)].reshape(-1, 3)
+
+
+def _gltf_uv(table: np.ndarray, src_uv: np.ndarray) -> np.ndarray:
+    """Per glTF vertex UV (float32, v down) from the UV table and each vertex's UV row (-1: none, 0 0)."""
+    tex_uv = np.where(src_uv[:, None] >= 0, table[np.maximum(src_uv, 0)], 0.0)
+    tex_uv[:, 1] = 1.0 - tex_uv[:, 1]
+    return tex_uv.astype(np.float32)
 
 
 class _GlbBuffer:
@@ -300,7 +350,8 @@ def write_glb(
 
     src_v = src_uv = np.arange(len(v))
     if faces_uv is not None:  # per-corner UVs: one glTF vertex per distinct (vertex, uv) pair
-        src_v, src_uv, f = split_uv_seams(len(v), f, fuv)
+        corners = (len(v), f, fuv)
+        src_v, src_uv, f = _TOPOLOGY.get(f"uv seams, {len(v)} vertices", corners[1:], lambda: split_uv_seams(*corners))
 
     buf = _GlbBuffer()
     attributes = {
@@ -308,9 +359,8 @@ def write_glb(
         "NORMAL": buf.accessor(camera_to_gltf(n[src_v]).astype(np.float32), 34962),
     }
     if t is not None:
-        tex_uv = np.where(src_uv[:, None] >= 0, t[np.maximum(src_uv, 0)], 0.0)
-        tex_uv[:, 1] = 1.0 - tex_uv[:, 1]
-        attributes["TEXCOORD_0"] = buf.accessor(tex_uv.astype(np.float32), 34962)
+        tex_uv = _TOPOLOGY.get("gltf uv", (t, src_uv), lambda: _gltf_uv(t, src_uv))
+        attributes["TEXCOORD_0"] = buf.accessor(tex_uv, 34962)
     if vertex_colors is not None:
         linear = srgb_to_linear(_colors_uint8(vertex_colors, len(v)).astype(np.float64) / 255.0)
         attributes["COLOR_0"] = buf.accessor(linear[src_v].astype(np.float32), 34962)

@@ -5,8 +5,8 @@ are atomic: a file appears complete or not at all."""
 from __future__ import annotations
 
 import contextlib
+import itertools
 import os
-import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -27,7 +27,7 @@ from handrecon.io import (
 )
 from handrecon.pipeline.naming import output_stems, safe_stem  # noqa: F401  (also named from here)
 from handrecon.pipeline.results import SCHEMA_VERSION, Hand
-from handrecon.render.overlay import draw_skeleton, draw_uncertainty, overlay_mesh, side_view
+from handrecon.render.overlay import draw_hands_2d, overlay_and_side_view, overlay_mesh, side_view
 
 MESH_FORMATS = ("obj", "ply", "glb")
 OVERLAY_COLOR = (0.62, 0.72, 0.90)  # light blue: stands out against skin
@@ -52,18 +52,27 @@ def hand_stem(stem: str, index: int, hand: Hand) -> str:
     return f"{stem}_hand{index}_{hand.handedness}"
 
 
-def _remove_stale_outputs(out_dir: Path, stem: str, keep: set[str]) -> None:
+HAND_FILE_SUFFIXES = (".obj", ".mtl", "_texture.png", ".ply", ".glb")  # the files of one hand, after hand_stem
+
+
+def _remove_stale_outputs(out_dir: Path, stem: str, keep: set[str], hands: int) -> None:
     """Remove files an earlier run wrote for this stem that this run did not (another hand count, other
-    mesh formats, overlays no longer asked for): a result's folder then holds only what its JSON lists."""
-    pattern = re.compile(
-        re.escape(stem) + r"(_hand\d+_(left|right)(\.obj|\.mtl|_texture\.png|\.ply|\.glb)|_overlay\.png|_side\.png)",
-        re.DOTALL,
-    )
-    with contextlib.suppress(OSError):
-        for name in os.listdir(out_dir):
-            if name not in keep and pattern.fullmatch(name) and (out_dir / name).is_file():
-                with contextlib.suppress(OSError):
-                    (out_dir / name).unlink()
+    mesh formats, overlays no longer asked for): a result's folder then holds only what its JSON lists.
+
+    The names are probed rather than found by listing the folder, which cost a folder of 5000 results
+    56 ms of CPU per photo: the overlay and side view, and every hand file name of hand 0, 1, ... (either
+    side), up to the first index past this run's `hands` with no file (a run numbers its hands from 0)."""
+    candidates = [f"{stem}_overlay.png", f"{stem}_side.png"]
+    for index in itertools.count():
+        names = [f"{stem}_hand{index}_{side}{suffix}" for side in ("left", "right") for suffix in HAND_FILE_SUFFIXES]
+        present = [n for n in names if os.path.lexists(out_dir / n)]
+        if not present and index >= hands:
+            break
+        candidates += present
+    for name in candidates:
+        if name not in keep and (out_dir / name).is_file():
+            with contextlib.suppress(OSError):
+                (out_dir / name).unlink()
 
 
 def image_record(
@@ -108,22 +117,22 @@ def overlay_image(
     """Shaded meshes over the photo, the 21-joint skeleton per hand and the per-joint sigma ellipses; on a
     copy downscaled to `max_side` when the photo is larger."""
     rgb, s = downscale_for_processing(rgb, max_side)
-    K = scaled_intrinsics(K, s)
-    H, W = rgb.shape[:2]
-    out = rgb
-    if hands:
-        cam = PerspectiveCamera(torch.as_tensor(K, dtype=torch.float32), W, H)
-        v, f = _scene_mesh(hands)
-        out = overlay_mesh(rgb, v, f, cam, alpha=0.75, color=OVERLAY_COLOR)
-        for h in hands:
-            joints_2d = h.joints_2d * s
-            size = float(np.ptp(joints_2d, axis=0).max())
-            out = draw_skeleton(
-                out, joints_2d, line_width=max(1, round(size / 60)), joint_radius=max(1, round(size / 45))
-            )
-            if uncertainty:
-                out = draw_uncertainty(out, joints_2d, np.stack([h.sigma_2d, h.sigma_2d], -1) * s)
-    return out
+    if not hands:
+        return rgb
+    cam = PerspectiveCamera(torch.as_tensor(scaled_intrinsics(K, s), dtype=torch.float32), *rgb.shape[1::-1])
+    v, f = _scene_mesh(hands)
+    return _draw_joints(overlay_mesh(rgb, v, f, cam, alpha=0.75, color=OVERLAY_COLOR), hands, s, uncertainty)
+
+
+def _draw_joints(image: np.ndarray, hands: list[Hand], s: float, uncertainty: bool) -> np.ndarray:
+    """Each hand's skeleton (line width and joint size from its size in the image) and sigma ellipses."""
+    drawn = []
+    for h in hands:
+        joints_2d = h.joints_2d * s
+        size = float(np.ptp(joints_2d, axis=0).max())
+        sigma = np.stack([h.sigma_2d, h.sigma_2d], -1) * s if uncertainty else None
+        drawn.append((joints_2d, sigma, max(1, round(size / 60)), max(1, round(size / 45))))
+    return draw_hands_2d(image, drawn)
 
 
 def side_image(
@@ -140,6 +149,20 @@ def side_image(
     cam = PerspectiveCamera(torch.as_tensor(K, dtype=torch.float32), width, height)
     v, f = _scene_mesh(hands)
     return side_view(v, f, cam, angle_deg=90.0, color=OVERLAY_COLOR)
+
+
+def overlay_and_side_images(
+    rgb: np.ndarray, hands: list[Hand], K: np.ndarray, max_side: int = OVERLAY_MAX_SIDE
+) -> tuple[np.ndarray, np.ndarray | None]:
+    """(`overlay_image(rgb, hands, K)`, `side_image(hands, K, width, height)`), the same pixels, with the
+    meshes of both rasterized in one batch (`overlay_and_side_view`)."""
+    small, s = downscale_for_processing(rgb, max_side)
+    if not hands:
+        return small, None
+    cam = PerspectiveCamera(torch.as_tensor(scaled_intrinsics(K, s), dtype=torch.float32), *small.shape[1::-1])
+    v, f = _scene_mesh(hands)
+    overlay, side = overlay_and_side_view(small, v, f, cam, alpha=0.75, color=OVERLAY_COLOR, angle_deg=90.0)
+    return _draw_joints(overlay, hands, s, True), side
 
 
 def write_image_outputs(
@@ -161,7 +184,7 @@ def write_image_outputs(
     keep = {p.name for p in files.all()}
     keep |= {m.with_suffix(".mtl").name for m in files.meshes if m.suffix == ".obj"}
     keep |= {f"{m.stem}_texture.png" for m in files.meshes if m.suffix == ".obj"}
-    _remove_stale_outputs(out_dir, stem, keep)
+    _remove_stale_outputs(out_dir, stem, keep, len(hands))
     return files
 
 
@@ -209,8 +232,8 @@ def _write_image_files(
     save_npz_atomic(files.npz, arrays)
     if overlay:
         files.overlay = out_dir / f"{stem}_overlay.png"
-        save_png_atomic(files.overlay, overlay_image(rgb, hands, K))
-        side = side_image(hands, K, W, H)
+        overlay_rgb, side = overlay_and_side_images(rgb, hands, K)
+        save_png_atomic(files.overlay, overlay_rgb)
         if side is not None:
             files.side = out_dir / f"{stem}_side.png"
             save_png_atomic(files.side, side)
