@@ -4,7 +4,7 @@ The video overlay needs no gradient, and at one mesh per 640x480 frame `rasteriz
 its pixel tests in fixed per-call work (a few hundred small tensor operations at 8-25 us each); the same
 steps as NumPy operations cost 2-3 us each. Every step here repeats `rasterize_screen`'s arithmetic in
 the same dtype and order (face coefficients, per-row spans of `_coverage_regions`, the coverage test, the
-packed depth key, `_barycentrics`), so the pixels, faces and barycentrics are bitwise those of
+packed depth key, `corner_barycentrics`), so the pixels, faces and barycentrics are bitwise those of
 `rasterize(..., crop=True)` (tested). Faces winning ties and the depth key rounding follow that module.
 `covered_fragments` packs them (with the depth, also bitwise) into `Fragments` for code that needs no
 gradient through the rasterization, e.g. the texture bake of the pipeline.
@@ -19,6 +19,7 @@ from handrecon.render.rasterize import (
     DEFAULT_ZNEAR,
     Camera,
     Fragments,
+    corner_barycentrics,
     coverage_tolerance,
     is_perspective,
     to_screen,
@@ -222,24 +223,13 @@ def _candidate_pairs(
 def _barycentrics(
     xy: np.ndarray, z: np.ndarray, corners: np.ndarray, pixel: np.ndarray, width: int, perspective: bool
 ) -> tuple[np.ndarray, np.ndarray]:
-    """`rasterize._barycentrics` at the centres of the pixels, corner by corner (same operations, same order):
-    barycentrics (n, 3) and depth (n,)."""
+    """`rasterize.corner_barycentrics` at the centres of the pixels, in NumPy: barycentrics (n, 3) and depth
+    (n,)."""
     xs = [xy[corners[:, k], 0] for k in range(3)]
     ys = [xy[corners[:, k], 1] for k in range(3)]
     zs = [z[corners[:, k]] for k in range(3)]
-    one, half = xy.dtype.type(1), xy.dtype.type(0.5)
+    half = xy.dtype.type(0.5)
     line = pixel // width
     px = (pixel - line * width).astype(xy.dtype) + half
     py = line.astype(xy.dtype) + half
-    e1x, e1y = xs[1] - xs[0], ys[1] - ys[0]
-    e2x, e2y = xs[2] - xs[0], ys[2] - ys[0]
-    qx, qy = px - xs[0], py - ys[0]
-    area2 = e1x * e2y - e1y * e2x
-    w1 = (qx * e2y - qy * e2x) / area2
-    w2 = (e1x * qy - e1y * qx) / area2
-    w = (one - w1 - w2, w1, w2)
-    if not perspective:
-        return np.stack(w, -1), (w[0] * zs[0] + w[1] * zs[1]) + w[2] * zs[2]
-    t = [wk / zk for wk, zk in zip(w, zs, strict=True)]
-    s = (t[0] + t[1]) + t[2]
-    return np.stack([tk / s for tk in t], -1), one / s
+    return corner_barycentrics(xs, ys, zs, px, py, perspective, stack=np.stack)

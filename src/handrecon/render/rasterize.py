@@ -22,7 +22,9 @@ That saves the full-image buffers when a small mesh is seen in a large photo.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 
@@ -306,7 +308,7 @@ def barycentrics_at_pixels(
     line = torch.div(pixel, width, rounding_mode="floor")
     col = (pixel - line * width + origin[0]).to(xy.dtype) + 0.5
     row = (line % height + origin[1]).to(xy.dtype) + 0.5
-    return _barycentrics(xs, ys, zs, col, row, perspective)
+    return corner_barycentrics(xs, ys, zs, col, row, perspective)
 
 
 def barycentrics_of_points(
@@ -318,19 +320,21 @@ def barycentrics_of_points(
     is 1 / sum_j (w_j / z_j), i.e. exact for the 3D triangle; otherwise both are linear in screen space.
     """
     xs, ys, zs = ([tri[:, k, 0] for k in range(3)], [tri[:, k, 1] for k in range(3)], tz.unbind(-1))
-    return _barycentrics(xs, ys, list(zs), points[:, 0], points[:, 1], perspective)
+    return corner_barycentrics(xs, ys, list(zs), points[:, 0], points[:, 1], perspective)
 
 
-def _barycentrics(
-    xs: list[torch.Tensor],
-    ys: list[torch.Tensor],
-    zs: list[torch.Tensor],
-    px: torch.Tensor,
-    py: torch.Tensor,
+def corner_barycentrics(
+    xs: list[Any],
+    ys: list[Any],
+    zs: list[Any],
+    px: Any,
+    py: Any,
     perspective: bool,
-) -> tuple[torch.Tensor, torch.Tensor]:
+    stack: Callable[..., Any] = torch.stack,
+) -> tuple[Any, Any]:
     """`barycentrics_of_points` on one (n,) vector per corner coordinate: contiguous vectors instead of
-    strided slices of (n, 3, 2) (several times faster); sums over corners are added in corner order."""
+    strided slices of (n, 3, 2) (several times faster); sums over corners are added in corner order. Tensors,
+    or NumPy arrays with `stack=np.stack` (`render.covered`: the same operations, so the same bits)."""
     e1x, e1y = xs[1] - xs[0], ys[1] - ys[0]
     e2x, e2y = xs[2] - xs[0], ys[2] - ys[0]
     qx, qy = px - xs[0], py - ys[0]
@@ -339,10 +343,10 @@ def _barycentrics(
     w2 = (e1x * qy - e1y * qx) / area2
     w = (1 - w1 - w2, w1, w2)
     if not perspective:
-        return torch.stack(w, -1), (w[0] * zs[0] + w[1] * zs[1]) + w[2] * zs[2]
+        return stack(w, -1), (w[0] * zs[0] + w[1] * zs[1]) + w[2] * zs[2]
     t = [wk / zk for wk, zk in zip(w, zs, strict=True)]
     s = (t[0] + t[1]) + t[2]
-    return torch.stack([tk / s for tk in t], -1), 1.0 / s
+    return stack([tk / s for tk in t], -1), 1.0 / s
 
 
 def rasterize(
