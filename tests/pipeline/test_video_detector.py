@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from handrecon.pipeline.video_detector import TrackingDetector
+from handrecon.detect.types import HandDetection
+from handrecon.pipeline.video_detector import TrackingDetector, with_new_hands
 
 
 @pytest.fixture(scope="module")
@@ -63,3 +64,33 @@ def test_one_hand_at_most_runs_one_graph(hand_rgb):
         assert det.single is None and [len(det.track(hand_rgb)) for _ in range(3)] == [1, 1, 1]
     finally:
         det.close()
+
+
+def _hand(x: float, y: float, side: str = "right") -> HandDetection:
+    rng = np.random.default_rng(int(x * 7 + y))
+    keypoints = np.array([x, y]) + rng.uniform(0, 60, (21, 2))
+    return HandDetection(keypoints=keypoints, world=np.zeros((21, 3)), handedness=side, handedness_score=0.9)
+
+
+def test_a_search_keeps_the_fresh_reading_of_the_tracked_hand_and_adds_the_new_ones():
+    tracked = _hand(100, 100)
+    stale = HandDetection(tracked.keypoints + 40.0, tracked.world, "right", 0.9)  # read from an old region
+    new = _hand(300, 120, "left")
+    for searched in ([stale, new], [new, stale]):
+        kept = with_new_hands([tracked], searched)
+        assert len(kept) == 2 and kept[0] is tracked and kept[1] is new
+    assert with_new_hands([], [stale, new]) == [stale, new]  # nothing tracked: the search's hands as found
+
+
+def test_the_search_frame_reports_the_one_hand_graphs_reading_of_the_tracked_hand(hand_rgb):
+    det = TrackingDetector(max_hands=2, min_detection_confidence=0.5, search_every=2)
+    tracked = _hand(100, 100)
+    stale = HandDetection(tracked.keypoints + 40.0, tracked.world, "right", 0.9)
+    new = _hand(300, 120, "left")
+    try:
+        det.full.track = lambda rgb: [tracked] if det.searches == 0 and not det._single_frames else [stale, new]
+        det.single.track = lambda rgb: [tracked]
+        frames = [det.track(hand_rgb) for _ in range(3)]  # full graph, one-hand graph, search
+    finally:
+        det.close()
+    assert det.searches == 1 and frames[2][0] is tracked and frames[2][1:] == [new]

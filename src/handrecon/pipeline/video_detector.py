@@ -46,7 +46,7 @@ class TrackingDetector:
                 self.searches += 1
                 more = self.full.track(rgb)
                 if len(more) > len(dets):
-                    dets = more
+                    dets = with_new_hands(dets, more)
         self._last_count = len(dets)
         return dets
 
@@ -57,3 +57,16 @@ class TrackingDetector:
         self.full.close()
         if self.single is not None:
             self.single.close()
+
+
+def with_new_hands(tracked: list[HandDetection], searched: list[HandDetection]) -> list[HandDetection]:
+    """The tracked hand (at most one) and the hands a search found besides it. The full graph last ran up to
+    `search_every` frames ago, so it reads the tracked hand from a region that old (10-130 px off a fresh
+    reading on a moving hand): its reading nearest to the tracked hand is dropped, the fresh one kept."""
+    if not tracked:
+        return list(searched)
+    (hand,) = tracked
+    lag = [float(np.linalg.norm(s.keypoints - hand.keypoints, axis=1).mean()) for s in searched]
+    stale = int(np.argmin(lag))
+    return [hand] + [s for i, s in enumerate(searched) if i != stale]
+
