@@ -48,8 +48,9 @@ def cache_root() -> Path:
 
 
 def cache_key(config: SynthConfig) -> str:
-    import mediapipe
+    from handrecon.detect.mediapipe_hands import import_mediapipe
 
+    mediapipe = import_mediapipe()
     blob = json.dumps({"synth": asdict(config), "detector": DETECTOR, "mediapipe": mediapipe.__version__},
                       sort_keys=True, default=str)
     return hashlib.sha1(blob.encode()).hexdigest()[:12]

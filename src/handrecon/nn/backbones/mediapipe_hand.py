@@ -34,8 +34,10 @@ def wheel_model_path(variant: str = "full") -> Path:
     """The .tflite file inside the installed mediapipe package."""
     if variant not in VARIANTS:
         raise ValueError(f"MediaPipe hand-landmark variant must be one of {sorted(VARIANTS)}, got {variant!r}")
+    from handrecon.detect.mediapipe_hands import import_mediapipe
+
     try:
-        import mediapipe
+        mediapipe = import_mediapipe()
     except ImportError as e:
         raise ImportError(f"the mediapipe_hand backbone reads its weights from the mediapipe package ({e})") from None
     path = Path(mediapipe.__file__).parent / "modules" / "hand_landmark" / VARIANTS[variant]
@@ -55,6 +57,9 @@ class TFLiteOp:
 
 def read_tflite_graph(path: str | Path) -> tuple[list[TFLiteOp], dict[int, np.ndarray], dict[str, int], int]:
     """Operators (DEQUANTIZE folded into float32 constants), constants by tensor id, outputs by name, input id."""
+    from handrecon.detect.mediapipe_hands import import_mediapipe
+
+    import_mediapipe()  # the package without its plotting helpers' matplotlib
     from mediapipe.tasks.metadata import schema_py_generated as fb
 
     names = {v: k for k, v in vars(fb.BuiltinOperator).items() if not k.startswith("_")}
