@@ -116,12 +116,19 @@ def overlay_image(
 ) -> np.ndarray:
     """Shaded meshes over the photo, the 21-joint skeleton per hand and the per-joint sigma ellipses; on a
     copy downscaled to `max_side` when the photo is larger."""
-    rgb, s = downscale_for_processing(rgb, max_side)
+    small, s = downscale_for_processing(rgb, max_side)
     if not hands:
-        return rgb
-    cam = PerspectiveCamera(torch.as_tensor(scaled_intrinsics(K, s), dtype=torch.float32), *rgb.shape[1::-1])
-    v, f = _scene_mesh(hands)
-    return _draw_joints(overlay_mesh(rgb, v, f, cam, alpha=0.75, color=OVERLAY_COLOR), hands, s, uncertainty)
+        return small
+    cam, v, f = _overlay_scene(small, s, hands, K)
+    return _draw_joints(overlay_mesh(small, v, f, cam, alpha=0.75, color=OVERLAY_COLOR), hands, s, uncertainty)
+
+
+def _overlay_scene(
+    small: np.ndarray, s: float, hands: list[Hand], K: np.ndarray
+) -> tuple[PerspectiveCamera, torch.Tensor, torch.Tensor]:
+    """The camera of the photo downscaled by `s` to `small`, and the hands' scene mesh (vertices, faces)."""
+    cam = PerspectiveCamera(torch.as_tensor(scaled_intrinsics(K, s), dtype=torch.float32), *small.shape[1::-1])
+    return (cam, *_scene_mesh(hands))
 
 
 def _draw_joints(image: np.ndarray, hands: list[Hand], s: float, uncertainty: bool) -> np.ndarray:
@@ -159,8 +166,7 @@ def overlay_and_side_images(
     small, s = downscale_for_processing(rgb, max_side)
     if not hands:
         return small, None
-    cam = PerspectiveCamera(torch.as_tensor(scaled_intrinsics(K, s), dtype=torch.float32), *small.shape[1::-1])
-    v, f = _scene_mesh(hands)
+    cam, v, f = _overlay_scene(small, s, hands, K)
     overlay, side = overlay_and_side_view(small, v, f, cam, alpha=0.75, color=OVERLAY_COLOR, angle_deg=90.0)
     return _draw_joints(overlay, hands, s, True), side
 

@@ -103,14 +103,20 @@ def overlay_mesh(
 
     Only the pixels the mesh covers are shaded and blended, without image-sized or rectangle-sized colour
     buffers: a video frame's overlay must fit in the writer thread's frame budget (33 ms at 30 frames/s)."""
-    photo = as_uint8_image(image)
-    if photo.shape[:2] != (camera.height, camera.width):
-        raise ValueError(f"image is {photo.shape[1]}x{photo.shape[0]} but the camera is {camera.width}x{camera.height}")
+    photo = _photo_of(image, camera)
     v = _single(vertices)
     with torch.no_grad():
         frags = rasterize(v, faces.to(device=v.device, dtype=torch.long), camera, crop=True)
     covered = _covered_pixels(frags, 0, camera)
     return _composite(photo, *_shade_covered_pixels(v, faces, color, lighting, covered), alpha)
+
+
+def _photo_of(image: np.ndarray | torch.Tensor | Image.Image, camera: Camera) -> np.ndarray:
+    """The photo as (H, W, 3) uint8, checked to be the camera's size."""
+    photo = as_uint8_image(image)
+    if photo.shape[:2] != (camera.height, camera.width):
+        raise ValueError(f"image is {photo.shape[1]}x{photo.shape[0]} but the camera is {camera.width}x{camera.height}")
+    return photo
 
 
 def _composite(photo: np.ndarray, pixel: torch.Tensor, rgb: torch.Tensor, alpha: float) -> np.ndarray:
@@ -242,9 +248,7 @@ def overlay_and_side_view(
     """`overlay_mesh(image, ...)` and `side_view(...)` of one mesh and camera, the same pixels: the mesh and
     its turned copy are rasterized, and their vertex normals computed, in one batch (one call's fixed costs
     instead of two; a photo's outputs about 3 ms less CPU)."""
-    photo = as_uint8_image(image)
-    if photo.shape[:2] != (camera.height, camera.width):
-        raise ValueError(f"image is {photo.shape[1]}x{photo.shape[0]} but the camera is {camera.width}x{camera.height}")
+    photo = _photo_of(image, camera)
     v = _single(vertices)
     rotated = rotate_about_centroid(v, angle_deg, axis)
     with torch.no_grad():
