@@ -40,6 +40,7 @@ import numpy as np
 from handrecon.detect.body import BodyHand, BodyHandProposer, forearm_rect
 from handrecon.detect.close_up import NEIGHBOUR_MIN_PALM, palm_evidence, strong_enough
 from handrecon.detect.crops import RotatedRect
+from handrecon.detect.finger_order import body_finger_order, describe, reread_reversed
 from handrecon.detect.landmarks import HandLandmarks, rect_from_hand_landmarks
 from handrecon.detect.masking import mask_palms, palm_in_rect
 from handrecon.detect.mediapipe_hands import TTAConfig
@@ -61,6 +62,7 @@ from handrecon.detect.verify import (
     HandVerifier,
     VerifiedHand,
     assign_handedness,
+    attach_to_bodies,
     same_hand,
     settle,
 )
@@ -146,6 +148,9 @@ class ThoroughSettings:
     # crop read again with the verified palms filled grey (`handrecon.detect.masking`)
     masked_wrists: bool = True
     min_wrist_visibility: float = 0.5  # body wrists the forearm and masked reads start from
+    # a hand attached to a body wrist: its finger order checked against the body's hand points, and re-read when
+    # they say it is reversed (`handrecon.detect.finger_order`)
+    body_finger_order: bool = True
 
 
 class ThoroughHands:
@@ -351,17 +356,52 @@ class ThoroughHands:
             if attached and not any(same_hand(lm, h.landmarks) for h in hands):
                 hand = self.verifier.accept(masked, lm, prop, rounds)
             if hand is not None:
+                hand.read_on = masked
                 hand.kept_because += (
                     f"; read at the {b.side} body wrist with {len(inside)} verified hand palm(s) masked"
                 )
             out.append((hand, lm))
         return out
 
+    def check_finger_order(self, rgb: np.ndarray, hands: list[VerifiedHand], body_hands: list[BodyHand]) -> None:
+        """Each hand attached to a body wrist: its finger order against the body's hand points; a reversed one is
+        re-read (`handrecon.detect.finger_order.reread_reversed`), or recorded as doubtful when no re-read agrees
+        with the body. The record goes to `VerifiedHand.finger_order` (the JSON's `detector.finger_order`)."""
+        rereads = 0
+        for i, b in attach_to_bodies(hands, body_hands).items():
+            h = hands[i]
+            check = body_finger_order(h.landmarks.keypoints, b)
+            if check is None:
+                continue
+            record = {**check.as_dict(), "action": "none"}
+            if check.verdict == "reversed":
+                rereads += 1
+                image = h.read_on if h.read_on is not None else rgb
+                v = self.verifier
+                found = reread_reversed(v.model, image, h.landmarks, b, v.presence_threshold, v.max_rounds)
+                if found is None:
+                    record["action"] = "doubtful: no re-read agrees with the body's hand points"
+                else:
+                    new, how = found
+                    after = body_finger_order(new.keypoints, b)
+                    record["action"] = f"re-read: {how}"
+                    record["first_reading"] = {"presence": round(h.landmarks.presence, 4), **check.as_dict()}
+                    record.update(after.as_dict(), presence=round(new.presence, 4))
+                    h.kept_because += (
+                        f"; finger order re-read by {how} (presence {new.presence:.3f}): the first reading's was "
+                        f"reversed against the {b.side} body wrist's hand points, {describe(check)}"
+                    )
+                    h.landmarks = new
+            h.finger_order = record
+        self.last_stats["finger_order_rereads"] = rereads
+
     def detect(
         self, rgb: np.ndarray, tta: TTAConfig | None = None, previous: list[HandDetection] | None = None
     ) -> list[HandDetection]:
         """Every verified hand (most present first, at most `max_hands`), with side and report."""
         hands, body_hands = self.verified(rgb, previous)
+        if self.settings.body_finger_order and body_hands and hands:
+            self.check_finger_order(rgb, hands, body_hands)
         assign_handedness(hands, body_hands)
         hands.sort(key=lambda h: -h.presence)
         if self.max_hands is not None:
@@ -391,6 +431,7 @@ class ThoroughHands:
             "handedness_confidence": round(h.handedness_confidence, 4),
             "landmark_p_right": round(lm.right, 4),
             "body_side": h.body_side,
+            "finger_order": h.finger_order,
         }
         return HandDetection(
             keypoints=lm.keypoints.copy(),

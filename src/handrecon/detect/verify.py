@@ -62,6 +62,11 @@ class VerifiedHand:
     mirrored_presence: float | None = None  # presence of the mirrored re-read (only under the threshold)
     prior: PriorCheck | None = None  # knowledge-prior measures (only under the threshold)
     kept_because: str = ""
+    # the image the hand was read on when it is not the photo itself (a masked-wrist read: the photo with other
+    # hands' palms masked); re-reads of this hand use it too
+    read_on: np.ndarray | None = None
+    # the finger order checked against the body's hand points (`handrecon.detect.finger_order`); None: no check
+    finger_order: dict | None = None
 
     @property
     def presence(self) -> float:
@@ -138,9 +143,9 @@ def _logit(p: float) -> float:
     return math.log(p / (1 - p))
 
 
-def assign_handedness(hands: list[VerifiedHand], body_hands: list[BodyHand]) -> None:
-    """Body side (one body wrist per hand, nearest first, within half a hand of the hand's wrist) combined
-    with the landmark model's handedness."""
+def attach_to_bodies(hands: list[VerifiedHand], body_hands: list[BodyHand]) -> dict[int, BodyHand]:
+    """The body wrist of each hand (index in `hands` -> wrist): one body wrist per hand, nearest first, within
+    half a hand of the hand's wrist."""
     pairs = []
     for i, h in enumerate(hands):
         for j, b in enumerate(body_hands):
@@ -153,6 +158,12 @@ def assign_handedness(hands: list[VerifiedHand], body_hands: list[BodyHand]) -> 
         if i not in body_of and j not in used:
             body_of[i] = body_hands[j]
             used.add(j)
+    return body_of
+
+
+def assign_handedness(hands: list[VerifiedHand], body_hands: list[BodyHand]) -> None:
+    """Body side (the hand's body wrist, `attach_to_bodies`) combined with the landmark model's handedness."""
+    body_of = attach_to_bodies(hands, body_hands)
     for i, h in enumerate(hands):
         z = _logit(h.landmarks.right)
         b = body_of.get(i)
