@@ -27,11 +27,14 @@ against a reference tree's (its src folder, e.g. a `git archive` of main), one c
 alternating: per-image wall and CPU medians, their ratio, model runs per image and hands found, on the 28
 close-ups of `--close-ups 28` and on the 12 one-hand labelled dev photos of bench_reconstruct.py's speed.
 
+`--finger-order` prints the body finger-order check (`handrecon.detect.finger_order`) on every hand the thorough
+detector finds in the dev photos (hard_dev, photos_hamer, labelled sets): each attached hand's verdict and action.
+
 `--two-read` / `--forearm` score the thorough detector with those options on (both off by default).
 
 Run: python benchmarks/bench_detection.py [--hard-dev PATH] [--sweep] [--per-image] [--two-read] [--forearm]
      [--close-ups N] [--calibrate-prior N] [--calibrate-fallbacks N] [--calibrate-neighbours N]
-     [--calibrate-scan N] [--calibrate-order N] [--threads BURSTS]
+     [--calibrate-scan N] [--calibrate-order N] [--threads BURSTS] [--finger-order]
      [--side-by-side close-ups one-hand --baseline-src DIR [--rounds R]]
 """
 
@@ -880,6 +883,58 @@ def side_by_side(names: list[str], baseline: Path, rounds: int) -> None:
             print(f"  baseline / this tree, median {k}: {med['baseline'][k] / med['this tree'][k]:.2f}x")
 
 
+def _label_order(kp: np.ndarray, labels: list) -> str:
+    """The reading's index and little MCPs against the nearest labelled hand's: "same" or "swapped" ("-" when no
+    label lies within half a hand or the label lacks those joints)."""
+    size = float(np.ptp(kp, 0).max())
+    best = min(labels, key=lambda h: np.linalg.norm(kp[h.visible] - h.keypoints[h.visible], axis=1).mean())
+    v = best.visible
+    if np.linalg.norm(kp[v] - best.keypoints[v], axis=1).mean() >= 0.5 * size or not (v[5] and v[17]):
+        return "-"
+    t = best.keypoints
+    same = np.linalg.norm(kp[5] - t[5]) + np.linalg.norm(kp[17] - t[17])
+    swap = np.linalg.norm(kp[5] - t[17]) + np.linalg.norm(kp[17] - t[5])
+    return "same" if same < swap else "swapped"
+
+
+def finger_order_check(_: bool) -> None:
+    """The body finger-order check (`handrecon.detect.finger_order`) on every hand the thorough detector finds in
+    the dev photos with people: hard_dev, photos_hamer and the labelled sets (there also the reading's order
+    against the label). Prints each attached hand's verdict and action, and the counts."""
+    from collections import Counter
+
+    from handrecon.data.devdata import default_devdata_dir, load_labelled
+    from handrecon.detect.multi_source import ThoroughHands
+
+    root = default_devdata_dir()
+    if root is None:
+        print("devdata not found (../shared/devdata)", file=sys.stderr)
+        return
+    items = [(p, None) for p in sorted((root / "hard_dev" / "images").glob("*.jpg"))]
+    items += [(p, None) for p in sorted((root / "photos_hamer").glob("*.jpg"))]
+    items += [(im.path, im.hands) for im in load_labelled(root)]
+    counts: Counter = Counter()
+    with ThoroughHands() as det:
+        for path, labels in items:
+            dets = det.detect(np.asarray(Image.open(path).convert("RGB")))
+            for k, d in enumerate(dets):
+                rec = d.report["finger_order"]
+                counts["hands"] += 1
+                if rec is None:
+                    counts["not attached"] += 1
+                    continue
+                first = rec.get("first_reading", rec)
+                counts[first["body"]] += 1
+                counts["re-read" if rec["action"].startswith("re-read") else rec["action"].split(":")[0]] += 1
+                label = _label_order(d.keypoints, labels) if labels else ""
+                print(
+                    f"  {path.parent.name[:12]:12s} {path.stem[:36]:36s} {k} {d.handedness:5s} {first['body']:10s} "
+                    f"cos {first['cosine']:+.2f} span {first['span_ratio']:.2f} vis {first['visibility']:.2f} "
+                    f"| {rec['action']}" + (f" | label: {label}" if label else "")
+                )
+    print("counts:", dict(counts))
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--hard-dev", type=Path, default=default_hard_dev())
@@ -934,6 +989,11 @@ def main() -> int:
     ap.add_argument("--two-read", action="store_true", help="thorough detector with the two-read admission on")
     ap.add_argument("--forearm", action="store_true", help="thorough detector with the forearm proposals on")
     ap.add_argument(
+        "--finger-order",
+        action="store_true",
+        help="the body finger-order check on every hand of the dev photos (hard_dev, photos_hamer, labelled)",
+    )
+    ap.add_argument(
         "--close-ups",
         type=int,
         metavar="N",
@@ -957,6 +1017,7 @@ def main() -> int:
         "calibrate_scan": calibrate_scan,
         "calibrate_neighbours": calibrate_neighbours,
         "calibrate_order": calibrate_order,
+        "finger_order": finger_order_check,
     }
     for option, job in single_jobs.items():
         if getattr(a, option):
