@@ -897,6 +897,10 @@ def _label_order(kp: np.ndarray, labels: list) -> str:
     return "same" if same < swap else "swapped"
 
 
+def _set_name(path: Path) -> str:
+    return (path.parent.parent if path.parent.name == "images" else path.parent).name[:12]
+
+
 def finger_order_check(_: bool) -> None:
     """The body finger-order check (`handrecon.detect.finger_order`) on every hand the thorough detector finds in
     the dev photos with people: hard_dev, photos_hamer and the labelled sets (there also the reading's order
@@ -928,7 +932,7 @@ def finger_order_check(_: bool) -> None:
                 counts["re-read" if rec["action"].startswith("re-read") else rec["action"].split(":")[0]] += 1
                 label = _label_order(d.keypoints, labels) if labels else ""
                 print(
-                    f"  {path.parent.name[:12]:12s} {path.stem[:36]:36s} {k} {d.handedness:5s} {first['body']:10s} "
+                    f"  {_set_name(path):12s} {path.stem[:36]:36s} {k} {d.handedness:5s} {first['body']:10s} "
                     f"cos {first['cosine']:+.2f} span {first['span_ratio']:.2f} vis {first['visibility']:.2f} "
                     f"| {rec['action']}" + (f" | label: {label}" if label else "")
                 )
