@@ -21,6 +21,8 @@
 6. Proposals merged by an NMS that keeps the two wrists of a body apart, then verified (crop settled on the
    landmarks, hand-presence threshold), duplicates removed, 'hands' too small for the face they lie on
    dropped (`handrecon.detect.plausibility`), handedness from the landmarks and the body.
+7. A hand at a body wrist: its finger order against the body's own hand points, re-read when they say it is
+   reversed (`handrecon.detect.finger_order`); no model run unless they do.
 
 A proposal whose reading is a hand already verified stops re-cropping (it cannot add a hand).
 Cost (measured by benchmarks/bench_detection.py): a 256x256 one-hand close-up costs the palm pass and about
