@@ -103,6 +103,9 @@ def test_no_reread_that_agrees_or_passes_presence_gives_none():
     # a re-read whose wrist leaves the body's wrist is another hand
     model = MirrorModel(wrong, true + [300.0, 0.0])
     assert reread_reversed(model, None, landmarks(wrong), body, 0.9) is None
+    # so is a re-read that is another hand already found (two hands held together)
+    model = MirrorModel(wrong, true)
+    assert reread_reversed(model, None, landmarks(wrong), body, 0.9, others=[landmarks(true + 2.0)]) is None
 
 
 def test_crop_turned_along_the_body_hand():

@@ -39,7 +39,7 @@ from handrecon.detect.body import BodyHand
 from handrecon.detect.crops import RotatedRect, angle_up
 from handrecon.detect.landmarks import HandLandmarkModel, HandLandmarks
 from handrecon.detect.proposals import Proposal
-from handrecon.detect.verify import settle
+from handrecon.detect.verify import same_hand, settle
 
 AGREES_FROM = 0.5  # cos 60 degrees
 REVERSED_UP_TO = -0.5  # cos 120 degrees
@@ -99,13 +99,17 @@ def reread_reversed(
     body: BodyHand,
     presence_threshold: float,
     max_rounds: int = 4,
+    others: list[HandLandmarks] | None = None,
 ) -> tuple[HandLandmarks, str] | None:
     """A reading of the hand whose finger order agrees with the body, or None. Tried in turn: the settled crop
     read mirrored (one run), the crop turned along the body's hand (settled). Kept when it passes the presence
-    threshold, its wrist is within half a hand of the body's wrist, and the body agrees with it."""
+    threshold, its wrist is within half a hand of the body's wrist, it is none of the `others` (the other hands
+    found: two hands held together) and the body agrees with it."""
 
     def good(new: HandLandmarks) -> bool:
         if new.presence < presence_threshold:
+            return False
+        if any(same_hand(new, o) for o in others or []):
             return False
         if np.linalg.norm(new.keypoints[0] - body.wrist) >= 0.5 * new.size_px:
             return False

@@ -380,7 +380,8 @@ class ThoroughHands:
                 rereads += 1
                 image = h.read_on if h.read_on is not None else rgb
                 v = self.verifier
-                found = reread_reversed(v.model, image, h.landmarks, b, v.presence_threshold, v.max_rounds)
+                others = [k.landmarks for k in hands if k is not h]
+                found = reread_reversed(v.model, image, h.landmarks, b, v.presence_threshold, v.max_rounds, others)
                 if found is None:
                     record["action"] = "doubtful: no re-read agrees with the body's hand points"
                 else:
