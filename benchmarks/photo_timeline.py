@@ -16,7 +16,7 @@ pass): the hands of the detector's first verification (before the body pass and 
 hand) get their observations and fit on a worker thread while the detector goes on; when the detector's final
 hands have the same fit inputs (side, keypoints, world landmarks, sigma) that fit is used, else the fit runs
 again. The packaged hands are checked to be identical to the serial run's. This is the measurement behind the
-decision not to overlap stages within a photo (see README, "Speed").
+decision not to overlap stages within a photo (README, Benchmarks).
 
 Run: python benchmarks/photo_timeline.py [--devdata PATH] [--runs 3] [--init network|ik] [--overlap]
      [--switch-interval S] [--threads 2]
