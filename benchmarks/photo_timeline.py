@@ -19,7 +19,7 @@ again. The packaged hands are checked to be identical to the serial run's. This 
 decision not to overlap stages within a photo (README, Benchmarks).
 
 Run: python benchmarks/photo_timeline.py [--devdata PATH] [--runs 3] [--init network|ik] [--overlap]
-     [--switch-interval S] [--threads 2]
+     [--switch-interval S] [--threads 2] [--src DIR]
 """
 
 from __future__ import annotations
@@ -44,7 +44,9 @@ _THREADS_AFTER_NUMPY = set(os.listdir("/proc/self/task")) if _THREADS_AT_START e
 
 import torch  # noqa: E402
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
+# `--src DIR`: another source tree (e.g. /tmp/base_main/src), read before the package is imported
+_SRC = sys.argv[sys.argv.index("--src") + 1] if "--src" in sys.argv[:-1] else None
+sys.path.insert(0, _SRC or str(Path(__file__).resolve().parents[1] / "src"))
 
 from handrecon.api import HandReconstructor  # noqa: E402
 from handrecon.data.devdata import default_devdata_dir, load_labelled  # noqa: E402
@@ -279,6 +281,7 @@ def main() -> None:
     ap.add_argument("--detector", default="thorough", choices=["thorough", "fast"])
     ap.add_argument("--overlap", action="store_true", help="also the overlapped-fit experiment (module notes)")
     ap.add_argument("--switch-interval", type=float, default=None, help="sys.setswitchinterval for the experiment")
+    ap.add_argument("--src", default=None, help="run another source tree's pipeline (e.g. /tmp/base_main/src)")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     root = args.devdata or default_devdata_dir()
@@ -314,6 +317,9 @@ def main() -> None:
             wall.append(time.perf_counter() - t0)
             cpu.append(time.process_time() - c0)
     photos = args.runs * len(images)
+    import handrecon
+
+    print(f"source {Path(handrecon.__file__).parent.parent}")
     print(f"{len(images)} one-hand photos x {args.runs} passes, detector {args.detector}, init {args.init}, "
           f"torch threads {args.threads}, {os.cpu_count()} cores, load {os.getloadavg()[0]:.1f}")  # fmt: skip
     print_stages(clock, photos, (wall, cpu))
