@@ -62,7 +62,7 @@ def _blas_controller():
 @contextlib.contextmanager
 def single_threaded_pools_for_a_call() -> Iterator[None]:
     """The pools of `single_threaded_native_pools` at one thread for one call of the in-process API (a photo's
-    `ImageReconstructor.__call__` / `reconstruct_detections`), as the command's photos and videos already run.
+    `ImageReconstructor.__call__` / `reconstruct_detections`), as the command's photos and videos run.
     In a lone process on 2 cores, NumPy's OpenBLAS worker busy-waited through every photo's fit and packaging
     (the fit's kinematics wake it): 50-69 ms of CPU per one-hand photo in a thread that computed nothing,
     against ~110 ms of wall (benchmarks/photo_timeline.py). The hands are those of a process whose BLAS runs one
