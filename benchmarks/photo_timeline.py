@@ -30,6 +30,7 @@ import threading
 _THREADS_AT_START = set(os.listdir("/proc/self/task")) if os.path.isdir("/proc/self/task") else set()
 
 import argparse  # noqa: E402
+import contextlib  # noqa: E402
 import copy  # noqa: E402
 import statistics  # noqa: E402
 import sys  # noqa: E402
@@ -206,6 +207,14 @@ class OverlappedFit:
             return self.ir.fitter.fit(obs, K, starts, None), self.ir._initial_records
 
     def __call__(self, rgb: np.ndarray, K: torch.Tensor):
+        try:  # the pipeline's own limits for a call (BLAS and OpenCV at one thread), where the tree has them
+            from handrecon.pipeline.native_threads import single_threaded_pools_for_a_call
+        except ImportError:
+            single_threaded_pools_for_a_call = contextlib.nullcontext
+        with single_threaded_pools_for_a_call():
+            return self._call(rgb, K)
+
+    def _call(self, rgb: np.ndarray, K: torch.Tensor):
         from handrecon.fit.torch_threads import single_torch_thread
 
         ir, job = self.ir, {}
