@@ -163,3 +163,74 @@ def test_each_worker_process_runs_with_single_threaded_pools(tmp_path):
     assert run.returncode == 0, run.stderr[-2000:]
     seen = json.loads(run.stdout.strip().splitlines()[-1])
     assert len(seen) == 4 and all(n == 1 for counts in seen for n in counts)
+
+
+def test_a_call_of_the_api_runs_with_single_threaded_pools_and_restores_them(two_threads_each):
+    from handrecon.pipeline.native_threads import single_threaded_pools_for_a_call
+
+    before = _counts()
+    with single_threaded_pools_for_a_call():
+        assert all(n == 1 for n in _counts())
+        with single_threaded_pools_for_a_call():  # nested (a photo's fit inside the photo)
+            assert all(n == 1 for n in _counts())
+        assert all(n == 1 for n in _counts())  # the outer call is still inside
+    assert _counts() == before
+    for error in (RuntimeError, KeyboardInterrupt):
+        with pytest.raises(error), single_threaded_pools_for_a_call():
+            raise error
+        assert _counts() == before
+
+
+def test_calls_from_two_threads_share_one_limit_until_the_last_leaves(two_threads_each):
+    import threading
+
+    from handrecon.pipeline.native_threads import single_threaded_pools_for_a_call
+
+    before = _counts()
+    errors = []
+
+    def other_call():  # enters and leaves while this thread's call is inside
+        try:
+            with single_threaded_pools_for_a_call():
+                pass
+        except BaseException as e:  # pragma: no cover - reported below
+            errors.append(e)
+
+    with single_threaded_pools_for_a_call():
+        thread = threading.Thread(target=other_call)
+        thread.start()
+        thread.join()
+        assert all(n == 1 for n in _counts())  # the other call left first: nothing restored yet
+    assert not errors
+    assert _counts() == before
+
+
+def test_a_photo_of_the_api_fits_with_single_threaded_pools_and_the_commands_hands(two_threads_each, monkeypatch):
+    from importlib import resources
+
+    from handrecon.api import HandReconstructor
+    from handrecon.fit.refine import HandFitter
+
+    rec = HandReconstructor(detector="fast")
+    seen = []
+    fit = HandFitter.fit
+
+    def recording(self, *args, **kwargs):
+        seen.append(_counts())
+        return fit(self, *args, **kwargs)
+
+    monkeypatch.setattr(HandFitter, "fit", recording)
+    demo = str(resources.files("handrecon.assets") / "demo_hand.jpg")
+    try:
+        before = _counts()
+        api = rec.reconstruct(demo)
+        assert seen and all(n == 1 for counts in seen for n in counts)
+        assert _counts() == before
+        with single_threaded_native_pools():  # as the command runs its photos
+            command = rec.reconstruct(demo)
+    finally:
+        rec.close()
+    assert api and len(api) == len(command)
+    for a, b in zip(api, command, strict=True):
+        for name in ("joints_3d", "vertices", "texture", "vertex_colors", "hand_pose", "betas", "transl"):
+            assert np.array_equal(getattr(a, name), getattr(b, name)), name

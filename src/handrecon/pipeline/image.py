@@ -20,6 +20,7 @@ from handrecon.geometry.camera import PerspectiveCamera, project_points
 from handrecon.hand.keypoints import MANO16_NAMES
 from handrecon.io import downscale_for_processing
 from handrecon.pipeline.config import PipelineConfig
+from handrecon.pipeline.native_threads import single_threaded_pools_for_a_call
 from handrecon.pipeline.results import Hand, Plausibility
 from handrecon.priors import penetration as _penetration
 from handrecon.priors.knowledge import AnatomicalPosePrior
@@ -111,8 +112,9 @@ class ImageReconstructor:
         return obs, starts
 
     def __call__(self, rgb: np.ndarray, K: torch.Tensor, previous: list[HandParams | None] | None = None) -> list[Hand]:
-        dets = self.detect(rgb)
-        return self.reconstruct_detections(rgb, dets, K, previous)
+        with single_threaded_pools_for_a_call():  # as the command's photos (`pipeline.native_threads`)
+            dets = self.detect(rgb)
+            return self.reconstruct_detections(rgb, dets, K, previous)
 
     def reconstruct_detections(
         self,
@@ -127,7 +129,9 @@ class ImageReconstructor:
         if not dets:
             return []
         texture = self.config.texture if texture is None else texture
-        with single_torch_thread():  # small tensors throughout, packaging and texture too (`fit.torch_threads`)
+        # small tensors throughout, packaging and texture too (`fit.torch_threads`); BLAS and OpenCV at one
+        # thread as in the command (`pipeline.native_threads`)
+        with single_torch_thread(), single_threaded_pools_for_a_call():
             obs, starts = self.observations(dets, K, init)
             fits = self.fitter.fit(obs, K, starts, previous)
             hands = self.package(rgb, dets, fits, K, texture, check_penetration)
