@@ -29,6 +29,7 @@ import numpy as np
 
 from handrecon.io import VideoWriter
 from handrecon.io.images import downscale_for_processing
+from handrecon.pipeline.heap import keep_freed_memory
 from handrecon.pipeline.outputs import OVERLAY_COLOR, OVERLAY_MAX_SIDE, overlay_image, scaled_intrinsics
 from handrecon.render.overlay import draw_uncertainty, paint_mesh_over, paint_skeleton
 
@@ -260,6 +261,7 @@ def _serve(tasks, free, results, frames: np.ndarray, writer: VideoWriter, K: np.
     import torch
 
     torch.set_num_threads(1)
+    keep_freed_memory()  # the same frame-sized arrays every frame: no page faults for them (`heap`)
     last = None
     try:
         while True:
