@@ -122,7 +122,9 @@ t0 = time.perf_counter()
 import resource, sys, torch
 from pathlib import Path
 from handrecon.api import HandReconstructor
+from handrecon.io.native_stderr import silence_native_stderr
 from handrecon.pipeline.video import reconstruct_video_file
+silence_native_stderr()  # as the command line does
 torch.set_num_threads(1)
 rec = HandReconstructor()
 def used():  # this process's threads and its finished children (the overlay process)
