@@ -8,8 +8,10 @@ one-hand InterHand/Panoptic images): each a square crop around the labelled hand
 from copy to copy (and every second copy mirrored), resized to 256x256, saved as JPEG.
 
 Variants: default outputs; JSON only (`--no-overlay --no-texture --formats ''`), each with `--workers 1`
-and `--workers N` when the command has that option. Also: start-up (`reconstruct --help`, one photo) and
-the video mode's frame rate at 640x480 (one hand, in this process).
+and `--workers N` when the command has that option (`--folder-outputs json` runs JSON only). Also:
+start-up (`reconstruct --help`, one photo), the JSON-only path's CPU per photo by stage for each detector
+(`stages`, with what the 1.5x target leaves per photo) and the video mode's frame rate at 640x480 (one hand,
+in this process).
 
 Run: python benchmarks/bench_throughput.py [--runs 3] [--count 60] [--workers 2] [--skip video]
 """
@@ -120,7 +122,9 @@ t0 = time.perf_counter()
 import resource, sys, torch
 from pathlib import Path
 from handrecon.api import HandReconstructor
+from handrecon.io.native_stderr import silence_native_stderr
 from handrecon.pipeline.video import reconstruct_video_file
+silence_native_stderr()  # as the command line does
 torch.set_num_threads(1)
 rec = HandReconstructor()
 def used():  # this process's threads and its finished children (the overlay process)
@@ -322,6 +326,90 @@ def output_costs_side_by_side(folder: Path, envs: dict[str, dict], runs: int) ->
     png_settings(output_costs(folder, limit=8)[2])
 
 
+JSON_STAGES = ("load + camera", "detect", "observations + IK", "fit", "package (no texture)", "files (JSON + NPZ)")
+
+
+def json_stage_costs(folder: Path, detector: str, limit: int = 30) -> dict[str, list[float]]:
+    """CPU ms of this process per photo (MediaPipe's graph threads included) for each stage of the JSON-only
+    path (`--no-overlay --no-texture --formats ''`) with `detector`, one torch thread, over the folder's first
+    photos (the first one left out: it builds the models' caches); and "MediaPipe Hands" for the plain loop's
+    graph on the same photos (its `process` call alone, import and graph creation left out)."""
+    import torch
+
+    torch.set_num_threads(1)
+    import mediapipe as mp
+    from PIL import Image
+
+    from handrecon.api import HandReconstructor
+    from handrecon.pipeline.native_threads import single_threaded_native_pools
+    from handrecon.pipeline.outputs import write_image_outputs
+
+    rec = HandReconstructor(detector=detector, texture=False)
+    hands_graph = mp.solutions.hands.Hands(static_image_mode=True, max_num_hands=2, min_detection_confidence=0.5)
+    cpu: dict[str, list[float]] = {k: [] for k in (*JSON_STAGES, "all stages", "MediaPipe Hands")}
+    with tempfile.TemporaryDirectory() as tmp, single_threaded_native_pools(load_opencv=True):
+        for n, p in enumerate(sorted(folder.glob("*.jpg"))[:limit]):
+            t = [time.process_time()]
+            rgb, K, src = rec.load(p)
+            t.append(time.process_time())
+            dets = rec.pipeline.detect(rgb)
+            t.append(time.process_time())
+            if dets:
+                obs, starts = rec.pipeline.observations(dets, K)
+                t.append(time.process_time())
+                fits = rec.pipeline.fitter.fit(obs, K, starts, None)
+                t.append(time.process_time())
+                hands = rec.pipeline.package(rgb, dets, fits, K, False)
+                t.append(time.process_time())
+                write_image_outputs(Path(tmp), p.stem, str(p), rgb, hands, K.numpy(), (), overlay=False,
+                                    extra={"camera_source": src})  # fmt: skip
+                t.append(time.process_time())
+            c0 = time.process_time()
+            hands_graph.process(np.asarray(Image.open(p).convert("RGB")))
+            mp_ms = (time.process_time() - c0) * 1000
+            if n == 0:
+                continue
+            cpu["MediaPipe Hands"].append(mp_ms)
+            if len(t) == len(JSON_STAGES) + 1:  # a photo where the detector found a hand
+                for name, a, b in zip(JSON_STAGES, t, t[1:], strict=False):
+                    cpu[name].append((b - a) * 1000)
+                cpu["all stages"].append((t[-1] - t[0]) * 1000)
+    hands_graph.close()
+    rec.close()
+    return cpu
+
+
+STAGES_CHILD = """
+import json, sys
+sys.path.insert(0, sys.argv[1])
+from bench_throughput import json_stage_costs
+from pathlib import Path
+print("STAGE-COSTS " + json.dumps(json_stage_costs(Path(sys.argv[2]), sys.argv[3])))
+"""
+
+
+def json_stages(folder: Path, env: dict, detectors: list[str], loop_wall: float | None, photos: int, workers: int):
+    """`json_stage_costs` of this tree per detector, each in its own process; then what the JSON-only
+    target (<= 1.5x the MediaPipe loop's wall time) leaves per photo on `workers` cores."""
+    import json
+
+    here = str(Path(__file__).resolve().parent)
+    rows: dict[str, dict[str, list[float]]] = {}
+    for det in detectors:
+        _, out, _ = timed([sys.executable, "-c", STAGES_CHILD, here, str(folder), det], dict(env, OMP_NUM_THREADS="1"))
+        line = next(ln for ln in out.splitlines() if ln.startswith("STAGE-COSTS "))
+        rows[det] = json.loads(line[len("STAGE-COSTS "):])
+    print("\nJSON-only path, CPU ms per photo by stage (one process, one torch thread; median, mean):")
+    for det, cpu in rows.items():
+        cells = ", ".join(f"{k} {statistics.median(v):.1f} / {statistics.mean(v):.1f}" for k, v in cpu.items() if v)
+        print(f"  --detector {det} ({len(cpu['all stages'])} photos with a hand): {cells}")
+    if loop_wall is not None:
+        budget = 1.5 * loop_wall * workers / photos * 1000
+        print(f"  the target, 1.5x the MediaPipe loop's {loop_wall:.2f} s for {photos} photos on {workers} core(s): at "
+              f"most {budget:.0f} ms of CPU per photo with every core busy from the command's start to its end, "
+              "start-up (interpreters, imports, models) included")  # fmt: skip
+
+
 def png_settings(images: dict[str, list[np.ndarray]], rounds: int = 3) -> None:
     """PNG encoding time (CPU of this thread, median of `rounds`) and mean file size per image of each
     kind, for zlib levels and strategies (Pillow); every setting is lossless."""
@@ -398,7 +486,13 @@ def main() -> None:
         help="a `src` folder of an earlier version (e.g. from `git archive`): its command runs side by side too",
     )  # fmt: skip
     ap.add_argument("--baseline-threads", type=int, default=1, help="OMP_NUM_THREADS of the baseline's runs")
-    ap.add_argument("--skip", nargs="*", default=[], choices=["startup", "folder", "outputs", "video", "fsync"])
+    ap.add_argument(
+        "--skip", nargs="*", default=[], choices=["startup", "folder", "outputs", "video", "fsync", "stages"]
+    )
+    ap.add_argument(
+        "--folder-outputs", nargs="+", default=["default", "json"], choices=["default", "json"],
+        help="the folder runs' outputs: default outputs and/or JSON only",
+    )  # fmt: skip
     ap.add_argument("--video-seconds", type=int, default=3, help="length of the video clip at 30 frames/s")
     ap.add_argument("--output-runs", type=int, default=1, help="runs of the per-image costs per source tree")
     ap.add_argument("--detectors", nargs="+", default=["thorough", "fast"], help="detectors of this tree to run")
@@ -433,7 +527,8 @@ def main() -> None:
             json_only = ["--no-overlay", "--no-texture", "--formats", ""]
             # the baseline tree runs its own default detector; this tree each of --detectors
             detectors = [None] if tag else [*args.detectors]
-            for name, extra in (("default outputs", []), ("JSON only", json_only)):
+            kinds = {"default": ("default outputs", []), "json": ("JSON only", json_only)}
+            for name, extra in (kinds[k] for k in args.folder_outputs):
                 for det in detectors:
                     base = [*cli, str(tmp / "photos"), "-q", *extra, *([] if det is None else ["--detector", det])]
                     counts = [1, args.workers] if workers else [None]
@@ -473,6 +568,8 @@ def main() -> None:
                 per = [1000 * c / args.count for c in cs]
                 print(f"  {name:<34} {statistics.median(per):7.1f} ms  ({min(per):.1f}-{max(per):.1f})")
         print(f"load average at end: {' '.join(f'{x:.1f}' for x in os.getloadavg())}")
+        if "stages" not in args.skip:
+            json_stages(tmp / "photos", env, args.detectors, ref, args.count, args.workers)
         if "outputs" not in args.skip:
             output_costs_side_by_side(tmp / "photos", envs, args.output_runs)
         if "fsync" not in args.skip:

@@ -72,6 +72,33 @@ def test_exception_leaves_no_file_and_keeps_the_old_one(tmp_path):
     assert path.read_bytes() == b"previous result" and len(list(tmp_path.iterdir())) == 1
 
 
+def test_finish_completes_the_file_under_its_temporary_name(tmp_path):
+    """`finish` ends the stream and flushes the file without naming it: `close` then names it (the same
+    bytes as a plain close), `abort` still drops it, and no frame is taken after it."""
+    plain = _write(tmp_path / "plain.mp4", n=4)
+    path = tmp_path / "clip.mp4"
+    writer = VideoWriter(path, 25.0)
+    for i in range(4):
+        writer.write(_frame(i))
+    writer.finish()
+    writer.finish()  # once is enough
+    assert not path.exists() and len(list(tmp_path.glob(".*"))) == 1
+    with pytest.raises(ValueError, match="closed"):
+        writer.write(_frame(4))
+    assert writer.close() == path and path.read_bytes() == plain.read_bytes()
+    assert not list(tmp_path.glob(".*"))
+
+    path.write_bytes(b"previous result")
+    writer = VideoWriter(path, 25.0)
+    writer.write(_frame(0))
+    writer.finish()
+    writer.abort()
+    assert path.read_bytes() == b"previous result" and not list(tmp_path.glob(".*"))
+    with pytest.raises(ValueError, match="no frames"):
+        VideoWriter(tmp_path / "empty.mp4", 25.0).finish()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["clip.mp4", "plain.mp4"]
+
+
 def test_writer_refuses_empty_and_inconsistent_videos(tmp_path):
     with pytest.raises(ValueError, match="no frames"), VideoWriter(tmp_path / "empty.mp4", 25):
         pass

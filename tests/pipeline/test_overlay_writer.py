@@ -104,6 +104,47 @@ def test_frames_of_another_size_are_refused(tmp_path):
     assert not multiprocessing.active_children()
 
 
+@pytest.mark.parametrize("process", [True, False])
+def test_end_input_finishes_the_file_and_close_or_abort_decide(tmp_path, process):
+    """After `end_input` (no more frames; the file is finished without waiting) `close` publishes the same
+    video as a plain close, and `abort` still leaves nothing; more frames are refused."""
+    frames = [np.full((48, 64, 3), v, np.uint8) for v in (0, 90, 200)]
+
+    def written(name: str, end_input: bool) -> ow.ProcessOverlayWriter | ow.InlineOverlayWriter:
+        w = ow.overlay_writer(tmp_path / name, 10.0, np.eye(3), 64, 48, in_process=process)
+        for f in frames:
+            w.write(f, [])
+        w.repeat_last()
+        if end_input:
+            w.end_input()
+        return w
+
+    plain = written("plain.mp4", False)
+    plain.close()
+    ended = written("ended.mp4", True)
+    with pytest.raises(ValueError, match="closed"):
+        ended.write(frames[0], [])
+    assert ended.close() == tmp_path / "ended.mp4"
+    assert (tmp_path / "ended.mp4").read_bytes() == (tmp_path / "plain.mp4").read_bytes()
+    dropped = written("dropped.mp4", True)
+    dropped.abort()
+    assert not (tmp_path / "dropped.mp4").exists() and not list(tmp_path.rglob(".*"))
+    assert not multiprocessing.active_children()
+
+
+def test_end_input_raises_an_error_of_the_overlay_process(tmp_path):
+    w = ow.ProcessOverlayWriter(tmp_path / "o.mp4", 10.0, np.eye(3), 64, 48, draw=_die)
+    try:
+        w.write(np.zeros((48, 64, 3), np.uint8), [])
+        w._proc.join(30)
+        with pytest.raises(RuntimeError, match="overlay process"):
+            w.end_input()
+    finally:
+        w.abort()
+    assert not multiprocessing.active_children()
+    assert not list(tmp_path.glob("*.mp4")) and not list(tmp_path.rglob(".*"))
+
+
 def _die(rgb, hands, K, uncertainty):
     os._exit(3)  # as if killed, at the first frame
 

@@ -94,3 +94,31 @@ def test_the_search_frame_reports_the_one_hand_graphs_reading_of_the_tracked_han
     finally:
         det.close()
     assert det.searches == 1 and frames[2][0] is tracked and frames[2][1:] == [new]
+
+
+def test_both_graphs_are_made_with_the_detector_and_track_as_graphs_made_at_first_use(hand_rgb, monkeypatch):
+    """Where descriptor 2 is settled for the process (a command-line run, or native logs kept), the graphs
+    exist (MediaPipe preparing their models) before the first frame, and give the same landmarks as graphs
+    created at their first frame; elsewhere they are made at their first frame (their preparation logs
+    inside a quiet block)."""
+    from handrecon.io import native_stderr
+
+    frames = [np.ascontiguousarray(np.roll(hand_rgb, 3 * i, axis=1)) for i in range(6)]
+    monkeypatch.setattr(native_stderr, "_silenced", True)
+    early = TrackingDetector(max_hands=2, min_detection_confidence=0.5, search_every=3)
+    try:
+        assert early.full._graphs and early.single._graphs
+        seen_early = [[d.keypoints for d in early.track(f)] for f in frames]
+    finally:
+        early.close()
+    monkeypatch.setattr(native_stderr, "_silenced", False)
+    monkeypatch.delenv("HANDRECON_NATIVE_LOGS", raising=False)
+    lazy = TrackingDetector(max_hands=2, min_detection_confidence=0.5, search_every=3)
+    try:
+        assert not lazy.full._graphs and not lazy.single._graphs
+        seen_lazy = [[d.keypoints for d in lazy.track(f)] for f in frames]
+    finally:
+        lazy.close()
+    assert [len(s) for s in seen_early] == [1] * 6
+    for a, b in zip(seen_early, seen_lazy, strict=True):
+        assert len(a) == len(b) and all(np.array_equal(x, y) for x, y in zip(a, b, strict=True))

@@ -128,9 +128,16 @@ def _fsync_dir(directory: Path) -> None:
         _fsync_path(directory)
 
 
-def commit_temp(temp: Path, target: str | os.PathLike) -> Path:
-    """Flush a finished temporary file to disk and give it the target's name."""
+def sync_temp(temp: Path) -> None:
+    """Flush a finished temporary file to disk ahead of `commit_temp(temp, target, synced=True)` (the
+    flush's wait then overlaps other work, and the file can still be dropped)."""
     _fsync_path(temp)
+
+
+def commit_temp(temp: Path, target: str | os.PathLike, synced: bool = False) -> Path:
+    """Flush a finished temporary file to disk (unless `sync_temp` did) and give it the target's name."""
+    if not synced:
+        _fsync_path(temp)
     os.replace(temp, target)
     _fsync_dir(Path(target).parent)
     return Path(target)

@@ -47,6 +47,13 @@ def silence_native_stderr() -> None:
         pass
 
 
+def native_stderr_set_for_process() -> bool:
+    """Whether descriptor 2 is settled for the whole process: silenced (`silence_native_stderr`, as in every
+    command-line run) or kept on purpose (HANDRECON_NATIVE_LOGS=1). Then native libraries may write at any
+    time without noise the user did not ask for; otherwise only inside `quiet_native_stderr` blocks."""
+    return _silenced or _keep_native_logs()
+
+
 @contextlib.contextmanager
 def quiet_native_stderr() -> Iterator[None]:
     """Native output on descriptor 2 goes to /dev/null inside the block; Python errors still raise."""

@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from handrecon.io.atomic import commit_temp, reserve_temp
+from handrecon.io.atomic import commit_temp, reserve_temp, sync_temp
 from handrecon.io.errors import InputError
 
 
@@ -151,10 +151,11 @@ class VideoWriter:
         self.frames_written = 0
         self._writer: Any = None
         self._temp: Path | None = reserve_temp(self.path)
+        self._finished = False  # `finish` done: the file is complete under its temporary name
 
     def write(self, rgb: np.ndarray) -> None:
         """Append one (H, W, 3) uint8 RGB frame; every frame must have the size of the first."""
-        if self._temp is None:
+        if self._temp is None or self._finished:
             raise ValueError(f"{self.path}: writer is closed")
         a = np.asarray(rgb)
         if a.ndim != 3 or a.shape[2] != 3 or a.dtype != np.uint8:
@@ -176,19 +177,34 @@ class VideoWriter:
         self._writer.write(cv2.cvtColor(np.ascontiguousarray(a), cv2.COLOR_RGB2BGR))
         self.frames_written += 1
 
-    def close(self) -> Path:
-        """Finish the file and move it to `path`; a video without frames is an error, not an empty file."""
+    def finish(self) -> None:
+        """End the stream and flush the file to disk, under its temporary name: `close` then only gives it
+        its name (`abort` can still drop it). A video without frames is an error, not an empty file."""
         if self._temp is None:
-            return self.path
+            raise ValueError(f"{self.path}: writer is closed")
+        if self._finished:
+            return
         if self._writer is not None:
             self._writer.release()
             self._writer = None
         if self.frames_written == 0 or self._temp.stat().st_size == 0:
             self.abort()
             raise ValueError(f"{self.path}: no frames were written; no video file created")
+        try:
+            sync_temp(self._temp)
+        except BaseException:
+            self.abort()
+            raise
+        self._finished = True
+
+    def close(self) -> Path:
+        """Finish the file (`finish`, unless done) and move it to `path`."""
+        if self._temp is None:
+            return self.path
+        self.finish()
         temp, self._temp = self._temp, None
         try:
-            return commit_temp(temp, self.path)
+            return commit_temp(temp, self.path, synced=True)
         except BaseException:
             temp.unlink(missing_ok=True)
             raise

@@ -29,6 +29,7 @@ import numpy as np
 
 from handrecon.io import VideoWriter
 from handrecon.io.images import downscale_for_processing
+from handrecon.pipeline.heap import keep_freed_memory
 from handrecon.pipeline.outputs import OVERLAY_COLOR, OVERLAY_MAX_SIDE, overlay_image, scaled_intrinsics
 from handrecon.render.overlay import draw_uncertainty, paint_mesh_over, paint_skeleton
 
@@ -105,6 +106,10 @@ class InlineOverlayWriter:
         if self._last is not None:
             self._writer.write(self._last)
 
+    def end_input(self) -> None:
+        """No more frames: the file is finished and flushed to disk, and takes its name at `close`."""
+        self._writer.finish()
+
     def close(self) -> Path:
         return self._writer.close()
 
@@ -139,6 +144,7 @@ class ProcessOverlayWriter:
             self._free.put(s)
         self._has_frames = False
         self._done = False
+        self._input_ended = False  # `end_input` sent: the child is finishing the file
         self._writer = VideoWriter(path, fps)  # the child encodes; this copy only removes its temporary file
         self._proc = ctx.Process(
             target=_serve,
@@ -162,7 +168,7 @@ class ProcessOverlayWriter:
         return self._has_frames
 
     def write(self, rgb: np.ndarray, hands) -> None:
-        if self._done:
+        if self._done or self._input_ended:
             raise ValueError(f"{self.path}: writer is closed")
         if rgb.shape != self.shape:
             size, video = f"{rgb.shape[1]}x{rgb.shape[0]}", f"{self.shape[1]}x{self.shape[0]}"
@@ -173,8 +179,20 @@ class ProcessOverlayWriter:
         self._has_frames = True
 
     def repeat_last(self) -> None:
+        if self._done or self._input_ended:
+            raise ValueError(f"{self.path}: writer is closed")
         self._raise_child_error()
         self._send(("repeat",))
+
+    def end_input(self) -> None:
+        """No more frames: the child draws those it has, ends the stream and flushes the file to disk
+        (under its temporary name) without being waited for, so that this overlaps other work (a video's
+        last frame files); `close` then only gives the file its name, `abort` still drops it."""
+        if self._done or self._input_ended:
+            raise ValueError(f"{self.path}: writer is closed")
+        self._raise_child_error()
+        self._send(("finish",))
+        self._input_ended = True
 
     def _send(self, task: tuple) -> None:
         """A task to the child; if the child is gone, its error (or its exit) is raised instead."""
@@ -260,6 +278,7 @@ def _serve(tasks, free, results, frames: np.ndarray, writer: VideoWriter, K: np.
     import torch
 
     torch.set_num_threads(1)
+    keep_freed_memory()  # the same frame-sized arrays every frame: no page faults for them (`heap`)
     last = None
     try:
         while True:
@@ -274,6 +293,8 @@ def _serve(tasks, free, results, frames: np.ndarray, writer: VideoWriter, K: np.
             elif task[0] == "repeat":
                 if last is not None:
                     writer.write(last)
+            elif task[0] == "finish":
+                writer.finish()  # the parent's "close" or "abort" follows
             elif task[0] == "close":
                 writer.close()
                 results.put(("closed",))

@@ -214,10 +214,10 @@ def _reconstruct_frames(
         )  # fmt: skip
         pending.append((summary.json_dir / _frame_json_name(path.stem, fr.index), rec_json))
         state["hands_seen"] = state["hands_seen"] or bool(hands)
+        if writer is not None:  # first: the overlay process draws the frame while the JSONs are committed
+            writer.write(fr.rgb, hands)
         if state["hands_seen"] and len(pending) >= JSON_FRAMES_PER_COMMIT:
             commit_frames()
-        if writer is not None:
-            writer.write(fr.rgb, hands)
 
     def repeat_last() -> None:
         if writer is not None:
@@ -249,6 +249,8 @@ def _reconstruct_frames(
             summary.frames_with_hands += bool(hands)
             background.submit(write_frame, fr, hands)
         if summary.frames_with_hands:
+            if writer is not None:  # the overlay's last frames and file flush overlap the last JSONs' commit
+                background.submit(writer.end_input)
             background.submit(commit_frames)
         background.close()
         if summary.frames_with_hands == 0:  # write nothing

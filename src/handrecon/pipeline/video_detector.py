@@ -15,6 +15,7 @@ import numpy as np
 
 from handrecon.detect.mediapipe_hands import MediaPipeHands
 from handrecon.detect.types import HandDetection
+from handrecon.io.native_stderr import native_stderr_set_for_process
 
 
 class TrackingDetector:
@@ -30,6 +31,16 @@ class TrackingDetector:
             if max_hands > 1
             else None
         )
+        # Both graphs made now: MediaPipe prepares their models on its threads (~0.1 s of CPU each) while the
+        # video's set-up goes on, not inside the first two frames (whose detections every later stage
+        # waits for). The one-hand graph serves every video that shows exactly one hand at some frame.
+        # Only where descriptor 2 is settled for the process (every command-line run): that preparation
+        # logs to it after the graph is made, outside any quiet block; elsewhere the graphs are made at
+        # their first frame, inside one.
+        if native_stderr_set_for_process():
+            for graph in (self.full, self.single):
+                if graph is not None:
+                    graph.open_graph()
         self._last_count = 0
         self._single_frames = 0  # frames tracked by the one-hand graph since the last search
         self.searches = 0  # full-graph runs while one hand was tracked (for tests and benchmarks)
