@@ -32,6 +32,12 @@ os.environ.setdefault("GLOG_minloglevel", "2")  # MediaPipe's C++ logging: error
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 
+# Modules MediaPipe's package imports but handrecon never uses: its drawing helpers' pyplot (about 0.6 s of a
+# video's start-up on 2 cores) and its audio tasks' `sounddevice` (about 45 ms: it probes for PortAudio with
+# the compiler and linker when imported).
+DEFERRED_IMPORTS = ("matplotlib", "matplotlib.pyplot", "sounddevice")
+
+
 class _DeferredModule(types.ModuleType):
     """Stands in for a module while MediaPipe is imported; the real module is imported at the first use of
     one of its attributes."""
@@ -40,36 +46,39 @@ class _DeferredModule(types.ModuleType):
         if name.startswith("__"):  # import machinery probing the module
             raise AttributeError(name)
         # used while MediaPipe still imports (another thread): the stand-ins give way to the real modules
-        for key in ("matplotlib.pyplot", "matplotlib"):
+        for key in DEFERRED_IMPORTS:
             if isinstance(sys.modules.get(key), _DeferredModule):
                 del sys.modules[key]
         return getattr(importlib.import_module(self.__name__), name)
 
 
 @contextlib.contextmanager
-def _matplotlib_deferred() -> Iterator[None]:
-    """`import matplotlib.pyplot` yields stand-ins inside the block. MediaPipe's package imports its
-    drawing helpers, which import pyplot (about 0.6 s of a video's start-up on 2 cores) and use it only to
-    plot; handrecon never calls them. After the block, `matplotlib` imports as usual, and a stand-in kept by
-    those helpers forwards to the real module. Nothing is deferred when matplotlib is already imported."""
-    if "matplotlib" in sys.modules:
-        yield
-        return
-    top, pyplot = _DeferredModule("matplotlib"), _DeferredModule("matplotlib.pyplot")
-    top.pyplot = pyplot  # `import matplotlib.pyplot as plt` reads this attribute
-    sys.modules["matplotlib"], sys.modules["matplotlib.pyplot"] = top, pyplot
+def _unused_imports_deferred() -> Iterator[None]:
+    """`import` of a module of DEFERRED_IMPORTS yields a stand-in inside the block. After the block these
+    modules import as usual, and a stand-in kept by MediaPipe forwards to the real module at its first use.
+    A module already imported (or whose package is) is left alone."""
+    stand_ins: dict[str, _DeferredModule] = {}
+    for name in DEFERRED_IMPORTS:
+        if name in sys.modules or name.split(".")[0] in sys.modules:
+            continue
+        stand_ins[name] = _DeferredModule(name)
+    for name, stand_in in stand_ins.items():
+        parent, _, child = name.rpartition(".")
+        if parent in stand_ins:  # `import matplotlib.pyplot as plt` reads this attribute
+            setattr(stand_ins[parent], child, stand_in)
+    sys.modules.update(stand_ins)
     try:
         yield
     finally:
-        for name, stand_in in (("matplotlib", top), ("matplotlib.pyplot", pyplot)):
+        for name, stand_in in stand_ins.items():
             if sys.modules.get(name) is stand_in:
                 del sys.modules[name]
 
 
 def import_mediapipe() -> types.ModuleType:
-    """The `mediapipe` package, imported without its plotting helpers' matplotlib (`_matplotlib_deferred`)."""
+    """The `mediapipe` package, imported without the modules it never needs here (`DEFERRED_IMPORTS`)."""
     if "mediapipe" not in sys.modules:
-        with _matplotlib_deferred():
+        with _unused_imports_deferred():
             import mediapipe  # noqa: F401
     import mediapipe
 
