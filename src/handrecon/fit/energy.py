@@ -24,8 +24,10 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+import numpy as np
 import torch
 
+from handrecon.io.errors import SettingError
 from handrecon.priors.knowledge import functional_ranges, range_violation
 
 
@@ -51,6 +53,12 @@ class FitWeights:
     # (and sets the hand's metric size, hence its depth): a tight prior.
     bone_scale_sigma: float = 0.3
     palm_scale_sigma: float = 0.03
+    # Robust 2D data term (off by default): each joint's sigma-normalised reprojection error u is weighted
+    # by `robust_keypoint_weights` (iteratively reweighted least squares, weights refreshed at every
+    # linearisation of the main Levenberg-Marquardt stage), so that a keypoint the detector misplaced by
+    # many sigmas pulls less. "none", "huber", "cauchy" or "geman_mcclure"; scale c in sigma units.
+    keypoint_kernel: str = "none"
+    keypoint_kernel_scale: float = 2.0
 
 
 def keypoint_residuals(
@@ -61,6 +69,26 @@ def keypoint_residuals(
     return ((projected - keypoints) / sigma[..., None] * valid[..., None].to(projected.dtype)).reshape(
         projected.shape[0], -1
     )
+
+
+ROBUST_KERNELS = ("none", "huber", "cauchy", "geman_mcclure")
+
+
+def robust_keypoint_weights(u: np.ndarray, kernel: str, c: float) -> np.ndarray:
+    """IRLS weights w(u) = rho'(u) / u of a robust kernel at sigma-normalised errors u >= 0 (any shape):
+    with w held fixed, 0.5 w u^2 has the kernel's gradient at u. Huber: 1 for u <= c, c / u beyond;
+    Cauchy: 1 / (1 + (u/c)^2); Geman-McClure: 1 / (1 + (u/c)^2)^2; "none": 1."""
+    if kernel not in ROBUST_KERNELS:
+        raise SettingError("fit.keypoint_kernel", f"unknown kernel {kernel!r}; choose from {', '.join(ROBUST_KERNELS)}")
+    if not c > 0:
+        raise SettingError("fit.keypoint_kernel_scale", f"must be positive, got {c}")
+    u = np.abs(np.asarray(u, dtype=np.float64))
+    if kernel == "none":
+        return np.ones_like(u)
+    if kernel == "huber":
+        return np.where(u <= c, 1.0, c / np.maximum(u, 1e-300))
+    q = 1.0 / (1.0 + (u / c) ** 2)
+    return q if kernel == "cauchy" else q * q
 
 
 def world_residuals(joints: torch.Tensor, world: torch.Tensor, has_world: torch.Tensor) -> torch.Tensor:

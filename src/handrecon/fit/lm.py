@@ -34,6 +34,7 @@ def levenberg_marquardt(
     project: Callable[[torch.Tensor], torch.Tensor] | None = None,
     with_residuals: bool = False,
     jacobian: JacobianFn | None = None,
+    reweight: Callable[[torch.Tensor], None] | None = None,
 ) -> tuple[torch.Tensor, ...]:
     """Minimise 0.5 ||r_h(x_h)||^2 for each problem h; x0 (H, P) -> (x (H, P), final cost (H,)), and with
     `with_residuals` the residuals there (H, R) too (what a caller reporting the energy would recompute).
@@ -45,7 +46,10 @@ def levenberg_marquardt(
     when an accepted step lowers its cost by less than `tolerance` (relative) or its damping saturates.
     `project` (N, P) -> (N, P), optional, maps trial points into a feasible set (projected Gauss-Newton for
     bound constraints); x0 should lie in it. `jacobian`, optional, linearises exactly instead of by forward
-    differences (steps of `step`); it must agree with `residuals`.
+    differences (steps of `step`); it must agree with `residuals`. `reweight` (H, P) -> None, optional, is
+    called with the current point before each linearisation and may change the residual functions' fixed
+    weights there (iteratively reweighted least squares); the cost is then re-evaluated under the new weights
+    before it is compared with the next trials.
 
     The callbacks take and return tensors of x0's dtype and device; the iterations' own algebra (normal
     equations, the damped solves of all trials in one batched call, trial selection) runs in NumPy on the
@@ -82,6 +86,8 @@ def levenberg_marquardt(
     lam = np.full(H, damping, dtype=x.dtype)
     active = np.ones(H, dtype=bool)
     with torch.no_grad():
+        if reweight is not None:
+            reweight(tensor(x))
         r0, J = linearise(x)
         cost = 0.5 * np.square(r0).sum(-1)
         for it in range(iterations):
@@ -109,7 +115,13 @@ def levenberg_marquardt(
             if not active.any() or it == iterations - 1:
                 break  # (no linearisation after the last step: nothing would use it)
             if better.any():
-                _, J_new = linearise(x)
+                if reweight is None:
+                    _, J_new = linearise(x)
+                else:  # new weights: the residuals and cost at x change with them
+                    reweight(tensor(x))
+                    r_new, J_new = linearise(x)
+                    r0 = np.where(better[:, None], r_new, r0)
+                    cost = np.where(better, 0.5 * np.square(r_new).sum(-1), cost)
                 J = np.where(better[:, None, None], J_new, J)
     out = (tensor(x), tensor(cost))
     return (*out, tensor(r0)) if with_residuals else out

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field, fields, replace
 
 import numpy as np
 import torch
@@ -26,6 +26,7 @@ from handrecon.fit.energy import (
     keypoint_residuals,
     metric_world_residuals,
     pose_residuals,
+    robust_keypoint_weights,
     sqrt2_weight,
     world_residuals,
 )
@@ -240,6 +241,7 @@ class HandFitter:
         analytic = s.jacobian == "analytic" and all(side in self.chains for side in sides)
         scales = _TermScales.from_weights(self.weights)
         residuals = _Residuals(self, sides, K.to(torch.float64), targets, scales, lean=analytic)
+        robust = self.weights.keypoint_kernel != "none"
         x, _, r = levenberg_marquardt(
             residuals,
             x0,
@@ -248,6 +250,7 @@ class HandFitter:
             project=self._project,
             with_residuals=True,
             jacobian=residuals.linearise if analytic else None,
+            reweight=residuals.reweight if robust else None,
         )
         depths: list[tuple[float | None, float | None]] = [(None, None)] * len(sides)
         if s.test_penetration:
@@ -531,6 +534,28 @@ class _Residuals:
         if self.lean and not X.requires_grad:
             return self._per_side(X, ids, lambda side, Xs, hs: self._lean_rows(side, Xs, hs, surface=surface)[0])
         return self._per_side(X, ids, lambda side, Xs, hs: self._side_rows(side, Xs, hs, surface))
+
+    def reweight(self, X: torch.Tensor) -> None:
+        """Robust 2D data term (`FitWeights.keypoint_kernel`): each joint's weight set from its
+        sigma-normalised reprojection error at rows X (one per hand, in hand order), held fixed until the
+        next call. The weights enter as a factor sqrt(w) on the keypoint residuals (lean and torch paths)."""
+        w = self.fitter.weights
+        t = self._numpy_targets()
+        if "kp_weight_base" not in t:
+            t["kp_weight_base"] = t["kp_weight"].copy()
+            self._base_sigma = self.targets.sigma
+        self._last.clear()  # cached residual rows carry the old weights
+        t["kp_weight"] = t["kp_weight_base"]
+        self.targets = replace(self.targets, sigma=self._base_sigma)
+        with torch.no_grad():
+            R = self(X, torch.arange(X.shape[0])).numpy()
+        self._last.clear()
+        base = t["kp_weight_base"]
+        err_px = np.linalg.norm(R[:, :42].reshape(-1, 21, 2), axis=-1) / np.maximum(base, 1e-300)
+        u = err_px / self.targets.sigma.numpy()
+        sqrt_w = np.sqrt(robust_keypoint_weights(u, w.keypoint_kernel, w.keypoint_kernel_scale))
+        t["kp_weight"] = base * sqrt_w
+        self.targets = replace(self.targets, sigma=self._base_sigma / torch.from_numpy(sqrt_w))
 
     def linearise(
         self, X: torch.Tensor, ids: torch.Tensor, surface: SurfaceTerm | None = None
