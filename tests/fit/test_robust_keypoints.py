@@ -91,3 +91,8 @@ def test_kernel_wider_than_every_error_fits_as_without_it_and_a_narrow_one_moves
     torch.testing.assert_close(fit("huber", 1e6), plain, atol=1e-9, rtol=0)  # every weight 1
     moved = (fit("cauchy", 1.0) - plain).norm(dim=-1)
     assert moved.max() > 1.0  # pixels: the down-weighted wrist (18 sigma off) is let go
+    # the kernel on the fingertips only: the wrist keeps its full weight, the fit stays near the plain one
+    tips = FitWeights(keypoint_kernel="cauchy", keypoint_kernel_scale=1.0, keypoint_kernel_joints=(4, 8, 12, 16, 20))
+    res = HandFitter({"right": model}, tips).fit([obs], K, [init])[0]
+    wrist_moved = (project_points(model(**res.params.model_inputs()).joints, K)[0, 0] - plain[0]).norm()
+    assert wrist_moved < 0.5 * moved[0]

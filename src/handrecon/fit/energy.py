@@ -59,6 +59,8 @@ class FitWeights:
     # many sigmas pulls less. "none", "huber", "cauchy" or "geman_mcclure"; scale c in sigma units.
     keypoint_kernel: str = "none"
     keypoint_kernel_scale: float = 2.0
+    # The joints (OpenPose order) the kernel applies to; None: all 21. The others keep weight 1.
+    keypoint_kernel_joints: tuple[int, ...] | None = None
 
 
 def keypoint_residuals(

@@ -553,7 +553,10 @@ class _Residuals:
         base = t["kp_weight_base"]
         err_px = np.linalg.norm(R[:, :42].reshape(-1, 21, 2), axis=-1) / np.maximum(base, 1e-300)
         u = err_px / self.targets.sigma.numpy()
-        sqrt_w = np.sqrt(robust_keypoint_weights(u, w.keypoint_kernel, w.keypoint_kernel_scale))
+        weights = robust_keypoint_weights(u, w.keypoint_kernel, w.keypoint_kernel_scale)
+        if w.keypoint_kernel_joints is not None:
+            weights[:, np.setdiff1d(np.arange(21), np.asarray(w.keypoint_kernel_joints, dtype=int))] = 1.0
+        sqrt_w = np.sqrt(weights)
         t["kp_weight"] = base * sqrt_w
         self.targets = replace(self.targets, sigma=self._base_sigma / torch.from_numpy(sqrt_w))
 
