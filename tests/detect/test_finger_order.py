@@ -29,7 +29,7 @@ def mirrored_keypoints(kp):
 
 
 def body_at(kp, pinky, index, visibility=0.99, side="left"):
-    knuckles = np.array([pinky, index, index + [0.0, 20.0]], dtype=np.float64)
+    knuckles = np.array([pinky, index], dtype=np.float64)
     rect = RotatedRect(*kp[0], 120, 120)
     return BodyHand(side, rect, kp[0].copy(), 0.99, 0, kp[0] + [0, 135.0], knuckles, visibility)
 

@@ -17,8 +17,6 @@ from handrecon.detect.ssd import SSDDetection, pose_detector
 
 # person's side -> (wrist, pinky, index, elbow) in BlazePose's 33 landmarks
 BODY_HAND_JOINTS: dict[str, tuple[int, int, int, int]] = {"left": (15, 17, 19, 13), "right": (16, 18, 20, 14)}
-# person's side -> thumb in BlazePose's 33 landmarks
-BODY_THUMB: dict[str, int] = {"left": 21, "right": 22}
 
 
 @dataclass
@@ -31,7 +29,7 @@ class BodyHand:
     visibility: float  # the pose model's probability that the wrist is visible
     person: int  # index of the person in the image
     elbow: np.ndarray | None = None  # (2,) pixels
-    # the pose model's own hand points (pinky, index, thumb knuckles), (3, 2) pixels, and the lower visibility of
+    # the pose model's own hand points (pinky and index knuckles), (2, 2) pixels, and the lower visibility of
     # its pinky and index points: what the body says of the hand's finger order (`handrecon.detect.finger_order`)
     knuckles: np.ndarray | None = None
     knuckle_visibility: float = 0.0
@@ -83,7 +81,7 @@ def hands_from_pose(pose: PoseLandmarks, person: int, min_visibility: float = 0.
         rect = hand_rect_from_body(kp[w], kp[p], kp[i])
         if rect.size < 4:
             continue
-        knuckles = kp[[p, i, BODY_THUMB[side]]].copy()
+        knuckles = kp[[p, i]].copy()
         seen = float(min(min(pose.visibility[j], pose.presence[j]) for j in (p, i)))
         out.append(BodyHand(side, rect, kp[w].copy(), vis, person, kp[e].copy(), knuckles, seen))
     return out

@@ -39,7 +39,7 @@ from handrecon.detect.body import BodyHand
 from handrecon.detect.crops import RotatedRect, angle_up
 from handrecon.detect.landmarks import HandLandmarkModel, HandLandmarks
 from handrecon.detect.proposals import Proposal
-from handrecon.detect.verify import same_hand, settle
+from handrecon.detect.verify import same_hand, settle, wrist_gap
 
 AGREES_FROM = 0.5  # cos 60 degrees
 REVERSED_UP_TO = -0.5  # cos 120 degrees
@@ -111,7 +111,7 @@ def reread_reversed(
             return False
         if any(same_hand(new, o) for o in others or []):
             return False
-        if np.linalg.norm(new.keypoints[0] - body.wrist) >= 0.5 * new.size_px:
+        if wrist_gap(new, body) is None:
             return False
         check = body_finger_order(new.keypoints, body)
         return check is not None and check.verdict == "agrees"

@@ -143,14 +143,21 @@ def _logit(p: float) -> float:
     return math.log(p / (1 - p))
 
 
+def wrist_gap(lm: HandLandmarks, body: BodyHand) -> float | None:
+    """Distance (pixels) from a reading's wrist to a body wrist, or None when it is half a hand or more: the
+    reading is then not the hand at that wrist."""
+    d = float(np.linalg.norm(lm.keypoints[0] - body.wrist))
+    return d if d < 0.5 * lm.size_px else None
+
+
 def attach_to_bodies(hands: list[VerifiedHand], body_hands: list[BodyHand]) -> dict[int, BodyHand]:
     """The body wrist of each hand (index in `hands` -> wrist): one body wrist per hand, nearest first, within
-    half a hand of the hand's wrist."""
+    half a hand of the hand's wrist (`wrist_gap`)."""
     pairs = []
     for i, h in enumerate(hands):
         for j, b in enumerate(body_hands):
-            d = float(np.linalg.norm(h.landmarks.keypoints[0] - b.wrist))
-            if d < 0.5 * h.landmarks.size_px:
+            d = wrist_gap(h.landmarks, b)
+            if d is not None:
                 pairs.append((d, i, j))
     body_of: dict[int, BodyHand] = {}
     used: set[int] = set()
