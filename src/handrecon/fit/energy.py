@@ -61,6 +61,10 @@ class FitWeights:
     keypoint_kernel_scale: float = 2.0
     # The joints (OpenPose order) the kernel applies to; None: all 21. The others keep weight 1.
     keypoint_kernel_joints: tuple[int, ...] | None = None
+    # Per-joint weights of the 3D-landmark term (OpenPose order, 21 values >= 0, each multiplying its
+    # joint's squared residual; None: all 1, the default). E.g. 0 at the finger MCPs, whose detector
+    # landmarks follow another convention than the hand model's joints (off by default).
+    world_joint_weights: tuple[float, ...] | None = None
 
 
 def keypoint_residuals(
@@ -91,6 +95,19 @@ def robust_keypoint_weights(u: np.ndarray, kernel: str, c: float) -> np.ndarray:
         return np.where(u <= c, 1.0, c / np.maximum(u, 1e-300))
     q = 1.0 / (1.0 + (u / c) ** 2)
     return q if kernel == "cauchy" else q * q
+
+
+def world_row_factors(weights: tuple[float, ...] | None) -> np.ndarray | None:
+    """(63,) factors sqrt(w_j) on the 3D-landmark term's residual rows (x, y, z of each joint) from
+    `FitWeights.world_joint_weights`, so that joint j's squared residual is scaled by w_j; None for None."""
+    if weights is None:
+        return None
+    w = np.asarray(weights, dtype=np.float64)
+    if w.shape != (21,):
+        raise SettingError("fit.world_joint_weights", f"needs 21 values (one per joint), got shape {w.shape}")
+    if not (np.isfinite(w).all() and (w >= 0).all()):
+        raise SettingError("fit.world_joint_weights", f"must be finite and >= 0, got {weights}")
+    return np.repeat(np.sqrt(w), 3)
 
 
 def world_residuals(joints: torch.Tensor, world: torch.Tensor, has_world: torch.Tensor) -> torch.Tensor:

@@ -29,6 +29,7 @@ from handrecon.fit.energy import (
     robust_keypoint_weights,
     sqrt2_weight,
     world_residuals,
+    world_row_factors,
 )
 from handrecon.fit.initialize import HandParams
 from handrecon.fit.joints_forward import ChainState, JointChain, MeshSkin
@@ -129,6 +130,7 @@ class _TermScales:
     pose_beyond_tolerance: float
     pose_tolerance_rad: float
     log_scale_sigma: torch.Tensor  # (16,)
+    world_rows: np.ndarray | None = None  # (63,) per-row factors of the 3D-landmark term; None: all 1
 
     @classmethod
     def from_weights(cls, w: FitWeights) -> _TermScales:
@@ -144,7 +146,16 @@ class _TermScales:
             pose_beyond_tolerance=sqrt2_weight(w.pose_beyond_tolerance),
             pose_tolerance_rad=math.radians(w.pose_tolerance_deg),
             log_scale_sigma=scale_sigma,
+            world_rows=world_row_factors(w.world_joint_weights),
         )
+
+    def world_term(self, rows):
+        """The 3D-landmark term's residual rows (N, 63) or Jacobian (N, 63, P), NumPy or torch, times its
+        weight and each joint's factor (`FitWeights.world_joint_weights`; none by default)."""
+        if self.world_rows is None:
+            return self.world * rows
+        f = self.world_rows if isinstance(rows, np.ndarray) else torch.from_numpy(self.world_rows)
+        return self.world * rows * (f if rows.ndim == 2 else f[:, None])
 
 
 class HandFitter:
@@ -631,7 +642,7 @@ class _Residuals:
         d = [
             ((lean.projection_jacobian(J, K) @ dJ) * kp_weight[..., None, None]).reshape(N, 42, P),
             d_pose[0],
-            c.world * lean.world_residuals_jacobian(J, dJ, t["world"][h], has_world),
+            c.world_term(lean.world_residuals_jacobian(J, dJ, t["world"][h], has_world)),
             np.broadcast_to(c.shape * betas_sel, (N, *betas_sel.shape)),
             np.broadcast_to(scales_sel, (N, *scales_sel.shape)),
             d_pose[1],
@@ -659,7 +670,7 @@ class _Residuals:
         r = [
             ((lean.project(J, t["K"]) - t["keypoints"][h]) * t["kp_weight"][h][..., None]).reshape(N, -1),
             c.pose * pose[0],
-            c.world * lean.world_residuals(J, t["world"][h], t["has_world"][h]),
+            c.world_term(lean.world_residuals(J, t["world"][h], t["has_world"][h])),
             c.shape * x[:, layout.betas],
             x[:, layout.log_scales] / t["log_scale_sigma"],
             c.pose_beyond_tolerance * pose[1],
@@ -732,7 +743,7 @@ class _Residuals:
         r = [
             c.keypoints_2d * keypoint_residuals(project_points(J, self.K), t.keypoints[hs], t.sigma[hs], t.valid[hs]),
             c.pose * viol,
-            c.world * world_residuals(J, t.world[hs], t.has_world[hs]),
+            c.world_term(world_residuals(J, t.world[hs], t.has_world[hs])),
             c.shape * betas,
             log_s / c.log_scale_sigma,
             c.pose_beyond_tolerance * beyond,
