@@ -32,6 +32,13 @@ def test_row_factors_are_the_square_roots_repeated_over_x_y_z():
     assert (np.delete(f, [15, 16, 17, 27, 28, 29]) == 1.0).all()
 
 
+def test_weights_are_saved_and_loaded_with_the_fit_settings(tmp_path):
+    from handrecon.io import load_config, save_config
+
+    w = FitWeights(world_joint_weights=_weights({5: 0.0, 9: 0.5}))
+    assert load_config(FitWeights, save_config(w, tmp_path / "weights.yaml")) == w
+
+
 @pytest.mark.parametrize("bad", [(1.0,) * 20, _weights({3: -1.0}), _weights({3: float("nan")})])
 def test_bad_weights_are_a_setting_error_naming_the_option(bad):
     with pytest.raises(SettingError, match="world_joint_weights"):

@@ -149,7 +149,7 @@ class _TermScales:
             world_rows=world_row_factors(w.world_joint_weights),
         )
 
-    def world_term(self, rows):
+    def world_term(self, rows: np.ndarray | torch.Tensor) -> np.ndarray | torch.Tensor:
         """The 3D-landmark term's residual rows (N, 63) or Jacobian (N, 63, P), NumPy or torch, times its
         weight and each joint's factor (`FitWeights.world_joint_weights`; none by default)."""
         if self.world_rows is None:
