@@ -82,7 +82,7 @@ def test_a_moved_row_is_posed_again_and_rows_with_gradients_are_not_kept(models)
 
     def vertices(side, row):
         posed.append((side, row.detach().clone()))
-        return torch.full((1, 4, 3), float(row.sum()), dtype=F64)
+        return torch.full((1, 4, 3), float(row.detach().sum()), dtype=F64)
 
     meshes = _StageMeshes(vertices)
     x = torch.zeros(1, 5, dtype=F64)
