@@ -74,7 +74,7 @@ def test_network_start_gives_consistent_plausible_hands_with_few_steps(checkpoin
 
     rec = HandReconstructor(detector="fast", texture=False,
                             config=PipelineConfig(init="network", init_checkpoint=checkpoint))
-    assert rec.pipeline.fitter.settings.iterations == 4
+    assert rec.pipeline.fitter.settings.iterations == 3
     hands = rec.reconstruct(DEMO)
     rec.close()
     assert hands

@@ -365,32 +365,38 @@ class HandFitter:
         (inside itself, inside the other hand) at them."""
         n = len(sides)
         pair = n == 2 and sides[0] != sides[1]
+        meshes = _StageMeshes(self._vertices)
         if pair and s.two_hand_iterations > 0:
-            x = self._two_hand_stage(x, sides, residuals, s)
+            x = self._two_hand_stage(x, sides, residuals, s, meshes)
         own = []
         for i in range(n):
-            xi, depth = self._self_penetration_rounds(x[i : i + 1], i, sides[i], residuals, s)
+            xi, depth = self._self_penetration_rounds(x[i : i + 1], i, sides[i], residuals, s, meshes)
             x[i : i + 1] = xi
             own.append(depth)
         other = [None] * n
         if pair:
-            with torch.no_grad():
-                va, vb = (self._vertices(sides[i], x[i : i + 1]) for i in range(2))
-                other = [float(two_hand_penetration_depth(va, vb, self.models[sides[0]], self.models[sides[1]]))] * 2
+            other = [meshes.pair_depth(sides, x, self.models[sides[0]], self.models[sides[1]])] * 2
         return x, list(zip(own, other, strict=True))
 
     def _self_penetration_rounds(
-        self, x: torch.Tensor, hand: int, side: str, residuals: ResidualFn, s: FitSettings
+        self,
+        x: torch.Tensor,
+        hand: int,
+        side: str,
+        residuals: ResidualFn,
+        s: FitSettings,
+        meshes: _StageMeshes | None = None,
     ) -> tuple[torch.Tensor, float]:
         """Levenberg-Marquardt rounds with residuals on the vertices found inside the hand (accumulated over
         rounds, each with its current nearest non-neighbour vertex), until no vertex is deeper than the
         trigger. Returns the parameters (1, P) and the final depth (metres)."""
         model = self.models[side]
+        meshes = meshes or _StageMeshes(self._vertices)
         pairs: dict[int, int] = {}
         scale = sqrt2_weight(self.weights.penetration)
         for round_ in range(s.penetration_rounds + 1):
             with torch.no_grad():
-                pen = self_penetration(self._vertices(side, x), model)
+                pen = self_penetration(meshes(side, x), model)
             depth = float(pen.distance.max())
             if depth <= s.penetration_trigger or round_ == s.penetration_rounds or s.penetration_iterations <= 0:
                 return x, depth
@@ -410,15 +416,19 @@ class HandFitter:
         return x, depth
 
     def _two_hand_stage(
-        self, x: torch.Tensor, sides: list[str], residuals: ResidualFn, s: FitSettings
+        self,
+        x: torch.Tensor,
+        sides: list[str],
+        residuals: ResidualFn,
+        s: FitSettings,
+        meshes: _StageMeshes | None = None,
     ) -> torch.Tensor:
         """Two hands deeper inside each other than the trigger: L-BFGS on the least-squares energy plus the
         two-hand penetration term (which couples the hands)."""
         ma, mb = self.models[sides[0]], self.models[sides[1]]
-        with torch.no_grad():
-            va, vb = (self._vertices(sides[i], x[i : i + 1]) for i in range(2))
-            if float(two_hand_penetration_depth(va, vb, ma, mb)) <= s.penetration_trigger:
-                return x
+        meshes = meshes or _StageMeshes(self._vertices)
+        if meshes.pair_depth(sides, x, ma, mb) <= s.penetration_trigger:
+            return x
         var = x.detach().clone().requires_grad_(True)
         ids = torch.arange(2)
         opt = torch.optim.LBFGS([var], max_iter=s.two_hand_iterations, line_search_fn="strong_wolfe")
@@ -477,6 +487,39 @@ def _clamp_numpy(angles: np.ndarray, rom: torch.Tensor, rounds: int, margin: flo
 
 # id(range table) -> (the table, its version, its lower and upper bounds as arrays)
 _ROM_ARRAYS: dict[int, tuple] = {}
+
+
+class _StageMeshes:
+    """The posed meshes (and the two hands' depth) of one penetration stage, kept per parameter row: the
+    stage tests rows that nothing moved in between more than once (each hand's own test after the two-hand
+    test, the two-hand depth before and after the hands' own rounds, which most hands do not need).
+    `vertices(side, row (1, P))` poses a mesh; rows with gradients are not kept (L-BFGS poses those)."""
+
+    def __init__(self, vertices: Callable[[str, torch.Tensor], torch.Tensor]) -> None:
+        self._vertices = vertices
+        self._meshes: dict[tuple[str, bytes], torch.Tensor] = {}
+        self._depths: dict[tuple, float] = {}
+
+    @staticmethod
+    def _key(side: str, row: torch.Tensor) -> tuple[str, bytes]:
+        return side, row.detach().cpu().numpy().tobytes()
+
+    def __call__(self, side: str, row: torch.Tensor) -> torch.Tensor:
+        if row.requires_grad:
+            return self._vertices(side, row)
+        key = self._key(side, row)
+        if key not in self._meshes:
+            self._meshes[key] = self._vertices(side, row)
+        return self._meshes[key]
+
+    def pair_depth(self, sides: list[str], x: torch.Tensor, model_a, model_b) -> float:
+        """The deepest vertex of either hand inside the other (metres) at rows x (2, P)."""
+        key = (self._key(sides[0], x[0:1]), self._key(sides[1], x[1:2]))
+        if key not in self._depths:
+            with torch.no_grad():
+                va, vb = (self(sides[i], x[i : i + 1]) for i in range(2))
+                self._depths[key] = float(two_hand_penetration_depth(va, vb, model_a, model_b))
+        return self._depths[key]
 
 
 @dataclass(frozen=True)
