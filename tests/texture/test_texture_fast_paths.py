@@ -135,6 +135,29 @@ def test_dilation_equals_full_map_convolutions(dtype):
             torch.testing.assert_close(tex, tex_ref, rtol=4 * torch.finfo(dtype).eps, atol=0)
 
 
+def test_dilation_ignores_the_values_of_invalid_texels():
+    g = torch.Generator().manual_seed(3)
+    valid = torch.rand(2, 23, 31, generator=g) < 0.3
+    texture = torch.rand(2, 3, 23, 31, generator=g) * valid[:, None]
+    fill = torch.tensor([float("nan"), -5.0, float("inf")]).view(1, 3, 1, 1)
+    junk = torch.where(valid[:, None], texture, fill)  # values at invalid texels: never to be read
+    assert bool(junk.isnan().any())
+    for iterations in (1, 2):
+        tex, grown = dilate_texture(texture, valid, iterations)
+        tex_junk, grown_junk = dilate_texture(junk, valid, iterations)
+        assert torch.equal(grown, grown_junk)
+        new = (grown & ~valid)[:, None].expand_as(tex)  # the grown texels: finite, as without junk
+        assert int(new.sum()) > 0
+        assert torch.equal(tex[new], tex_junk[new])
+        assert bool(torch.isfinite(tex_junk[new]).all())
+
+
+def test_dilation_refuses_a_texture_that_requires_gradients():
+    texture = torch.zeros(1, 3, 4, 4, requires_grad=True)
+    with pytest.raises(ValueError, match="gradients"):
+        dilate_texture(texture, torch.ones(1, 4, 4, dtype=torch.bool))
+
+
 def test_harmonic_fill_matches_a_dense_solve_and_reuses_the_mesh_operators():
     sphere, faces, _, _ = uv_sphere(8, 12, dtype=torch.float64)
     V = sphere.shape[0]

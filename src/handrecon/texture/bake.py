@@ -16,6 +16,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+import numpy as np
 import torch
 
 from handrecon.geometry.mesh import face_normals
@@ -224,43 +225,58 @@ def dilate_texture(
     texture: torch.Tensor, valid: torch.Tensor, iterations: int = 2
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Grow valid regions by `iterations` texels (mean of valid 3x3 neighbours), so that bilinear lookups
-    near chart borders do not blend in invalid texels. Returns the texture and the grown mask."""
+    near chart borders do not blend in invalid texels. Returns the texture and the grown mask.
+
+    For output maps: no gradient flows through it (a texture that requires one is refused). Values at
+    invalid texels are ignored (they add zero to a neighbour's sum even when they are not finite).
+    """
+    if texture.requires_grad:
+        raise ValueError("dilate_texture works on output maps: the texture must not require gradients")
     B, C, H, W = texture.shape
-    # Channels last (a texel's channels are one row to gather) with a border of invalid zero texels, so
-    # that the 3x3 neighbours of any texel are plain offsets of its flat index.
-    tex = texture.new_zeros(B, H + 2, W + 2, C)
-    tex[:, 1:-1, 1:-1] = texture.permute(0, 2, 3, 1)
-    mask = valid.new_zeros(B, H + 2, W + 2)
-    mask[:, 1:-1, 1:-1] = valid
+    n = B * H * W
+    # Channels last (a texel's channels are one row to gather), plus one zero texel that stands for every
+    # invalid neighbour. The mask has a border of invalid texels, so that the 3x3 neighbours of a texel are
+    # plain offsets of its flat index there; a valid neighbour is never in the border, so the same offsets
+    # (in the unbordered width) find its values in the texture.
+    out = np.empty((n + 1, C), dtype=torch.empty(0, dtype=texture.dtype).numpy().dtype)
+    out[:n].reshape(B, H, W, C)[...] = texture.detach().cpu().permute(0, 2, 3, 1).numpy()
+    out[n] = 0
+    mask = np.zeros((B, H + 2, W + 2), dtype=bool)
+    mask[:, 1:-1, 1:-1] = valid.cpu().numpy()
     for _ in range(iterations):
-        tex, mask = _grow_once(tex, mask)
-    return tex[:, 1:-1, 1:-1].permute(0, 3, 1, 2), mask[:, 1:-1, 1:-1]
+        if not _grow_once(out, mask):
+            break
+    tex = torch.from_numpy(out[:n].reshape(B, H, W, C)).to(texture.device)
+    return tex.permute(0, 3, 1, 2), torch.from_numpy(mask[:, 1:-1, 1:-1]).to(valid.device)
 
 
-def _grow_once(tex: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """One dilation step of bordered tex (B, H + 2, W + 2, C) and mask (B, H + 2, W + 2), computed at the
-    newly grown texels only (a thin ring around the valid charts) instead of convolving the whole map.
+def _grow_once(out: np.ndarray, mask: np.ndarray) -> bool:
+    """One dilation step of `dilate_texture`'s texels out (B * H * W + 1, C) and bordered mask
+    (B, H + 2, W + 2), in place, computed at the newly grown texels only (a thin ring around the valid
+    charts) instead of convolving the whole map. False when nothing grows.
 
     The 3x3 sums add the neighbours in row-major order, as the 3x3 convolution this replaces did, so that
     the results stay the same to the bit.
     """
-    Wp, C = tex.shape[2:]
+    B, Hp, Wp = mask.shape
+    H, W = Hp - 2, Wp - 2
     near = mask[:, :-2] | mask[:, 1:-1] | mask[:, 2:]  # (B, H, W + 2): a valid texel in the column of 3
     near = near[:, :, :-2] | near[:, :, 1:-1] | near[:, :, 2:]  # (B, H, W): in the 3x3 neighbourhood
-    grow = torch.zeros_like(mask)
-    grow[:, 1:-1, 1:-1] = near & ~mask[:, 1:-1, 1:-1]
-    at = grow.view(-1).nonzero().squeeze(1)  # flat indices; the border never grows
-    if at.numel() == 0:
-        return tex, mask
-    offsets = torch.tensor([di * Wp + dj for di in (-1, 0, 1) for dj in (-1, 0, 1)], device=at.device)
-    taps = (at[None] + offsets[:, None]).view(-1)  # (9 m,) row-major neighbours
-    weight = mask.view(-1).index_select(0, taps).to(tex.dtype).view(9, -1, 1)
-    values = tex.view(-1, C).index_select(0, taps).view(9, -1, C) * weight
-    sums = values[0]
-    for k in range(1, 9):
-        sums = sums + values[k]
-    counts = weight.sum(0)  # small integers: exact in any order
-    # In place: both buffers belong to dilate_texture, and no saved tensor of the graph is one of them.
-    tex.view(-1, C).index_copy_(0, at, sums / counts)
-    mask.view(-1).index_fill_(0, at, True)
-    return tex, mask
+    at = np.flatnonzero(near & ~mask[:, 1:-1, 1:-1])  # texel index b * H * W + y * W + x
+    if at.size == 0:
+        return False
+    b, rest = np.divmod(at, H * W)
+    at_mask = at + (b * (Hp * Wp - H * W) + 2 * (rest // W) + Wp + 1)  # the same texels in the bordered mask
+    steps = [(di, dj) for di in (-1, 0, 1) for dj in (-1, 0, 1)]  # row-major
+    seen = mask.reshape(-1).take(at_mask + np.array([di * Wp + dj for di, dj in steps])[:, None])  # (9, m)
+    taps = np.where(seen, at + np.array([di * W + dj for di, dj in steps])[:, None], out.shape[0] - 1)
+    C = out.shape[1]
+    rows = out.view(np.dtype((np.void, C * out.itemsize))).reshape(-1)  # a texel's channels as one item
+    values = rows.take(taps).view(out.dtype).reshape(9, -1, C)
+    sums = values[0] + values[1]
+    for k in range(2, 9):
+        sums += values[k]
+    counts = seen.sum(0, dtype=np.int64).astype(out.dtype)  # small integers: exact
+    out[at] = sums / counts[:, None]
+    mask.reshape(-1)[at_mask] = True
+    return True
