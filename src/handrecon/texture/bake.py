@@ -19,7 +19,6 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from handrecon.geometry.mesh import face_normals
 from handrecon.render.rasterize import Camera, Fragments, is_perspective, rasterize, rasterize_screen
 from handrecon.render.sampling import sample_image, uv_to_texel
 from handrecon.texture.cache import ContentCache
@@ -84,7 +83,7 @@ def _uv_layout(corner_uvs: torch.Tensor, height: int, width: int) -> _TexelLayou
 def _candidate_texels(
     layout: _TexelLayout,
     vertices: torch.Tensor,
-    faces: torch.Tensor,
+    corners: torch.Tensor,
     normals: torch.Tensor,
     fragments: Fragments,
     perspective: bool,
@@ -98,13 +97,12 @@ def _candidate_texels(
     above the rounding of a texel's point and dot product, and above the barycentric slack of regular
     texels; irregular texels are always kept. Skipping the others therefore changes no result.
     """
-    B, F = vertices.shape[0], faces.shape[0]
+    F = corners.shape[1]
     v = vertices.detach()
     extent = float(v.abs().amax()) if v.numel() else 0.0
     if not math.isfinite(extent):
         return torch.arange(layout.face.numel(), device=v.device)
     if perspective:
-        corners = v.index_select(1, faces.reshape(-1)).view(B, F, 3, 3)
         d = [_dot3(normals, corners[:, :, k]) for k in range(3)]
         nearest = torch.minimum(torch.minimum(d[0], d[1]), d[2])
     else:
@@ -130,14 +128,27 @@ def _shown_surface(fragments: Fragments, xy: torch.Tensor) -> tuple[torch.Tensor
     return face, depth
 
 
-def _surface_points(vertices: torch.Tensor, faces: torch.Tensor, face: torch.Tensor, bary: torch.Tensor):
-    """Points (B, n, 3) at barycentrics bary (n, 3) in faces face (n,) of meshes (B, V, 3).
+def _face_corners(vertices: torch.Tensor, faces: torch.Tensor) -> torch.Tensor:
+    """(B, F, 3, 3): the corners of each face (one row gather, shared by the normals, the candidate test
+    and the surface points)."""
+    B, F = vertices.shape[0], faces.shape[0]
+    return vertices.index_select(1, faces.reshape(-1)).view(B, F, 3, 3)
+
+
+def _unit_normals(corners: torch.Tensor) -> torch.Tensor:
+    """`geometry.mesh.face_normals` from the face corners (B, F, 3, 3): the same operations, so the same bits."""
+    n = torch.cross(corners[:, :, 1] - corners[:, :, 0], corners[:, :, 2] - corners[:, :, 0], dim=-1)
+    return torch.nn.functional.normalize(n, dim=-1, eps=1e-12)
+
+
+def _surface_points(corners: torch.Tensor, face: torch.Tensor, bary: torch.Tensor):
+    """Points (B, n, 3) at barycentrics bary (n, 3) in faces face (n,) of meshes with face corners (B, F, 3, 3).
 
     Rounds exactly like `(vertices[:, faces[face]] * bary[..., None]).sum(2)` (corners added in order), but
     with row gathers and without the slow reduction over a short axis.
     """
-    B, F = vertices.shape[0], faces.shape[0]
-    corners = vertices.index_select(1, faces.reshape(-1)).view(B, F, 9).index_select(1, face).view(B, -1, 3, 3)
+    B, F = corners.shape[:2]
+    corners = corners.reshape(B, F, 9).index_select(1, face).view(B, -1, 3, 3)
     w = bary[None, :, :, None]
     return (corners[:, :, 0] * w[:, :, 0] + corners[:, :, 1] * w[:, :, 1]) + corners[:, :, 2] * w[:, :, 2]
 
@@ -186,13 +197,14 @@ def bake_uv_texture(
     if fragments is None:
         fragments = rasterize(vertices, faces, camera, crop=True)
     layout = _uv_layout(corner_uvs.to(device=vertices.device, dtype=vertices.dtype), Ht, Wt)
+    corners = _face_corners(vertices, faces)
     with torch.no_grad():
-        face_normal = face_normals(vertices.detach(), faces)  # (B, F, 3)
-        keep = _candidate_texels(layout, vertices, faces, face_normal, fragments, is_perspective(camera))
+        face_normal = _unit_normals(corners.detach())  # (B, F, 3)
+        keep = _candidate_texels(layout, vertices, corners.detach(), face_normal, fragments, is_perspective(camera))
     texel, face, bary = (t.index_select(0, keep) for t in (layout.texel, layout.face, layout.bary))
 
     # Surface point of each texel in each mesh, projected into the photo.
-    points = _surface_points(vertices, faces, face, bary)  # (B, n, 3)
+    points = _surface_points(corners, face, bary)  # (B, n, 3)
     xy, z = camera.project(points)
     xy = xy.expand(B, -1, -1)
 
