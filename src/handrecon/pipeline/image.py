@@ -284,8 +284,9 @@ class ImageReconstructor:
         offsets = np.cumsum([0] + [o.vertices.shape[1] for o in outs])
         face_off = np.cumsum([0] + [f.shape[0] for f in faces_list])
         all_faces = torch.cat([f + int(offsets[k]) for k, f in enumerate(faces_list)])
-        # rasterize(verts, all_faces, cam, crop=True) without autograd (none is needed here): same fragments, cheaper
-        frags = covered_fragments(verts, all_faces, cam)
+        # rasterize(verts, all_faces, cam, crop=True) without autograd (none is needed here): the same faces
+        # and depths, cheaper; the bake and the vertex samples read no barycentrics, so none are computed
+        frags = covered_fragments(verts, all_faces, cam, barycentrics=False)
         results = []
         for k, (d, o) in enumerate(zip(dets, outs, strict=True)):
             model = self.models[d.handedness]
