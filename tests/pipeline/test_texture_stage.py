@@ -31,8 +31,8 @@ def demo_hand(reconstructor):
     return rgb, K, hands[0].handedness, out
 
 
-def _with_rasterizer(verts, faces, cam):
-    return rasterize(verts, faces, cam, crop=True)
+def _with_rasterizer(verts, faces, cam, barycentrics=True):
+    return rasterize(verts, faces, cam, crop=True)  # barycentrics always computed
 
 
 @pytest.mark.parametrize("scene", ["one hand", "two hands"])

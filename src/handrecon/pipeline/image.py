@@ -165,7 +165,7 @@ class ImageReconstructor:
             viol = prior.violations(f.params.hand_pose)[0] * (180 / math.pi)
             per_joint = viol.amax(-1)
             tol = self.config.joint_limit_tolerance_deg
-            beyond = [MANO16_NAMES[j + 1] for j in range(15) if float(per_joint[j]) > tol]
+            beyond = [MANO16_NAMES[j + 1] for j, deg in enumerate(per_joint.tolist()) if deg > tol]
             pen_mm, other_mm = self._penetration_report(i, dets, fits, outs, check_penetration)
             plaus = Plausibility(
                 max_joint_limit_violation_deg=float(per_joint.max()),
