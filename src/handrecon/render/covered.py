@@ -157,11 +157,12 @@ def _covered(
     w1 = c[2] * qx + c[3] * qy
     w2 = c[4] * qx + c[5] * qy
     inside = (w1 >= dtype(-tol)) & (w2 >= dtype(-tol)) & (w1 + w2 <= dtype(1 + tol))
-    face, w1, w2 = face[inside], w1[inside], w2[inside]  # the depth key of covering pairs only
+    inside = np.flatnonzero(inside)  # then `take`: several times faster than boolean indexing, same order
+    face, w1, w2 = face.take(inside), w1.take(inside), w2.take(inside)  # the depth key of covering pairs only
     k = coef[6].take(face) + coef[7].take(face) * w1 + coef[8].take(face) * w2
     k = k.astype(np.float32).view(np.int32)
     packed = (np.where(k < 0, k ^ 0x7FFFFFFF, k).astype(np.int64) << 32) | face
-    px, py = px[inside], py[inside]
+    px, py = px.take(inside), py.take(inside)
     if px.size == 0:
         empty = np.zeros(0, dtype=np.int64)
         return empty, empty, np.zeros((0, 3), dtype=xy.dtype) if barycentrics else None, np.zeros(0, dtype=xy.dtype)

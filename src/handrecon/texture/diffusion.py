@@ -89,8 +89,8 @@ def _banded_block(mesh: _MeshOperators, solved: np.ndarray) -> np.ndarray | None
     position = np.full(mesh.degree.size, -1, dtype=np.int64)
     position[solved] = np.arange(n)
     i, j = (position[e] for e in mesh.edges)
-    both = (i >= 0) & (j >= 0)
-    i, j = i[both], j[both]
+    both = np.flatnonzero((i >= 0) & (j >= 0))
+    i, j = i.take(both), j.take(both)
     lo, hi = np.minimum(i, j), np.maximum(i, j)
     band = int((hi - lo).max()) if hi.size else 0
     if band > MAX_BAND:
