@@ -110,8 +110,8 @@ def _covered(
     H, W = camera.height, camera.width
     dtype = xy.dtype.type
     perspective = is_perspective(camera)
-    tri = xy[f]  # (F, 3, 2)
-    tz = z[f]  # (F, 3)
+    tri = xy.take(f, axis=0)  # (F, 3, 2); `take` gathers rows several times faster than `xy[f]`
+    tz = z.take(f)  # (F, 3)
     if perspective:
         near = tz > dtype(znear)
         keep = near[:, 0] & near[:, 1] & near[:, 2]
@@ -175,7 +175,7 @@ def _covered(
     face = best[local] & 0xFFFFFFFF
     line = local // bw
     pixel = (line + top) * W + (local - line * bw + left)
-    return pixel, face, *_barycentrics(xy, z, f[face], pixel, W, perspective, barycentrics)
+    return pixel, face, *_barycentrics(xy, z, f.take(face, axis=0), pixel, W, perspective, barycentrics)
 
 
 def _box_pairs(
