@@ -227,9 +227,9 @@ def bake_uv_texture(
 
     colours = sample_image(image, xy) * visible[..., None].to(image.dtype)  # (B, n, C)
     C = image.shape[1]
-    flat = colours.new_zeros(B, Ht * Wt, C).index_copy(1, texel, colours)
-    valid = torch.zeros(B, Ht * Wt, dtype=torch.bool, device=vertices.device)
-    valid[:, texel] = visible
+    # In place into fresh buffers (the out-of-place index_copy first copies the whole zero map).
+    flat = colours.new_zeros(B, Ht * Wt, C).index_copy_(1, texel, colours)
+    valid = torch.zeros(B, Ht * Wt, dtype=torch.bool, device=vertices.device).index_copy_(1, texel, visible)
     return BakedTexture(texture=flat.view(B, Ht, Wt, C).permute(0, 3, 1, 2), valid=valid.view(B, Ht, Wt))
 
 
