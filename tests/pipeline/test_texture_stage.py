@@ -31,8 +31,8 @@ def demo_hand(reconstructor):
     return rgb, K, hands[0].handedness, out
 
 
-def _with_rasterizer(verts, faces, cam):
-    return rasterize(verts, faces, cam, crop=True)
+def _with_rasterizer(verts, faces, cam, barycentrics=True):
+    return rasterize(verts, faces, cam, crop=True)  # barycentrics always computed
 
 
 @pytest.mark.parametrize("scene", ["one hand", "two hands"])
@@ -78,3 +78,20 @@ def test_colours_to_bytes_round_like_the_out_of_place_chain():
         expected = (v.clamp(0, 1) * 255).round().byte().numpy()
         np.testing.assert_array_equal(image_stage._to_bytes(v), expected)
     assert torch.equal(values, strided)  # the input is left as it was
+
+
+def test_corner_uvs_are_gathered_once_and_again_after_a_change(reconstructor, demo_hand):
+    _, _, side, _ = demo_hand
+    pipe = reconstructor.pipeline
+    model = pipe.models[side]
+    first = pipe._corner_uvs(side, torch.float64)
+    assert torch.equal(first, model.uv[model.faces_uv].double())
+    assert pipe._corner_uvs(side, torch.float64) is first  # not gathered per photo
+    kept = model.uv.clone()
+    try:
+        model.uv[0] += 0.25  # an in-place change of the model's UVs is seen
+        moved = pipe._corner_uvs(side, torch.float64)
+        assert moved is not first and torch.equal(moved, model.uv[model.faces_uv].double())
+    finally:
+        model.uv.copy_(kept)
+    assert torch.equal(pipe._corner_uvs(side, torch.float64), first)

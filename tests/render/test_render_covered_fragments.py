@@ -132,6 +132,20 @@ def test_covered_fragments_equal_the_rasterizer_bit_for_bit(hand, index):
         assert frags.shape == (1, 1, 1) and frags.fg_pixel.numel() == 0 and int(frags.face_idx[0, 0, 0]) == -1
 
 
+@pytest.mark.parametrize("index", range(7))
+def test_covered_fragments_without_barycentrics_keep_faces_and_depths(hand, index):
+    _, v, f, camera = list(_scenes(hand))[index]
+    full = covered_fragments(v, f, camera)
+    lean = covered_fragments(v, f, camera, barycentrics=False)
+    assert lean.origin == full.origin and lean.shape == full.shape
+    for name in ("face_idx", "depth", "fg_pixel", "fg_batch", "fg_face", "fg_depth"):
+        a, b = getattr(lean, name), getattr(full, name)
+        assert a.dtype == b.dtype and a.numpy().tobytes() == b.numpy().tobytes(), name
+    # not computed: NaN of the right shapes, never silently zero
+    assert lean.bary.shape == full.bary.shape and lean.fg_bary.shape == full.fg_bary.shape
+    assert bool(lean.fg_bary.isnan().all()) and bool(lean.bary.isnan().all())
+
+
 @pytest.mark.parametrize("box_pairs", [0, 10**9])
 @pytest.mark.parametrize("index", [1, 2, 6])
 def test_box_and_span_candidates_alone_give_the_same_pixels(hand, index, box_pairs, monkeypatch):

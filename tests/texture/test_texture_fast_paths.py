@@ -135,6 +135,29 @@ def test_dilation_equals_full_map_convolutions(dtype):
             torch.testing.assert_close(tex, tex_ref, rtol=4 * torch.finfo(dtype).eps, atol=0)
 
 
+def test_dilation_ignores_the_values_of_invalid_texels():
+    g = torch.Generator().manual_seed(3)
+    valid = torch.rand(2, 23, 31, generator=g) < 0.3
+    texture = torch.rand(2, 3, 23, 31, generator=g) * valid[:, None]
+    fill = torch.tensor([float("nan"), -5.0, float("inf")]).view(1, 3, 1, 1)
+    junk = torch.where(valid[:, None], texture, fill)  # values at invalid texels: never to be read
+    assert bool(junk.isnan().any())
+    for iterations in (1, 2):
+        tex, grown = dilate_texture(texture, valid, iterations)
+        tex_junk, grown_junk = dilate_texture(junk, valid, iterations)
+        assert torch.equal(grown, grown_junk)
+        new = (grown & ~valid)[:, None].expand_as(tex)  # the grown texels: finite, as without junk
+        assert int(new.sum()) > 0
+        assert torch.equal(tex[new], tex_junk[new])
+        assert bool(torch.isfinite(tex_junk[new]).all())
+
+
+def test_dilation_refuses_a_texture_that_requires_gradients():
+    texture = torch.zeros(1, 3, 4, 4, requires_grad=True)
+    with pytest.raises(ValueError, match="gradients"):
+        dilate_texture(texture, torch.ones(1, 4, 4, dtype=torch.bool))
+
+
 def test_harmonic_fill_matches_a_dense_solve_and_reuses_the_mesh_operators():
     sphere, faces, _, _ = uv_sphere(8, 12, dtype=torch.float64)
     V = sphere.shape[0]
@@ -151,6 +174,40 @@ def test_harmonic_fill_matches_a_dense_solve_and_reuses_the_mesh_operators():
     # Same faces in another tensor: the same result; other faces with as many vertices: their own operators.
     assert torch.equal(harmonic_fill(values, known, faces.clone()), out)
     assert not torch.equal(harmonic_fill(values, known, faces[: faces.shape[0] // 2]), out)
+
+
+@pytest.mark.parametrize("max_band", [0, 10**6])  # sparse LU / banded Cholesky
+def test_harmonic_fill_solvers_agree_with_a_dense_solve_in_values_and_gradients(monkeypatch, max_band):
+    from handrecon.texture import diffusion
+
+    monkeypatch.setattr(diffusion, "MAX_BAND", max_band)
+    sphere, faces, _, _ = uv_sphere(10, 14, dtype=torch.float64)
+    faces = torch.cat([faces, torch.tensor([[0, 1, 2]]) + sphere.shape[0]])  # plus a lone triangle
+    V = sphere.shape[0] + 3
+    g = torch.Generator().manual_seed(5)
+    known = torch.rand(2, V, generator=g) < 0.35
+    known[1, V - 3 :] = False  # a component with nothing known: filled with the mean
+    values = torch.rand(2, V, 2, generator=g, dtype=torch.float64)
+    ops = [diffusion._FillOperator(diffusion._mesh_operators(faces, V), k) for k in known.numpy()]
+    assert all((op.cholesky is not None) == (max_band > 0) for op in ops)
+    assert all((op.lu is not None) == (max_band == 0) for op in ops)
+    out = harmonic_fill(values, known, faces)
+    L = uniform_laplacian(faces, V, dtype=torch.float64).to_dense()
+    weights = torch.rand(2, V, 2, generator=g, dtype=torch.float64)
+    x = values.clone().requires_grad_(True)
+    (harmonic_fill(x, known, faces) * weights).sum().backward()
+    for b in range(2):
+        k = known[b]
+        u = ~k
+        if b == 1:
+            u[V - 3 :] = False
+        dense = torch.zeros(V, V, dtype=torch.float64)  # d out / d values of the dense reference
+        dense[k, k] = 1.0
+        dense[np.ix_(u.numpy(), k.numpy())] = -torch.linalg.solve(L[u][:, u], L[u][:, k])
+        if b == 1:
+            dense[V - 3 :, k] = 1.0 / int(k.sum())
+        torch.testing.assert_close(out[b], dense @ values[b], rtol=0, atol=1e-12)
+        torch.testing.assert_close(x.grad[b], dense.T @ weights[b], rtol=0, atol=1e-12)
 
 
 def test_content_cache_keys_on_contents():

@@ -51,6 +51,7 @@ class ImageReconstructor:
             self.initializer = NetworkInitializer(models, self.config.init_checkpoint)
             fit = dataclasses.replace(fit, iterations=min(fit.iterations, self.config.network_iterations))
         self.fitter = HandFitter(models, self.config.weights, fit)
+        self._corner_uv_cache: dict[tuple, torch.Tensor] = {}
 
     # -------------------------------------------------------------------------------------------
     def detect(self, rgb: np.ndarray) -> list[HandDetection]:
@@ -164,7 +165,7 @@ class ImageReconstructor:
             viol = prior.violations(f.params.hand_pose)[0] * (180 / math.pi)
             per_joint = viol.amax(-1)
             tol = self.config.joint_limit_tolerance_deg
-            beyond = [MANO16_NAMES[j + 1] for j in range(15) if float(per_joint[j]) > tol]
+            beyond = [MANO16_NAMES[j + 1] for j, deg in enumerate(per_joint.tolist()) if deg > tol]
             pen_mm, other_mm = self._penetration_report(i, dets, fits, outs, check_penetration)
             plaus = Plausibility(
                 max_joint_limit_violation_deg=float(per_joint.max()),
@@ -259,6 +260,17 @@ class ImageReconstructor:
             Kc[:2] *= s
         return np.ascontiguousarray(crop), Kc
 
+    def _corner_uvs(self, side: str, dtype: torch.dtype) -> torch.Tensor:
+        """(F, 3, 2) UVs of each face corner of a side's model, gathered once per dtype (not per photo); a
+        model whose UV buffers are replaced or changed in place is gathered again."""
+        model = self.models[side]
+        key = (side, dtype, id(model.uv), model.uv._version, id(model.faces_uv), model.faces_uv._version)
+        cached = self._corner_uv_cache.get(key)
+        if cached is None:
+            cached = model.uv[model.faces_uv].to(dtype)
+            self._corner_uv_cache = {key: cached, **{k: v for k, v in self._corner_uv_cache.items() if k[0] != side}}
+        return cached
+
     def _textures(self, rgb: np.ndarray, dets, outs, K: torch.Tensor) -> list[dict | None]:
         """Occlusion-aware texture per hand: the photo's visible surface baked into UV space (with the other
         hands' surfaces occluding) and per-vertex colours by reverse interpolation, hidden parts filled."""
@@ -272,8 +284,9 @@ class ImageReconstructor:
         offsets = np.cumsum([0] + [o.vertices.shape[1] for o in outs])
         face_off = np.cumsum([0] + [f.shape[0] for f in faces_list])
         all_faces = torch.cat([f + int(offsets[k]) for k, f in enumerate(faces_list)])
-        # rasterize(verts, all_faces, cam, crop=True) without autograd (none is needed here): same fragments, cheaper
-        frags = covered_fragments(verts, all_faces, cam)
+        # rasterize(verts, all_faces, cam, crop=True) without autograd (none is needed here): the same faces
+        # and depths, cheaper; the bake and the vertex samples read no barycentrics, so none are computed
+        frags = covered_fragments(verts, all_faces, cam, barycentrics=False)
         results = []
         for k, (d, o) in enumerate(zip(dets, outs, strict=True)):
             model = self.models[d.handedness]
@@ -281,7 +294,7 @@ class ImageReconstructor:
                 results.append(None)
                 continue
             frag_k = submesh_fragments(frags, int(face_off[k]), int(face_off[k + 1]))
-            corner_uvs = model.uv[model.faces_uv].to(dtype)
+            corner_uvs = self._corner_uvs(d.handedness, dtype)
             baked = bake_uv_texture(
                 image, o.vertices, model.faces_closed, corner_uvs, cam, self.config.texture_size, fragments=frag_k
             )

@@ -331,10 +331,12 @@ def corner_barycentrics(
     py: Any,
     perspective: bool,
     stack: Callable[..., Any] = torch.stack,
+    weights: bool = True,
 ) -> tuple[Any, Any]:
     """`barycentrics_of_points` on one (n,) vector per corner coordinate: contiguous vectors instead of
     strided slices of (n, 3, 2) (several times faster); sums over corners are added in corner order. Tensors,
-    or NumPy arrays with `stack=np.stack` (`render.covered`: the same operations, so the same bits)."""
+    or NumPy arrays with `stack=np.stack` (`render.covered`: the same operations, so the same bits). With
+    `weights=False` only the depth is computed (the same bits), and None stands for the barycentrics."""
     e1x, e1y = xs[1] - xs[0], ys[1] - ys[0]
     e2x, e2y = xs[2] - xs[0], ys[2] - ys[0]
     qx, qy = px - xs[0], py - ys[0]
@@ -343,10 +345,10 @@ def corner_barycentrics(
     w2 = (e1x * qy - e1y * qx) / area2
     w = (1 - w1 - w2, w1, w2)
     if not perspective:
-        return stack(w, -1), (w[0] * zs[0] + w[1] * zs[1]) + w[2] * zs[2]
+        return (stack(w, -1) if weights else None), (w[0] * zs[0] + w[1] * zs[1]) + w[2] * zs[2]
     t = [wk / zk for wk, zk in zip(w, zs, strict=True)]
     s = (t[0] + t[1]) + t[2]
-    return stack([tk / s for tk in t], -1), 1.0 / s
+    return (stack([tk / s for tk in t], -1) if weights else None), 1.0 / s
 
 
 def rasterize(

@@ -16,9 +16,9 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+import numpy as np
 import torch
 
-from handrecon.geometry.mesh import face_normals
 from handrecon.render.rasterize import Camera, Fragments, is_perspective, rasterize, rasterize_screen
 from handrecon.render.sampling import sample_image, uv_to_texel
 from handrecon.texture.cache import ContentCache
@@ -83,7 +83,7 @@ def _uv_layout(corner_uvs: torch.Tensor, height: int, width: int) -> _TexelLayou
 def _candidate_texels(
     layout: _TexelLayout,
     vertices: torch.Tensor,
-    faces: torch.Tensor,
+    corners: torch.Tensor,
     normals: torch.Tensor,
     fragments: Fragments,
     perspective: bool,
@@ -97,13 +97,12 @@ def _candidate_texels(
     above the rounding of a texel's point and dot product, and above the barycentric slack of regular
     texels; irregular texels are always kept. Skipping the others therefore changes no result.
     """
-    B, F = vertices.shape[0], faces.shape[0]
+    F = corners.shape[1]
     v = vertices.detach()
     extent = float(v.abs().amax()) if v.numel() else 0.0
     if not math.isfinite(extent):
         return torch.arange(layout.face.numel(), device=v.device)
     if perspective:
-        corners = v.index_select(1, faces.reshape(-1)).view(B, F, 3, 3)
         d = [_dot3(normals, corners[:, :, k]) for k in range(3)]
         nearest = torch.minimum(torch.minimum(d[0], d[1]), d[2])
     else:
@@ -129,14 +128,27 @@ def _shown_surface(fragments: Fragments, xy: torch.Tensor) -> tuple[torch.Tensor
     return face, depth
 
 
-def _surface_points(vertices: torch.Tensor, faces: torch.Tensor, face: torch.Tensor, bary: torch.Tensor):
-    """Points (B, n, 3) at barycentrics bary (n, 3) in faces face (n,) of meshes (B, V, 3).
+def _face_corners(vertices: torch.Tensor, faces: torch.Tensor) -> torch.Tensor:
+    """(B, F, 3, 3): the corners of each face (one row gather, shared by the normals, the candidate test
+    and the surface points)."""
+    B, F = vertices.shape[0], faces.shape[0]
+    return vertices.index_select(1, faces.reshape(-1)).view(B, F, 3, 3)
+
+
+def _unit_normals(corners: torch.Tensor) -> torch.Tensor:
+    """`geometry.mesh.face_normals` from the face corners (B, F, 3, 3): the same operations, so the same bits."""
+    n = torch.cross(corners[:, :, 1] - corners[:, :, 0], corners[:, :, 2] - corners[:, :, 0], dim=-1)
+    return torch.nn.functional.normalize(n, dim=-1, eps=1e-12)
+
+
+def _surface_points(corners: torch.Tensor, face: torch.Tensor, bary: torch.Tensor):
+    """Points (B, n, 3) at barycentrics bary (n, 3) in faces face (n,) of meshes with face corners (B, F, 3, 3).
 
     Rounds exactly like `(vertices[:, faces[face]] * bary[..., None]).sum(2)` (corners added in order), but
     with row gathers and without the slow reduction over a short axis.
     """
-    B, F = vertices.shape[0], faces.shape[0]
-    corners = vertices.index_select(1, faces.reshape(-1)).view(B, F, 9).index_select(1, face).view(B, -1, 3, 3)
+    B, F = corners.shape[:2]
+    corners = corners.reshape(B, F, 9).index_select(1, face).view(B, -1, 3, 3)
     w = bary[None, :, :, None]
     return (corners[:, :, 0] * w[:, :, 0] + corners[:, :, 1] * w[:, :, 1]) + corners[:, :, 2] * w[:, :, 2]
 
@@ -185,13 +197,14 @@ def bake_uv_texture(
     if fragments is None:
         fragments = rasterize(vertices, faces, camera, crop=True)
     layout = _uv_layout(corner_uvs.to(device=vertices.device, dtype=vertices.dtype), Ht, Wt)
+    corners = _face_corners(vertices, faces)
     with torch.no_grad():
-        face_normal = face_normals(vertices.detach(), faces)  # (B, F, 3)
-        keep = _candidate_texels(layout, vertices, faces, face_normal, fragments, is_perspective(camera))
+        face_normal = _unit_normals(corners.detach())  # (B, F, 3)
+        keep = _candidate_texels(layout, vertices, corners.detach(), face_normal, fragments, is_perspective(camera))
     texel, face, bary = (t.index_select(0, keep) for t in (layout.texel, layout.face, layout.bary))
 
     # Surface point of each texel in each mesh, projected into the photo.
-    points = _surface_points(vertices, faces, face, bary)  # (B, n, 3)
+    points = _surface_points(corners, face, bary)  # (B, n, 3)
     xy, z = camera.project(points)
     xy = xy.expand(B, -1, -1)
 
@@ -214,9 +227,9 @@ def bake_uv_texture(
 
     colours = sample_image(image, xy) * visible[..., None].to(image.dtype)  # (B, n, C)
     C = image.shape[1]
-    flat = colours.new_zeros(B, Ht * Wt, C).index_copy(1, texel, colours)
-    valid = torch.zeros(B, Ht * Wt, dtype=torch.bool, device=vertices.device)
-    valid[:, texel] = visible
+    # In place into fresh buffers (the out-of-place index_copy first copies the whole zero map).
+    flat = colours.new_zeros(B, Ht * Wt, C).index_copy_(1, texel, colours)
+    valid = torch.zeros(B, Ht * Wt, dtype=torch.bool, device=vertices.device).index_copy_(1, texel, visible)
     return BakedTexture(texture=flat.view(B, Ht, Wt, C).permute(0, 3, 1, 2), valid=valid.view(B, Ht, Wt))
 
 
@@ -224,43 +237,58 @@ def dilate_texture(
     texture: torch.Tensor, valid: torch.Tensor, iterations: int = 2
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Grow valid regions by `iterations` texels (mean of valid 3x3 neighbours), so that bilinear lookups
-    near chart borders do not blend in invalid texels. Returns the texture and the grown mask."""
+    near chart borders do not blend in invalid texels. Returns the texture and the grown mask.
+
+    For output maps: no gradient flows through it (a texture that requires one is refused). Values at
+    invalid texels are ignored (they add zero to a neighbour's sum even when they are not finite).
+    """
+    if texture.requires_grad:
+        raise ValueError("dilate_texture works on output maps: the texture must not require gradients")
     B, C, H, W = texture.shape
-    # Channels last (a texel's channels are one row to gather) with a border of invalid zero texels, so
-    # that the 3x3 neighbours of any texel are plain offsets of its flat index.
-    tex = texture.new_zeros(B, H + 2, W + 2, C)
-    tex[:, 1:-1, 1:-1] = texture.permute(0, 2, 3, 1)
-    mask = valid.new_zeros(B, H + 2, W + 2)
-    mask[:, 1:-1, 1:-1] = valid
+    n = B * H * W
+    # Channels last (a texel's channels are one row to gather), plus one zero texel that stands for every
+    # invalid neighbour. The mask has a border of invalid texels, so that the 3x3 neighbours of a texel are
+    # plain offsets of its flat index there; a valid neighbour is never in the border, so the same offsets
+    # (in the unbordered width) find its values in the texture.
+    out = np.empty((n + 1, C), dtype=torch.empty(0, dtype=texture.dtype).numpy().dtype)
+    out[:n].reshape(B, H, W, C)[...] = texture.detach().cpu().permute(0, 2, 3, 1).numpy()
+    out[n] = 0
+    mask = np.zeros((B, H + 2, W + 2), dtype=bool)
+    mask[:, 1:-1, 1:-1] = valid.cpu().numpy()
     for _ in range(iterations):
-        tex, mask = _grow_once(tex, mask)
-    return tex[:, 1:-1, 1:-1].permute(0, 3, 1, 2), mask[:, 1:-1, 1:-1]
+        if not _grow_once(out, mask):
+            break
+    tex = torch.from_numpy(out[:n].reshape(B, H, W, C)).to(texture.device)
+    return tex.permute(0, 3, 1, 2), torch.from_numpy(mask[:, 1:-1, 1:-1]).to(valid.device)
 
 
-def _grow_once(tex: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """One dilation step of bordered tex (B, H + 2, W + 2, C) and mask (B, H + 2, W + 2), computed at the
-    newly grown texels only (a thin ring around the valid charts) instead of convolving the whole map.
+def _grow_once(out: np.ndarray, mask: np.ndarray) -> bool:
+    """One dilation step of `dilate_texture`'s texels out (B * H * W + 1, C) and bordered mask
+    (B, H + 2, W + 2), in place, computed at the newly grown texels only (a thin ring around the valid
+    charts) instead of convolving the whole map. False when nothing grows.
 
     The 3x3 sums add the neighbours in row-major order, as the 3x3 convolution this replaces did, so that
     the results stay the same to the bit.
     """
-    Wp, C = tex.shape[2:]
+    B, Hp, Wp = mask.shape
+    H, W = Hp - 2, Wp - 2
     near = mask[:, :-2] | mask[:, 1:-1] | mask[:, 2:]  # (B, H, W + 2): a valid texel in the column of 3
     near = near[:, :, :-2] | near[:, :, 1:-1] | near[:, :, 2:]  # (B, H, W): in the 3x3 neighbourhood
-    grow = torch.zeros_like(mask)
-    grow[:, 1:-1, 1:-1] = near & ~mask[:, 1:-1, 1:-1]
-    at = grow.view(-1).nonzero().squeeze(1)  # flat indices; the border never grows
-    if at.numel() == 0:
-        return tex, mask
-    offsets = torch.tensor([di * Wp + dj for di in (-1, 0, 1) for dj in (-1, 0, 1)], device=at.device)
-    taps = (at[None] + offsets[:, None]).view(-1)  # (9 m,) row-major neighbours
-    weight = mask.view(-1).index_select(0, taps).to(tex.dtype).view(9, -1, 1)
-    values = tex.view(-1, C).index_select(0, taps).view(9, -1, C) * weight
-    sums = values[0]
-    for k in range(1, 9):
-        sums = sums + values[k]
-    counts = weight.sum(0)  # small integers: exact in any order
-    # In place: both buffers belong to dilate_texture, and no saved tensor of the graph is one of them.
-    tex.view(-1, C).index_copy_(0, at, sums / counts)
-    mask.view(-1).index_fill_(0, at, True)
-    return tex, mask
+    at = np.flatnonzero(near & ~mask[:, 1:-1, 1:-1])  # texel index b * H * W + y * W + x
+    if at.size == 0:
+        return False
+    b, rest = np.divmod(at, H * W)
+    at_mask = at + (b * (Hp * Wp - H * W) + 2 * (rest // W) + Wp + 1)  # the same texels in the bordered mask
+    steps = [(di, dj) for di in (-1, 0, 1) for dj in (-1, 0, 1)]  # row-major
+    seen = mask.reshape(-1).take(at_mask + np.array([di * Wp + dj for di, dj in steps])[:, None])  # (9, m)
+    taps = np.where(seen, at + np.array([di * W + dj for di, dj in steps])[:, None], out.shape[0] - 1)
+    C = out.shape[1]
+    rows = out.view(np.dtype((np.void, C * out.itemsize))).reshape(-1)  # a texel's channels as one item
+    values = rows.take(taps).view(out.dtype).reshape(9, -1, C)
+    sums = values[0] + values[1]
+    for k in range(2, 9):
+        sums += values[k]
+    counts = seen.sum(0, dtype=np.int64).astype(out.dtype)  # small integers: exact
+    out[at] = sums / counts[:, None]
+    mask.reshape(-1)[at_mask] = True
+    return True
