@@ -10,6 +10,7 @@ leaves neither processes nor partial files behind.
 from __future__ import annotations
 
 import contextlib
+import gc
 import os
 import signal
 import sys
@@ -185,6 +186,7 @@ def _worker_start(job: BatchJob, threads: int, results=None, ready=None) -> None
     own detection)."""
     global _WORKER_REC, _WORKER_JOB, _WORKER_WRITER, _WORKER_RESULTS
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    gc.enable()  # on already, unless the server's last preload module failed to import
     import torch
 
     from handrecon.io.native_stderr import silence_native_stderr
@@ -240,6 +242,7 @@ def _stop_workers(pool: ProcessPoolExecutor) -> None:
 # thread pool is created in the server (LiteRT interpreters are made at a worker's first photo). A module
 # that fails to import is skipped by the server and imported by the worker that needs it.
 WORKER_PRELOAD = (
+    "handrecon.pipeline.fork_server_start",  # first: the garbage collector paused while the server imports
     "handrecon.pipeline.image",
     "handrecon.assets",
     "handrecon.api",
@@ -252,7 +255,8 @@ WORKER_PRELOAD = (
     "threadpoolctl",
     "PIL.JpegImagePlugin",
     "PIL.PngImagePlugin",
-    "handrecon.pipeline.fork_server_exit",  # last: the server then exits without tearing its modules down
+    # last: the loaded objects frozen, the collector on again; the server exits without tearing them down
+    "handrecon.pipeline.fork_server_exit",
 )
 
 
@@ -444,12 +448,20 @@ def run_batch(
     """Outcomes of every input: in this process for one worker (or one input), else in a pool."""
     workers = max(1, min(workers, len(inputs)))
     if workers == 1:
-        import torch
+        from handrecon.pipeline.import_collector import collector_paused
+        from handrecon.pipeline.process_exit import owns_process
 
-        threads = torch.get_num_threads()
-        torch.set_num_threads(COMPUTE_THREADS)
+        with collector_paused(freeze=owns_process()):  # torch and the pipeline load here: `import_collector`
+            import torch
+
+            threads = torch.get_num_threads()
+            torch.set_num_threads(COMPUTE_THREADS)
+            try:
+                rec = rec_factory(job)
+            except BaseException:
+                torch.set_num_threads(threads)
+                raise
         try:
-            rec = rec_factory(job)
             try:
                 with single_threaded_native_pools(load_opencv=True):  # the writer thread is the parallelism
                     yield from run_serial(rec, job, inputs, stems, progress)
