@@ -115,6 +115,21 @@ def test_the_fork_server_builds_the_prototype_single_threaded_and_its_workers_ta
     assert env_after is None  # the setting went to the server only
 
 
+def test_settings_the_reconstructor_refuses_leave_no_prototype_and_the_workers_build_their_own(tmp_path):
+    if not sys.platform.startswith("linux"):
+        pytest.skip("the fork server is what Linux runs (`batch._worker_context`)")
+    import json
+
+    script = tmp_path / "server_probe.py"
+    script.write_text(SERVER)
+    settings = {"detector": "no-such-detector", "texture": False}  # HandReconstructor raises SettingError
+    r = subprocess.run([sys.executable, str(script), json.dumps(settings)], capture_output=True, text=True,
+                       timeout=300)  # fmt: skip
+    assert r.returncode == 0, r.stderr  # the server lives on
+    same, _, _ = json.loads(r.stdout.splitlines()[-1])
+    assert same[:2] == [False, False]
+
+
 def _folder(root: Path) -> Path:
     folder = root / "inputs"
     folder.mkdir()
