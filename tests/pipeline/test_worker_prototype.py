@@ -65,7 +65,7 @@ def probe(asked):
     built = worker_prototype._PROTOTYPE is not None
     rec = worker_prototype.take(build_reconstructor, asked)
     warmed = rec is not None and all(m in penetration._CACHE for m in rec.pipeline.fitter.models.values())
-    threads = [d.threads for d in _litert_models(rec)] if rec is not None else []
+    threads = [(d.threads, d._interp is not None) for d in _litert_models(rec)] if rec is not None else []
     server_threads = len(os.listdir(f"/proc/{os.getppid()}/task"))
     return built, rec is not None, warmed, sorted(set(threads)), server_threads
 
@@ -110,7 +110,8 @@ def test_the_fork_server_builds_the_prototype_single_threaded_and_its_workers_ta
     assert built and taken and warmed
     assert server_threads == 1  # it forks: no thread may run in it
     if detector == "thorough":
-        assert threads == [1]  # a worker's LiteRT thread count, not the lone process's
+        # a worker's LiteRT thread count (not the lone process's), interpreters made in the server
+        assert threads == [[1, True]]
     assert other[0] is True and other[1] is False  # a later job with other settings builds its own
     assert env_after is None  # the setting went to the server only
 

@@ -10,8 +10,10 @@ it builds its own, as before. Same objects, same results: the prototype is what 
 returns, warmed as a first photo would warm it.
 
 Nothing in the server may start a thread (it forks): torch runs with one thread there, and the detector's
-LiteRT interpreters are made later, in each worker, at its first photo (with the worker's thread count,
-`detect.litert.interpreter_threads`, fixed here to what a worker gets). A build that fails leaves no
+LiteRT interpreters are made with the worker's thread count (`detect.litert.interpreter_threads`, fixed
+here to what a worker gets); those with one thread (the default) are made in the server
+(`detect.litert.open_interpreters`: ~0.11 s per worker otherwise, at its first photo), others in each worker
+at first use. A build that fails leaves no
 prototype: the workers build their own and report any error as before.
 """
 
@@ -73,7 +75,7 @@ def build_in_fork_server() -> bool:
     try:
         import torch
 
-        from handrecon.detect.litert import fixed_interpreter_threads
+        from handrecon.detect.litert import fixed_interpreter_threads, open_interpreters
         from handrecon.priors.penetration import collider_for
 
         torch.set_num_threads(1)  # before any torch op: no intra-op thread pool in a process that forks
@@ -88,6 +90,7 @@ def build_in_fork_server() -> bool:
         fitter = getattr(getattr(rec, "pipeline", None), "fitter", None)
         for model in getattr(fitter, "models", {}).values():
             collider_for(model)
+        open_interpreters()  # the detector's one-thread LiteRT interpreters: no thread starts
     except Exception:  # the workers build their own and report the error
         return False
     _PROTOTYPE = (key, rec)
