@@ -99,7 +99,8 @@ def _batch(m):
 
 WATCH = {"numpy", "torch", "scipy.sparse", "cv2", "ai_edge_litert.interpreter", "tqdm", "handrecon.io",
          "handrecon.pipeline.batch", "handrecon.pipeline.image", "handrecon.pipeline.outputs",
-         "handrecon.detect.multi_source", "handrecon.api"}
+         "handrecon.detect.multi_source", "handrecon.api", "handrecon.pipeline.fork_server_prototype",
+         "handrecon.pipeline.fork_server_exit"}
 AFTER = {"handrecon.pipeline.batch": _batch}
 
 class _Finder(importlib.abc.MetaPathFinder):

@@ -36,7 +36,7 @@ def pool(job, inputs, stems, workers):  # the workers' side, left out: only the 
         yield InputOutcome(i, True, f"{p}: done")
 
 batch.run_pool = pool
-batch.start_worker_server = lambda: None
+batch.start_worker_server = lambda *args, **kwargs: None
 from handrecon.cli import main
 folder = Path(sys.argv[1])
 code = main(["reconstruct", str(folder), "--out", str(folder / "out"), "--workers", "2", "-q"])

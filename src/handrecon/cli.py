@@ -71,12 +71,18 @@ QUICK_EXIT_COMMANDS = frozenset({"reconstruct"})
 
 
 def run_command() -> None:
-    """The `handrecon` console command: `main`, then for `QUICK_EXIT_COMMANDS` the process ends at once
+    """The `handrecon` console command: `main`, then for `QUICK_EXIT_COMMANDS` (whose process is the command's
+    own: `process_exit.claim_process`) the process ends at once
     (`process_exit.end_process`: threads joined, atexit handlers run, output flushed). In-process callers
     use `main`, which returns."""
     argv = sys.argv[1:]
+    quick_exit = chosen_command(argv) in QUICK_EXIT_COMMANDS
+    if quick_exit:
+        from handrecon.pipeline.process_exit import claim_process
+
+        claim_process()
     code = main(argv)
-    if chosen_command(argv) not in QUICK_EXIT_COMMANDS:
+    if not quick_exit:
         sys.exit(code)
     from handrecon.pipeline.process_exit import end_process
 

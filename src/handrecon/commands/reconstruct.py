@@ -172,7 +172,7 @@ def run(args: argparse.Namespace) -> int:
         # its fork server imports torch and MediaPipe while this process imports its own and checks arguments
         from handrecon.pipeline.batch import start_worker_server
 
-        start_worker_server()
+        start_worker_server(build_reconstructor, reconstructor_settings(args))
     from handrecon.io import InputError, SettingError, prepare_output_dir, remove_stale_temporaries
 
     def usage_error(message: str) -> int:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import weakref
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -75,6 +76,22 @@ def interpreter_threads() -> int:
     return min(4, os.cpu_count() or 1)
 
 
+_LIVE: weakref.WeakSet = weakref.WeakSet()  # every TFLiteModel of this process (`open_interpreters`)
+
+
+def open_interpreters() -> int:
+    """Make now the interpreter of every one-thread `TFLiteModel` of this process that has none yet (each is
+    otherwise made at its first use). For the `--workers` fork server, which builds the workers' detector
+    once (`pipeline.worker_prototype`): a one-thread interpreter starts no thread, so the server may still
+    fork, and every worker gets them made. Returns how many were made."""
+    made = 0
+    for model in list(_LIVE):
+        if model._interp is None and model.threads == 1:
+            model._interpreter()
+            made += 1
+    return made
+
+
 class TFLiteModel:
     """One bundled model with its interpreter, created at first use; `run` returns the outputs by name order."""
 
@@ -83,6 +100,7 @@ class TFLiteModel:
         self.path = bundled_model_path(name)
         self.threads = threads or interpreter_threads()
         self._interp = None
+        _LIVE.add(self)
 
     def _interpreter(self):
         if self._interp is None:

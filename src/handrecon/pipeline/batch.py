@@ -10,6 +10,7 @@ leaves neither processes nor partial files behind.
 from __future__ import annotations
 
 import contextlib
+import gc
 import os
 import signal
 import sys
@@ -185,6 +186,7 @@ def _worker_start(job: BatchJob, threads: int, results=None, ready=None) -> None
     own detection)."""
     global _WORKER_REC, _WORKER_JOB, _WORKER_WRITER, _WORKER_RESULTS
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    gc.enable()  # on already, unless the server's last preload module failed to import
     import torch
 
     from handrecon.io.native_stderr import silence_native_stderr
@@ -192,7 +194,10 @@ def _worker_start(job: BatchJob, threads: int, results=None, ready=None) -> None
     silence_native_stderr()
     torch.set_num_threads(threads)
     _WORKER_JOB = job
-    _WORKER_REC = make_reconstructor(job)
+    from handrecon.pipeline.worker_prototype import take
+
+    # the fork server's prototype when it was built for this job (`worker_prototype`), else the worker's own
+    _WORKER_REC = take(job.factory, job.reconstructor) or make_reconstructor(job)
     # for the worker's life (its libraries are loaded now): the processes are the parallelism
     _WORKER_LIMITS.enter_context(single_threaded_native_pools(load_opencv=True))
     if results is not None:
@@ -240,6 +245,7 @@ def _stop_workers(pool: ProcessPoolExecutor) -> None:
 # thread pool is created in the server (LiteRT interpreters are made at a worker's first photo). A module
 # that fails to import is skipped by the server and imported by the worker that needs it.
 WORKER_PRELOAD = (
+    "handrecon.pipeline.fork_server_start",  # first: the garbage collector paused while the server imports
     "handrecon.pipeline.image",
     "handrecon.assets",
     "handrecon.api",
@@ -252,7 +258,9 @@ WORKER_PRELOAD = (
     "threadpoolctl",
     "PIL.JpegImagePlugin",
     "PIL.PngImagePlugin",
-    "handrecon.pipeline.fork_server_exit",  # last: the server then exits without tearing its modules down
+    # last: the loaded objects frozen, the collector on again; the server exits without tearing them down
+    "handrecon.pipeline.fork_server_prototype",  # the workers' reconstructor, when the command passed settings
+    "handrecon.pipeline.fork_server_exit",
 )
 
 
@@ -271,14 +279,35 @@ def _worker_context():
     return multiprocessing.get_context("spawn")
 
 
-def start_worker_server() -> None:
+def start_worker_server(factory: Callable[..., object] | None = None, reconstructor: dict | None = None) -> None:
     """Start the fork server now (Linux), so that its imports run while this process does its own:
-    call it as early as a pool is known to be needed."""
+    call it as early as a pool is known to be needed. With the job's `factory` and `reconstructor` keywords
+    the server also builds the workers' reconstructor once (`worker_prototype`); a job with other settings
+    later gets workers that build their own."""
     ctx = _worker_context()
     if ctx.get_start_method() == "forkserver":
         from multiprocessing import forkserver
 
-        forkserver.ensure_running()
+        from handrecon.pipeline.worker_prototype import server_environment
+
+        extra = server_environment(factory, reconstructor) if factory is not None and reconstructor is not None else {}
+        with _environment(extra):  # the server is started with this process's environment
+            forkserver.ensure_running()
+
+
+@contextlib.contextmanager
+def _environment(extra: dict[str, str]) -> Iterator[None]:
+    """`extra` in os.environ for the block (children started in it inherit them), as it was after."""
+    before = {k: os.environ.get(k) for k in extra}
+    os.environ.update(extra)
+    try:
+        yield
+    finally:
+        for k, v in before.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
 
 
 def _pool_broken(pool: ProcessPoolExecutor) -> bool:
@@ -444,12 +473,20 @@ def run_batch(
     """Outcomes of every input: in this process for one worker (or one input), else in a pool."""
     workers = max(1, min(workers, len(inputs)))
     if workers == 1:
-        import torch
+        from handrecon.pipeline.import_collector import collector_paused
+        from handrecon.pipeline.process_exit import owns_process
 
-        threads = torch.get_num_threads()
-        torch.set_num_threads(COMPUTE_THREADS)
+        with collector_paused(freeze=owns_process()):  # torch and the pipeline load here: `import_collector`
+            import torch
+
+            threads = torch.get_num_threads()
+            torch.set_num_threads(COMPUTE_THREADS)
+            try:
+                rec = rec_factory(job)
+            except BaseException:
+                torch.set_num_threads(threads)
+                raise
         try:
-            rec = rec_factory(job)
             try:
                 with single_threaded_native_pools(load_opencv=True):  # the writer thread is the parallelism
                     yield from run_serial(rec, job, inputs, stems, progress)

@@ -20,6 +20,20 @@ import sys
 import threading
 from typing import NoReturn
 
+# Whether this process is the command's own from start to end (the console command, not a test or an API
+# caller running `cli.main` in its process): it may then also freeze what it loaded (`import_collector`).
+_OWNED = False
+
+
+def claim_process() -> None:
+    """Called by the console command before it runs: the process is the command's until it ends."""
+    global _OWNED
+    _OWNED = True
+
+
+def owns_process() -> bool:
+    return _OWNED
+
 
 def _flush_standard_streams() -> None:
     for stream in (sys.stdout, sys.stderr):
