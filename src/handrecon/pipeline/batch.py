@@ -241,6 +241,7 @@ def _stop_workers(pool: ProcessPoolExecutor) -> None:
 # that fails to import is skipped by the server and imported by the worker that needs it.
 WORKER_PRELOAD = (
     "handrecon.pipeline.image",
+    "handrecon.pipeline.network_init",  # the photos' default start
     "handrecon.assets",
     "handrecon.api",
     "handrecon.commands.reconstruct",
