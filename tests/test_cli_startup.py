@@ -80,10 +80,13 @@ print(code, sorted(loaded))
 """
 
 # Modules a photo run never needs: the video path (tracking pulls in SciPy's optimiser), training, data sets,
-# synthetic data, evaluation, networks, and the losses of the papers the photo fit does not use.
+# synthetic data, evaluation, the networks other than the fit's start (`handrecon.nn.landmark_init`), and the
+# losses of the papers the photo fit does not use.
 NOT_FOR_PHOTOS = [
     "handrecon.pipeline.video", "handrecon.pipeline.tracking", "handrecon.pipeline.overlay_writer", "handrecon.train",
-    "handrecon.synth", "handrecon.eval", "handrecon.data", "handrecon.nn", "handrecon.priors.egocentric",
+    "handrecon.synth", "handrecon.eval", "handrecon.data", "handrecon.nn.backbones", "handrecon.nn.models",
+    "handrecon.nn.wildhands", "handrecon.nn.knowledge_regressor", "handrecon.nn.hand_regressor",
+    "handrecon.nn.kpe", "handrecon.nn.heads", "handrecon.nn.decode", "handrecon.priors.egocentric",
     "handrecon.priors.self_supervised", "handrecon.priors.interaction", "handrecon.priors.probabilistic",
     "scipy.optimize", "lightning", "mediapipe",
 ]  # fmt: skip
@@ -108,7 +111,7 @@ for name in batch.WORKER_PRELOAD:  # what the fork server imports before it fork
 before = set(sys.modules)
 from handrecon.commands.reconstruct import build_reconstructor
 settings = dict(model="openhand", mano_dir=None, detector="thorough", max_hands=None, min_detection_confidence=0.5,
-                tta_passes=0, texture=True, init="ik", fx=None, fy=None, cx=None, cy=None, fov=None)
+                tta_passes=0, texture=True, init=None, fx=None, fy=None, cx=None, cy=None, fov=None)
 job = batch.BatchJob(build_reconstructor, settings, Path(sys.argv[2]), ("obj", "ply", "glb"))
 batch._worker_start(job, 1, None)
 outcome = batch._worker_process(0, Path(sys.argv[1]), "demo")

@@ -59,10 +59,11 @@ class HandReconstructor:
             "texture": texture,
             "init": init,
         }
+        base = config or PipelineConfig()
+        if init is not None:  # an explicit start applies to videos' new tracks too
+            overrides["video"] = dataclasses.replace(base.video, init=init)
         # replace() builds a new config and runs its checks; the caller's object stays as it was
-        self.config = dataclasses.replace(
-            config or PipelineConfig(), **{k: v for k, v in overrides.items() if v is not None}
-        )
+        self.config = dataclasses.replace(base, **{k: v for k, v in overrides.items() if v is not None})
         check_camera_settings(fx, fy, cx, cy, fov)
         self.camera_flags = {"fx": fx, "fy": fy, "cx": cx, "cy": cy, "fov": fov}
         self.models = {side: HandModel(side=side, model=model, mano_dir=mano_dir) for side in ("right", "left")}

@@ -42,6 +42,23 @@ def test_settings_are_checked_and_round_trip_through_yaml(tmp_path):
     assert load_config(PipelineConfig, save_config(cfg, tmp_path / "p.yaml")) == cfg
 
 
+def test_photos_start_from_the_network_and_video_tracks_from_ik_unless_told(tmp_path, monkeypatch):
+    from handrecon import api
+    from handrecon.pipeline.config import VideoSettings
+
+    cfg = PipelineConfig()
+    assert (cfg.init, cfg.video.init) == ("network", "ik")
+    with pytest.raises(SettingError, match="video.init"):
+        PipelineConfig(video=VideoSettings(init="magic"))
+    cfg = PipelineConfig(video=VideoSettings(init="network"))
+    assert load_config(PipelineConfig, save_config(cfg, tmp_path / "p.yaml")) == cfg
+    # an explicit start of HandReconstructor (and so of --init) applies to both; no pipeline is built here
+    monkeypatch.setattr(api, "ImageReconstructor", lambda models, config: None)
+    for given, expect in ((None, ("network", "ik")), ("ik", ("ik", "ik")), ("network", ("network", "network"))):
+        c = api.HandReconstructor(init=given).config
+        assert (c.init, c.video.init) == expect
+
+
 def test_a_missing_checkpoint_is_a_one_line_error(tmp_path):
     from handrecon.api import HandReconstructor
 

@@ -122,3 +122,10 @@ def test_ctrl_c_during_a_fit_stops_every_thread(tmp_path, reconstructor, monkeyp
     assert not _stage_threads()
     out = tmp_path / "out"
     assert not list(out.glob("*.mp4")) and not list(out.rglob(".*"))
+
+
+def test_a_video_starts_new_tracks_from_its_own_init(reconstructor):
+    """Photos start from the network by default; a video's new tracks from `VideoSettings.init` (ik)."""
+    video = VideoReconstructor(reconstructor.pipeline)
+    assert video.image.config.init == reconstructor.config.video.init
+    assert (video.image.initializer is None) == (reconstructor.config.video.init == "ik")

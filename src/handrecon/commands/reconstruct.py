@@ -53,9 +53,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         "--tta", type=int, default=0, help="augmented detector passes for the 2D uncertainty (default: 0, one pass)"
     )
     p.add_argument(
-        "--init", choices=("ik", "network"), default="ik",
-        help="the fit's start: ik (inverse kinematics on the detector's landmarks, then the full fit; default) "
-        "or network (the shipped landmark network, then a few fit steps: about 2/3 of the time)",
+        "--init", choices=("ik", "network"), default=None,
+        help="the fit's start: network (the shipped landmark network, then a few fit steps; default for photos) "
+        "or ik (inverse kinematics on the detector's landmarks, then the full fit; default for a video's new "
+        "tracks, steadier); given, it applies to both",
     )  # fmt: skip
     p.add_argument("--no-texture", action="store_true", help="skip the texture (faster)")
     p.add_argument("--formats", default="obj,ply,glb", help="mesh formats, comma separated (default: obj,ply,glb)")

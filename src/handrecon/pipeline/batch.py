@@ -247,6 +247,7 @@ def _stop_workers(pool: ProcessPoolExecutor) -> None:
 WORKER_PRELOAD = (
     "handrecon.pipeline.fork_server_start",  # first: the garbage collector paused while the server imports
     "handrecon.pipeline.image",
+    "handrecon.pipeline.network_init",  # the photos' default start
     "handrecon.assets",
     "handrecon.api",
     "handrecon.commands.reconstruct",

@@ -42,6 +42,11 @@ class VideoSettings:
     convergence_tolerance: float = 1e-3
     penetration_check_every: int = 5
     search_every: int = 15
+    # How a new track's first fit starts (`PipelineConfig.init` is the photos'): inverse kinematics. A track
+    # carries its first fit's shape and placement forward, and with the network start a still hand
+    # jittered more (benchmarks/bench_reconstruct.py: 2.11 / 2.28 px tracked twice / once against 1.85 /
+    # 2.01 with ik). An explicit `init` of `HandReconstructor` or `--init` sets both.
+    init: str = "ik"
 
 
 @dataclass
@@ -60,13 +65,17 @@ class PipelineConfig:
     texture_source_max_side: int = 1024
     joint_limit_tolerance_deg: float = JOINT_LIMIT_TOLERANCE_DEG
     penetration_tolerance_mm: float = PENETRATION_TOLERANCE_MM
-    # The fit's start: "ik" (the detector's world landmarks placed by PnP, then inverse kinematics, then
-    # `fit.iterations` steps) or "network" (the shipped landmark network, `pipeline.network_init`;
+    # The fit's start for photos: "network" (the shipped landmark network, `pipeline.network_init`;
     # `init_checkpoint` None = the bundled file), from which the fit runs at most `network_iterations`
-    # Levenberg-Marquardt steps. The network start takes about two thirds of the time at the same PA / 2D
-    # accuracy, but places two hands relative to each other less well (benchmarks/bench_synth_eval.py
-    # MRRPE), so it is not the default.
-    init: str = "ik"
+    # Levenberg-Marquardt steps, or "ik" (the detector's world landmarks placed by PnP, then inverse
+    # kinematics, then `fit.iterations` steps). The network start is the default because it is better where
+    # measured: labelled dev photos 2D 9.48 against 9.76 px, InterHand PA-MPJPE 13.55 against 14.46 mm
+    # (benchmarks/bench_reconstruct.py --init ik network); synthetic renders (bench_synth_eval.py --limit 40)
+    # PA-MPJPE 0.35-0.48 mm lower on all four subsets; plausibility within the limits (max depth 5.75 mm,
+    # 3.00 degrees); the fit costs about half. What it does less well: two hands' placement relative to each
+    # other (MRRPE 144.7 against 139.5 mm on two_exo, 149.3 against 143.0 on two_ego). Videos keep their own
+    # start (`VideoSettings.init`).
+    init: str = "network"
     init_checkpoint: str | None = None
     # 3 steps: the fewest whose fit, on the synthetic renders (182 hands), is no worse than 4 steps' in 3D
     # (PA-MPJPE 0.15 mm better, camera-frame MPJPE equal) and within 1 % in 2D against the true keypoints
@@ -87,8 +96,9 @@ class PipelineConfig:
 def check_pipeline_config(c: PipelineConfig) -> None:
     """`SettingError` naming the first setting outside its range."""
     check_detection_settings(c.detector, c.max_hands, c.min_detection_confidence, c.tta_passes)
-    if c.init not in INITS:
-        raise SettingError("init", f"unknown initialisation {c.init!r}; choose from {', '.join(INITS)}")
+    for name, init in (("init", c.init), ("video.init", c.video.init)):
+        if init not in INITS:
+            raise SettingError(name, f"unknown initialisation {init!r}; choose from {', '.join(INITS)}")
     if not (_is_int(c.network_iterations) and c.network_iterations >= 1):
         raise SettingError("network_iterations", f"must be a whole number >= 1, got {c.network_iterations!r}")
     if not (_is_int(c.texture_size) and 8 <= c.texture_size <= 8192):

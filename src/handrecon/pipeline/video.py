@@ -69,6 +69,7 @@ class VideoReconstructor:
         video = base.config.video
         cfg = dataclasses.replace(
             base.config,
+            init=video.init,  # a new track's start
             tta_passes=0,
             texture=False,
             weights=dataclasses.replace(base.config.weights, temporal=video.temporal_weight),
