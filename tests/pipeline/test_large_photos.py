@@ -50,7 +50,12 @@ def test_detection_on_a_downscaled_copy_and_texture_from_a_crop_give_the_same_ha
     a, b = hands[0], full[0]
     # keypoints back in the photo's pixels: the landmark model looked at half the pixels, so within a few px
     assert np.abs(a.keypoints_2d_detected - b.keypoints_2d_detected).mean() < 4.0
-    assert np.linalg.norm(a.joints_3d - b.joints_3d, axis=1).mean() < 0.01  # metres
+    # the same hand shape (root-relative joints within 1 cm) at the same distance: the fit's depth follows the
+    # hand's apparent size, which the ~1 px landmark change moves by up to ~2 % (network start: 0.382 vs
+    # 0.389 m; a wrong scale back to the photo's pixels would be off by half)
+    rel_a, rel_b = a.joints_3d - a.joints_3d[:1], b.joints_3d - b.joints_3d[:1]
+    assert np.linalg.norm(rel_a - rel_b, axis=1).mean() < 0.01  # metres
+    assert abs(a.joints_3d[0, 2] / b.joints_3d[0, 2] - 1) < 0.03
     assert a.texture is not None and a.texture_valid.mean() > 0.5 * b.texture_valid.mean()
     # the texture sampled from the downscaled crop has the photo's colours where both saw the hand
     both = a.texture_valid & b.texture_valid
