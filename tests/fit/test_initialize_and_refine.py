@@ -13,6 +13,7 @@ from handrecon.geometry.camera import intrinsics_from_fov, project_points
 from handrecon.geometry.rotations import axis_angle_to_matrix
 from handrecon.hand import HandModel
 from handrecon.priors.knowledge import AnatomicalPosePrior
+from tests.fit.posed_hands import posed_hand
 
 F64 = torch.float64
 
@@ -23,16 +24,7 @@ def models():
 
 
 def _true_hand(model, seed: int):
-    g = torch.Generator().manual_seed(seed)
-    prior = AnatomicalPosePrior.from_hand_model(model)
-    rom = prior.rom
-    angles = rom[..., 0] + torch.rand(1, 15, 3, generator=g, dtype=F64) * (rom[..., 1] - rom[..., 0]) * 0.6
-    angles[..., 1:] = angles[..., 1:] * (rom[..., 1, 1] > rom[..., 1, 0])[..., None]  # zero-width stays zero
-    R = prior.anatomy.euler_to_rotations(angles)
-    go = torch.tensor([[math.pi, 0.2, 0.1]], dtype=F64)  # palm towards the camera, fingers up
-    transl = torch.tensor([[0.02, 0.08, 0.55]], dtype=F64)
-    out = model(global_orient=go, hand_pose=R, transl=transl)
-    return out, R
+    return posed_hand(model, torch.Generator().manual_seed(seed), 0.6)
 
 
 def test_inverse_kinematics_reproduces_model_joints(models):

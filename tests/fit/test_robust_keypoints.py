@@ -1,7 +1,5 @@
 """Robust 2D data term: IRLS weights of the kernels (known values) and their effect on a fit with an outlier."""
 
-import math
-
 import numpy as np
 import pytest
 import torch
@@ -13,7 +11,7 @@ from handrecon.fit.refine import HandFitter, HandObservation
 from handrecon.geometry.camera import intrinsics_from_fov, project_points
 from handrecon.hand import HandModel
 from handrecon.io.errors import SettingError
-from handrecon.priors.knowledge import AnatomicalPosePrior
+from tests.fit.posed_hands import posed_hand
 
 F64 = torch.float64
 
@@ -62,16 +60,8 @@ def test_lm_with_reweighting_finds_the_huber_estimate_of_a_location():
 
 def _hand_observation():
     model = HandModel(side="right", dtype=F64)
-    prior = AnatomicalPosePrior.from_hand_model(model)
-    rom = prior.rom
     g = torch.Generator().manual_seed(5)
-    angles = rom[..., 0] + torch.rand(1, 15, 3, generator=g, dtype=F64) * (rom[..., 1] - rom[..., 0]) * 0.5
-    angles[..., 1:] = angles[..., 1:] * (rom[..., 1, 1] > rom[..., 1, 0])[..., None]
-    out = model(
-        global_orient=torch.tensor([[math.pi, 0.2, 0.1]], dtype=F64),
-        hand_pose=prior.anatomy.euler_to_rotations(angles),
-        transl=torch.tensor([[0.02, 0.08, 0.55]], dtype=F64),
-    )
+    out, _ = posed_hand(model, g, 0.5)
     K = intrinsics_from_fov(640, 480, 60.0, dtype=F64)
     kp = project_points(out.joints, K)[0] + 3.0 * torch.randn(21, 2, generator=g, dtype=F64)
     kp[0] += torch.tensor([30.0, -20.0], dtype=F64)  # the wrist 36 px off: 18 sigma

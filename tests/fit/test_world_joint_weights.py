@@ -1,8 +1,6 @@
 """Per-joint weights of the 3D-landmark term (`FitWeights.world_joint_weights`): known factors, known energy
 values and gradient signs, the analytic Jacobian against finite differences, and their effect on a fit."""
 
-import math
-
 import numpy as np
 import pytest
 import torch
@@ -14,7 +12,7 @@ from handrecon.fit.refine import HandFitter, HandObservation, _Residuals, _Targe
 from handrecon.geometry.camera import intrinsics_from_fov, project_points
 from handrecon.hand import HandModel
 from handrecon.io.errors import SettingError
-from handrecon.priors.knowledge import AnatomicalPosePrior
+from tests.fit.posed_hands import posed_hand
 
 F64 = torch.float64
 
@@ -115,16 +113,8 @@ def test_weighted_analytic_jacobian_equals_finite_differences_and_the_numpy_rows
 
 def _fit_case():
     model = HandModel(side="right", dtype=F64)
-    prior = AnatomicalPosePrior.from_hand_model(model)
-    rom = prior.rom
     g = torch.Generator().manual_seed(8)
-    angles = rom[..., 0] + torch.rand(1, 15, 3, generator=g, dtype=F64) * (rom[..., 1] - rom[..., 0]) * 0.5
-    angles[..., 1:] = angles[..., 1:] * (rom[..., 1, 1] > rom[..., 1, 0])[..., None]
-    out = model(
-        global_orient=torch.tensor([[math.pi, 0.2, 0.1]], dtype=F64),
-        hand_pose=prior.anatomy.euler_to_rotations(angles),
-        transl=torch.tensor([[0.02, 0.08, 0.55]], dtype=F64),
-    )
+    out, _ = posed_hand(model, g, 0.5)
     K = intrinsics_from_fov(640, 480, 60.0, dtype=F64)
     kp = project_points(out.joints, K)[0]
     world = out.joints[0].clone()
