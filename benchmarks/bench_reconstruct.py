@@ -291,8 +291,8 @@ def main() -> None:
         return
     steps = {} if args.network_iterations is None else {"network_iterations": args.network_iterations}
     recs = {
-        init: HandReconstructor(
-            detector=args.detector, config=PipelineConfig(init=init, init_checkpoint=args.init_checkpoint, **steps)
+        init: HandReconstructor(  # init= also sets the video's new tracks, so each video section runs its start
+            detector=args.detector, init=init, config=PipelineConfig(init_checkpoint=args.init_checkpoint, **steps)
         )
         for init in args.init
     }
