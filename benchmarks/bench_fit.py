@@ -184,11 +184,10 @@ def main() -> None:
     if args.fit_cases is not None:
         run_fits(args.fit_cases, args.runs, args.fit_out)
         return
-    from handrecon.data.devdata import default_devdata_dir
+    from _devdata import devdata_root
 
-    root = args.devdata or default_devdata_dir()
+    root = devdata_root(args.devdata)
     if root is None:
-        print("no devdata folder (../shared/devdata): nothing to measure")
         return
     settings = {k: json.loads(v) for k, v in (kv.split("=", 1) for kv in args.set)}
     with tempfile.TemporaryDirectory() as tmp:

@@ -31,8 +31,10 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from _devdata import devdata_root  # noqa: E402
+
 from handrecon.api import HandReconstructor  # noqa: E402
-from handrecon.data.devdata import default_devdata_dir, load_labelled, unlabelled_photos  # noqa: E402
+from handrecon.data.devdata import load_labelled, unlabelled_photos  # noqa: E402
 from handrecon.eval import pa_mpjpe  # noqa: E402
 from handrecon.eval.report import MetricReport, format_comparison  # noqa: E402
 from handrecon.geometry.camera import project_points  # noqa: E402
@@ -285,9 +287,8 @@ def main() -> None:
     ap.add_argument("--skip", nargs="*", default=[], choices=["accuracy", "plausibility", "speed", "video", "network"])
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
-    root = args.devdata or default_devdata_dir()
+    root = devdata_root(args.devdata)
     if root is None:
-        print("no devdata folder (../shared/devdata): nothing to measure")
         return
     steps = {} if args.network_iterations is None else {"network_iterations": args.network_iterations}
     recs = {

@@ -498,11 +498,10 @@ def main() -> None:
     ap.add_argument("--detectors", nargs="+", default=["thorough", "fast"], help="detectors of this tree to run")
     args = ap.parse_args()
 
-    from handrecon.data.devdata import default_devdata_dir
+    from _devdata import devdata_root
 
-    root = args.devdata or default_devdata_dir()
+    root = devdata_root(args.devdata)
     if root is None:
-        print("no devdata folder (../shared/devdata): nothing to measure")
         return
     env = dict(os.environ, PYTHONWARNINGS="ignore")
     print(f"load average at start: {' '.join(f'{x:.1f}' for x in os.getloadavg())} on {os.cpu_count()} cores")

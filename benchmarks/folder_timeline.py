@@ -194,13 +194,11 @@ def main() -> None:
     ap.add_argument("options", nargs="*", help="options of `handrecon reconstruct` (after --)")
     args = ap.parse_args()
 
+    from _devdata import devdata_root
     from bench_throughput import make_folder
 
-    from handrecon.data.devdata import default_devdata_dir
-
-    root = args.devdata or default_devdata_dir()
+    root = devdata_root(args.devdata)
     if root is None:
-        print("no devdata folder (../shared/devdata): nothing to measure")
         return
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)

@@ -49,8 +49,10 @@ import torch  # noqa: E402
 _SRC = sys.argv[sys.argv.index("--src") + 1] if "--src" in sys.argv[:-1] else None
 sys.path.insert(0, _SRC or str(Path(__file__).resolve().parents[1] / "src"))
 
+from _devdata import devdata_root  # noqa: E402
+
 from handrecon.api import HandReconstructor  # noqa: E402
-from handrecon.data.devdata import default_devdata_dir, load_labelled  # noqa: E402
+from handrecon.data.devdata import load_labelled  # noqa: E402
 from handrecon.pipeline.config import PipelineConfig  # noqa: E402
 
 
@@ -293,9 +295,8 @@ def main() -> None:
     ap.add_argument("--src", default=None, help="run another source tree's pipeline (e.g. /tmp/base_main/src)")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
-    root = args.devdata or default_devdata_dir()
+    root = devdata_root(args.devdata)
     if root is None:
-        print("no devdata folder (../shared/devdata): nothing to measure")
         return
     images = one_hand_photos(root)
     before_build = set(os.listdir("/proc/self/task")) if _THREADS_AT_START else set()
