@@ -74,12 +74,13 @@ class PipelineConfig:
     # `init_checkpoint` None = the bundled file), from which the fit runs at most `network_iterations`
     # Levenberg-Marquardt steps, or "ik" (the detector's world landmarks placed by PnP, then inverse
     # kinematics, then `fit.iterations` steps). The network start is the default because it is better where
-    # measured: labelled dev photos 2D 9.48 against 9.76 px, InterHand PA-MPJPE 13.55 against 14.46 mm
-    # (benchmarks/bench_reconstruct.py --init ik network); synthetic renders (bench_synth_eval.py --limit 40)
-    # PA-MPJPE 0.35-0.48 mm lower on all four subsets; plausibility within the limits (max depth 5.75 mm,
-    # 3.00 degrees); the fit costs about half. What it does less well: two hands' placement relative to each
-    # other (MRRPE 144.7 against 139.5 mm on two_exo, 149.3 against 143.0 on two_ego). Videos keep their own
-    # start (`VideoSettings.init`).
+    # measured: labelled dev photos 2D 9.27 against 9.76 px, InterHand PA-MPJPE 11.28 against 14.46 mm
+    # (benchmarks/bench_reconstruct.py --init ik network, with `network_shape` "aligned"; 9.48 px and 13.55 mm
+    # with the detector's shape); synthetic renders (bench_synth_eval.py --limit 40) PA-MPJPE lower on all
+    # four subsets; plausibility within the limits (max depth 5.56 mm, 3.00 degrees); the fit costs about half.
+    # What it did less well with the detector's shape: two hands' placement relative to each other (MRRPE 144.7
+    # against 139.5 mm on two_exo, 149.3 against 143.0 on two_ego). Videos keep their own start
+    # (`VideoSettings.init`).
     init: str = "network"
     init_checkpoint: str | None = None
     # 3 steps: the fewest whose fit, on the synthetic renders (182 hands), is no worse than 4 steps' in 3D
