@@ -13,7 +13,7 @@ side, image by image), and the landmark network alone (no fit) is measured besid
 landmarks: accuracy, and time per image of detection + network vs MediaPipe alone.
 
 Run: python benchmarks/bench_reconstruct.py [--runs 5] [--devdata PATH] [--detector thorough|fast]
-     [--init ik network] [--init-checkpoint FILE]
+     [--init ik network] [--init-checkpoint FILE] [--network-shape aligned|network|detector]
 (another openhand asset, e.g. one rebuilt by tools/build_hand_model.py: HANDRECON_OPENHAND_ASSET=PATH)
 """
 
@@ -38,7 +38,7 @@ from handrecon.data.devdata import load_labelled, unlabelled_photos  # noqa: E40
 from handrecon.eval import pa_mpjpe  # noqa: E402
 from handrecon.eval.report import MetricReport, format_comparison  # noqa: E402
 from handrecon.geometry.camera import project_points  # noqa: E402
-from handrecon.pipeline.config import PipelineConfig  # noqa: E402
+from handrecon.pipeline.config import NETWORK_SHAPES, PipelineConfig  # noqa: E402
 
 
 def match(hand, labelled):
@@ -282,6 +282,8 @@ def main() -> None:
     ap.add_argument("--init", nargs="+", default=[PipelineConfig().init], choices=["ik", "network"],
                     help="the fit's start(s) (default: the pipeline's)")
     ap.add_argument("--init-checkpoint", default=None, help="landmark network file (default: the bundled one)")
+    ap.add_argument("--network-shape", default=None, choices=NETWORK_SHAPES,
+                    help="3D shape held by the fit of a network start (default: the pipeline's)")
     ap.add_argument("--network-iterations", type=int, default=None,
                     help="fit steps after the network's start (default: the pipeline's)")
     ap.add_argument("--skip", nargs="*", default=[], choices=["accuracy", "plausibility", "speed", "video", "network"])
@@ -291,6 +293,8 @@ def main() -> None:
     if root is None:
         return
     steps = {} if args.network_iterations is None else {"network_iterations": args.network_iterations}
+    if args.network_shape is not None:
+        steps["network_shape"] = args.network_shape
     recs = {
         init: HandReconstructor(  # init= also sets the video's new tracks, so each video section runs its start
             detector=args.detector, init=init, config=PipelineConfig(init_checkpoint=args.init_checkpoint, **steps)

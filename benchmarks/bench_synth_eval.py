@@ -4,7 +4,7 @@ metric world landmarks side by side where they apply (joints only: MediaPipe giv
 is exact: the renders come from the same hand model.
 
 Run: python benchmarks/bench_synth_eval.py [--root ~/.cache/handrecon/synth_bench] [--limit N]
-     [--init ik network] [--init-checkpoint FILE]   (each start of the fit on the same samples)
+     [--init ik network] [--init-checkpoint FILE] [--network-shape S]   (each start of the fit on the same samples)
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from handrecon.api import HandReconstructor  # noqa: E402
 from handrecon.data.freihand import FreiHANDDataset  # noqa: E402
 from handrecon.eval import fscore, mpjpe, mrrpe, pa_mpjpe, pa_mpvpe  # noqa: E402
 from handrecon.eval.report import MetricReport, format_comparison  # noqa: E402
-from handrecon.pipeline.config import PipelineConfig  # noqa: E402
+from handrecon.pipeline.config import NETWORK_SHAPES, PipelineConfig  # noqa: E402
 
 SIDES = ("right", "left")
 
@@ -106,6 +106,8 @@ def main() -> None:
     ap.add_argument("--init", nargs="+", default=[PipelineConfig().init], choices=["ik", "network"],
                     help="the fit's start(s) (default: the pipeline's)")
     ap.add_argument("--init-checkpoint", default=None, help="landmark network file (default: the bundled one)")
+    ap.add_argument("--network-shape", default=None, choices=NETWORK_SHAPES,
+                    help="3D shape held by the fit of a network start (default: the pipeline's)")
     ap.add_argument("--network-iterations", type=int, default=None,
                     help="fit steps after the network's start (default: the pipeline's)")
     ap.add_argument("--subsets", nargs="*", default=None, help="only these subsets (default: all)")
@@ -116,6 +118,8 @@ def main() -> None:
         print(f"{root}: no benchmark; generate it with python benchmarks/make_synth_benchmark.py")
         return
     steps = {} if args.network_iterations is None else {"network_iterations": args.network_iterations}
+    if args.network_shape is not None:
+        steps["network_shape"] = args.network_shape
     recs = {init: HandReconstructor(config=PipelineConfig(init=init, init_checkpoint=args.init_checkpoint, **steps))
             for init in args.init}
     summary = {}

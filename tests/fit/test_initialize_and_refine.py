@@ -227,3 +227,24 @@ def test_inverse_kinematics_reuses_the_mean_rest_pose_until_the_model_changes(mo
     model.float()
     p32 = inverse_kinematics(model, out.joints.float())
     assert p32.hand_pose.dtype == torch.float32
+
+
+def test_shape_turned_onto_takes_the_orientation_and_keeps_the_articulation():
+    from handrecon.fit.initialize import shape_turned_onto
+
+    rng = np.random.default_rng(3)
+    joints = rng.normal(0, 0.03, (21, 3)) + [0.05, -0.02, 0.5]
+    R = axis_angle_to_matrix(torch.tensor([0.4, -1.1, 0.7], dtype=torch.float64)).numpy()
+    wrist = np.array([-0.1, 0.2, 0.8])
+    turned_ref = wrist + (joints - joints[:1]) @ R.T  # the same shape, turned and moved
+    out = shape_turned_onto(joints, turned_ref)
+    # the rotation is recovered exactly; the result stays at the source's wrist
+    assert np.allclose(out - out[:1], turned_ref - turned_ref[:1], atol=1e-10)
+    assert np.allclose(out[0], joints[0])
+    # another articulation: a rigid turn of the source about its wrist (distances kept), closer to the reference
+    other = turned_ref + rng.normal(0, 0.005, (21, 3))
+    out = shape_turned_onto(joints, other)
+    dist = lambda x: np.linalg.norm(x[:, None] - x[None], axis=-1)  # noqa: E731
+    assert np.allclose(dist(out), dist(joints), atol=1e-12)
+    gap = lambda a: np.linalg.norm((a - a[:1]) - (other - other[:1]), axis=1).mean()  # noqa: E731
+    assert gap(out) < 0.012 < 0.03 < gap(joints)  # the noise alone leaves ~9 mm

@@ -38,7 +38,11 @@ def test_settings_are_checked_and_round_trip_through_yaml(tmp_path):
         PipelineConfig(init="magic")
     with pytest.raises(SettingError, match="network_iterations"):
         PipelineConfig(network_iterations=0)
-    cfg = PipelineConfig(init="network", init_checkpoint="/some/where.safetensors", network_iterations=2)
+    with pytest.raises(SettingError, match="network_shape"):
+        PipelineConfig(network_shape="magic")
+    assert PipelineConfig().network_shape == "aligned"
+    cfg = PipelineConfig(init="network", init_checkpoint="/some/where.safetensors", network_iterations=2,
+                         network_shape="detector")
     assert load_config(PipelineConfig, save_config(cfg, tmp_path / "p.yaml")) == cfg
 
 
@@ -144,3 +148,31 @@ def test_the_network_runs_on_one_torch_thread_with_the_same_starts(models, check
     for a, b in zip(p2.model_inputs().values(), p1.model_inputs().values(), strict=True):
         assert (a is None and b is None) or torch.equal(a, b)
     assert np.array_equal(s2, s1)
+
+
+@pytest.mark.parametrize("shape", ["aligned", "network", "detector"])
+def test_the_landmark_term_of_a_network_start_holds_the_chosen_shape(checkpoint, shape):
+    """"aligned": the network's joints turned about their wrist onto the detector's placed landmarks;
+    "network": the network's joints; "detector": the placed landmarks (what an ik start holds)."""
+    from handrecon.api import HandReconstructor
+    from handrecon.fit.initialize import shape_turned_onto
+
+    K = torch.tensor([[500.0, 0, 320], [0, 500.0, 240], [0, 0, 1]], dtype=torch.float64)
+    cfg = PipelineConfig(init="network", init_checkpoint=checkpoint, network_shape=shape)
+    rec = HandReconstructor(detector="fast", texture=False, config=cfg)
+    model = rec.models["right"]
+    with torch.no_grad():
+        j = model(global_orient=torch.tensor([[0.3, -0.4, 0.2]]), transl=torch.tensor([[0.02, 0.0, 0.4]]),
+                  skin_mesh=False).joints[0].double()
+    uv = ((j @ K.T)[:, :2] / j[:, 2:]).numpy()
+    det = HandDetection(keypoints=uv, world=(j - j.mean(0)).numpy() * 1.1, handedness="right", handedness_score=0.9)
+    pipe = rec.pipeline
+    (ob,), (start,) = pipe.observations(pipe.with_sigma([det]), K)
+    (ik_ob,), _ = HandReconstructor(detector="fast", texture=False, config=PipelineConfig(init="ik")).pipeline \
+        .observations(pipe.with_sigma([det]), K)
+    placed = ik_ob.world.numpy()  # the detector's landmarks placed in the camera
+    with torch.no_grad():
+        net = model(**start.model_inputs(), skin_mesh=False).joints[0].double().numpy()
+    expect = {"aligned": shape_turned_onto(net, placed), "network": net, "detector": placed}[shape]
+    assert np.allclose(ob.world.numpy(), expect, atol=1e-5)
+    rec.close()

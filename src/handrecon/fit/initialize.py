@@ -77,13 +77,22 @@ def _min_rotation(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     return eye + Kx + Kx @ Kx / (1 + c)[..., None, None]
 
 
-def _wahba(src: torch.Tensor, dst: torch.Tensor) -> torch.Tensor:
+def wahba_rotation(src: torch.Tensor, dst: torch.Tensor) -> torch.Tensor:
     """Batched rotation R minimising sum ||R src_i - dst_i||^2 over vectors (no translation); (..., N, 3)."""
     H = src.transpose(-1, -2) @ dst
     U, _, Vh = torch.linalg.svd(H)
     d = torch.sign(torch.det(Vh.transpose(-1, -2) @ U.transpose(-1, -2)))
     D = torch.diag_embed(torch.stack([torch.ones_like(d), torch.ones_like(d), d], -1))
     return Vh.transpose(-1, -2) @ D @ U.transpose(-1, -2)
+
+
+def shape_turned_onto(joints: np.ndarray, reference: np.ndarray) -> np.ndarray:
+    """`joints` (21, 3) turned about their wrist (row 0) by the rotation that best takes their wrist-relative
+    vectors onto `reference`'s (Wahba): one hand's articulation in another reading's orientation."""
+    src = torch.as_tensor(joints - joints[:1], dtype=torch.float64)
+    dst = torch.as_tensor(reference - reference[:1], dtype=torch.float64)
+    R = wahba_rotation(src, dst).numpy()
+    return joints[:1] + (joints - joints[:1]) @ R.T
 
 
 # A keypoint further than this from its bone's axis (rest joint to next chain point) makes the bone's twist
@@ -134,7 +143,7 @@ def _finger_rotations(
             if j in off_axis and pivots is not None:
                 src = torch.stack([rest[:, j], rest[:, child[j]]], 1) - rest_joints[:, j, None]
                 dst = torch.stack([tgt[:, j], tgt[:, child[j]]], 1) - pivots[:, j, None]
-                Rj[:, k] = _wahba(src, dst @ parent_R[:, k])
+                Rj[:, k] = wahba_rotation(src, dst @ parent_R[:, k])
         local[:, js - 1] = Rj
         G[:, js] = parent_R @ Rj
     return local

@@ -13,7 +13,7 @@ from handrecon.detect.front_end import detect_in_image, make_detector
 from handrecon.detect.mediapipe_hands import MediaPipeHands
 from handrecon.detect.types import HandDetection
 from handrecon.detect.uncertainty import SigmaCalibration, keypoint_sigma
-from handrecon.fit.initialize import HandParams, inverse_kinematics, place_landmarks
+from handrecon.fit.initialize import HandParams, inverse_kinematics, place_landmarks, shape_turned_onto
 from handrecon.fit.refine import FitResult, HandFitter, HandObservation
 from handrecon.fit.torch_threads import single_torch_thread
 from handrecon.geometry.camera import PerspectiveCamera, project_points
@@ -98,6 +98,10 @@ class ImageReconstructor:
             for i, (params, sigma) in zip(todo, starts_net, strict=True):
                 given[i] = params
                 self._initial_records[i] = {"method": "network", "joint_sigma_3d_m": np.round(sigma, 5).tolist()}
+                if self.config.network_shape != "detector":  # the shape the landmark term holds (config)
+                    joints = self._joints_of(dets[i].handedness, params)
+                    turn = self.config.network_shape == "aligned"
+                    placed[i] = shape_turned_onto(joints, placed[i]) if turn else joints
         obs, starts = [], []
         for d, start, world_cam in zip(dets, given, placed, strict=True):
             target = torch.as_tensor(world_cam, dtype=dtype)[None]
@@ -111,6 +115,11 @@ class ImageReconstructor:
                 )
             )
         return obs, starts
+
+    @torch.no_grad()
+    def _joints_of(self, side: str, params: HandParams) -> np.ndarray:
+        """(21, 3) camera-frame joints of `params` on the `side` hand model."""
+        return self.models[side](**params.model_inputs(), skin_mesh=False).joints[0].double().cpu().numpy()
 
     def __call__(self, rgb: np.ndarray, K: torch.Tensor, previous: list[HandParams | None] | None = None) -> list[Hand]:
         with single_threaded_pools_for_a_call():  # as the command's photos (`pipeline.native_threads`)
