@@ -83,11 +83,13 @@ def test_a_left_hand_is_the_mirror_of_the_right_hand_of_the_mirrored_detection(m
     left = HandDetection(keypoints=uv.numpy(), world=world, handedness="left", handedness_score=0.9)
     mirrored = HandDetection(keypoints=np.stack([2 * 320 - uv[:, 0].numpy(), uv[:, 1].numpy()], 1),
                              world=world * [-1, 1, 1], handedness="right", handedness_score=0.9)
-    (pl, sl), (pr, sr) = init([left, mirrored], K)
+    (pl, sl, nl), (pr, sr, nr) = init([left, mirrored], K)
     jl = models["left"](**pl.model_inputs(), skin_mesh=False).joints[0]
     jr = models["right"](**pr.model_inputs(), skin_mesh=False).joints[0]
     assert torch.allclose(jl, jr * torch.tensor([-1.0, 1, 1]).to(jr), atol=1e-4)
     assert np.allclose(sl, sr) and sl.shape == (21,)
+    # the joints it reports are those of its parameters on each side's model
+    assert np.allclose(nl, jl.double().numpy(), atol=1e-4) and np.allclose(nr, jr.double().numpy(), atol=1e-4)
 
 
 def test_network_start_gives_consistent_plausible_hands_with_few_steps(checkpoint):
@@ -139,10 +141,10 @@ def test_the_network_runs_on_one_torch_thread_with_the_same_starts(models, check
     before = torch.get_num_threads()
     try:
         torch.set_num_threads(2)
-        (p2, s2), = init([det], K)
+        (p2, s2, _), = init([det], K)
         assert seen == [1] and torch.get_num_threads() == 2
         torch.set_num_threads(1)
-        (p1, s1), = init([det], K)
+        (p1, s1, _), = init([det], K)
     finally:
         torch.set_num_threads(before)
     for a, b in zip(p2.model_inputs().values(), p1.model_inputs().values(), strict=True):
@@ -174,5 +176,5 @@ def test_the_landmark_term_of_a_network_start_holds_the_chosen_shape(checkpoint,
     with torch.no_grad():
         net = model(**start.model_inputs(), skin_mesh=False).joints[0].double().numpy()
     expect = {"aligned": shape_turned_onto(net, placed), "network": net, "detector": placed}[shape]
-    assert np.allclose(ob.world.numpy(), expect, atol=1e-5)
+    assert np.allclose(ob.world.numpy(), expect, atol=1e-4)
     rec.close()

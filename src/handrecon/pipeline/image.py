@@ -95,13 +95,13 @@ class ImageReconstructor:
         todo = [i for i, g in enumerate(given) if g is None]
         if self.initializer is not None and todo:
             starts_net = self.initializer([dets[i] for i in todo], K, [placed[i] for i in todo])
-            for i, (params, sigma) in zip(todo, starts_net, strict=True):
-                given[i] = params
-                self._initial_records[i] = {"method": "network", "joint_sigma_3d_m": np.round(sigma, 5).tolist()}
+            for i, start in zip(todo, starts_net, strict=True):
+                given[i] = start.params
+                sigma = np.round(start.joint_sigma, 5).tolist()
+                self._initial_records[i] = {"method": "network", "joint_sigma_3d_m": sigma}
                 if self.config.network_shape != "detector":  # the shape the landmark term holds (config)
-                    joints = self._joints_of(dets[i].handedness, params)
                     turn = self.config.network_shape == "aligned"
-                    placed[i] = shape_turned_onto(joints, placed[i]) if turn else joints
+                    placed[i] = shape_turned_onto(start.joints, placed[i]) if turn else start.joints
         obs, starts = [], []
         for d, start, world_cam in zip(dets, given, placed, strict=True):
             target = torch.as_tensor(world_cam, dtype=dtype)[None]
@@ -115,11 +115,6 @@ class ImageReconstructor:
                 )
             )
         return obs, starts
-
-    @torch.no_grad()
-    def _joints_of(self, side: str, params: HandParams) -> np.ndarray:
-        """(21, 3) camera-frame joints of `params` on the `side` hand model."""
-        return self.models[side](**params.model_inputs(), skin_mesh=False).joints[0].double().cpu().numpy()
 
     def __call__(self, rgb: np.ndarray, K: torch.Tensor, previous: list[HandParams | None] | None = None) -> list[Hand]:
         with single_threaded_pools_for_a_call():  # as the command's photos (`pipeline.native_threads`)

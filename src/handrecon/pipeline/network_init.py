@@ -12,6 +12,7 @@ from __future__ import annotations
 import warnings
 from importlib import resources
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 import torch
@@ -31,8 +32,16 @@ def bundled_checkpoint() -> Path:
     return Path(str(resources.files("handrecon.assets") / BUNDLED_CHECKPOINT))
 
 
+class NetworkStart(NamedTuple):
+    """The network's start of one hand's fit."""
+
+    params: HandParams  # the fit's form: axis-angle wrist, local matrices
+    joint_sigma: np.ndarray  # (21,) the network's per-joint 3D sigma, metres
+    joints: np.ndarray  # (21, 3) the predicted joints in the camera frame, metres (as the network posed them)
+
+
 class NetworkInitializer:
-    """Detections + K -> initial `HandParams` per hand and the network's per-joint 3D sigma (metres)."""
+    """Detections + K -> the network's start per hand (`NetworkStart`)."""
 
     def __init__(self, models: dict, checkpoint: str | Path | None = None) -> None:
         self.net, self.provenance = load_head(checkpoint or bundled_checkpoint())
@@ -49,8 +58,8 @@ class NetworkInitializer:
 
     @torch.no_grad()
     def __call__(self, dets: list[HandDetection], K: torch.Tensor, placed: list[np.ndarray] | None = None
-                 ) -> list[tuple[HandParams, np.ndarray]]:
-        """Per detection: (initial parameters, the network's per-joint 3D sigma (21,) metres). `placed`: the
+                 ) -> list[NetworkStart]:
+        """Per detection: its `NetworkStart`. `placed`: the
         detections' world landmarks turned into the camera by PnP (`fit.initialize.place_landmarks`), when
         the caller has them already. Runs on one torch thread (`fit.torch_threads`)."""
         if not dets:
@@ -59,7 +68,7 @@ class NetworkInitializer:
             return self._predict(dets, K, placed)
 
     def _predict(self, dets: list[HandDetection], K: torch.Tensor, placed: list[np.ndarray] | None
-                 ) -> list[tuple[HandParams, np.ndarray]]:
+                 ) -> list[NetworkStart]:
         Kf = K.detach().to(torch.float32).cpu()
         if placed is None:
             Kn = K.detach().double().cpu().numpy()
@@ -75,5 +84,8 @@ class NetworkInitializer:
             parts = (matrix_to_axis_angle(pred.global_orient[i : i + 1]), pred.hand_pose[i : i + 1],
                      pred.betas[i : i + 1], pred.transl[i : i + 1])
             p = HandParams(*(x.to(self.dtype) for x in parts))  # the fit's form: axis-angle wrist, local matrices
-            out.append((p.mirrored() if bool(left[i]) else p, pred.joint_variance[i].sqrt().double().numpy()))
+            joints = pred.joints[i].double().numpy()
+            if bool(left[i]):  # mirrored back: x -> -x in the camera frame
+                p, joints = p.mirrored(), joints * np.array([-1.0, 1.0, 1.0])
+            out.append(NetworkStart(p, pred.joint_variance[i].sqrt().double().numpy(), joints))
         return out
