@@ -4,7 +4,8 @@
 the shipped network over every detected hand; the fit then runs `network_iterations` Levenberg-Marquardt
 steps from there. The network predicts right hands: a left hand's inputs are mirrored (x -> -x in the camera
 frame: keypoints about the principal point, world landmarks' x negated) and its parameters mirrored back.
-Its world landmarks are those the fit matches: turned into the camera by PnP against the 2D keypoints.
+Its input world landmarks are the detector's, turned into the camera by PnP against the 2D keypoints; the
+fit's 3D term then holds the network's own joints turned onto them (`PipelineConfig.network_shape`).
 """
 
 from __future__ import annotations
