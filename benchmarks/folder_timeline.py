@@ -170,9 +170,14 @@ def summarise(log: Path, t0: float) -> None:
             done = [(i, v) for i, v in photos.items() if len(v) == 2]
             wall = [v[1][0] - v[0][0] for _, v in done]
             cpu = [v[1][1] - v[0][1] for _, v in done]
-            print(f"  photos: {len(done)}; first {done[0][0]}: {wall[0]:.2f} s wall, {cpu[0]:.2f} s CPU; second: "
-                  f"{wall[1]:.2f} s, {cpu[1]:.2f} s; median of the rest: {statistics.median(wall[2:]):.2f} s wall, "
-                  f"{1000 * statistics.median(cpu[2:]):.0f} ms CPU; last ends {done[-1][1][1][0]:.2f}")  # fmt: skip
+            if done:  # first, second, median of the rest: as many of them as there are photos
+                parts = [f"first {done[0][0]}: {wall[0]:.2f} s wall, {cpu[0]:.2f} s CPU"]
+                if len(done) > 1:
+                    parts.append(f"second: {wall[1]:.2f} s, {cpu[1]:.2f} s")
+                if len(done) > 2:
+                    parts.append(f"median of the rest: {statistics.median(wall[2:]):.2f} s wall, "
+                                 f"{1000 * statistics.median(cpu[2:]):.0f} ms CPU")  # fmt: skip
+                print(f"  photos: {len(done)}; {'; '.join(parts)}; last ends {done[-1][1][1][0]:.2f}")
         if len(writes) >= 2:
             pairs = list(zip(writes[::2], writes[1::2], strict=False))
             print(f"  background writes: {len(pairs)}; median {statistics.median(e[0] - b[0] for b, e in pairs):.2f} s "
