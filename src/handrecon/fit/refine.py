@@ -385,13 +385,12 @@ class HandFitter:
         side: str,
         residuals: ResidualFn,
         s: FitSettings,
-        meshes: _StageMeshes | None = None,
+        meshes: _StageMeshes,
     ) -> tuple[torch.Tensor, float]:
         """Levenberg-Marquardt rounds with residuals on the vertices found inside the hand (accumulated over
         rounds, each with its current nearest non-neighbour vertex), until no vertex is deeper than the
         trigger. Returns the parameters (1, P) and the final depth (metres)."""
         model = self.models[side]
-        meshes = meshes or _StageMeshes(self._vertices)
         pairs: dict[int, int] = {}
         scale = sqrt2_weight(self.weights.penetration)
         for round_ in range(s.penetration_rounds + 1):
@@ -421,12 +420,11 @@ class HandFitter:
         sides: list[str],
         residuals: ResidualFn,
         s: FitSettings,
-        meshes: _StageMeshes | None = None,
+        meshes: _StageMeshes,
     ) -> torch.Tensor:
         """Two hands deeper inside each other than the trigger: L-BFGS on the least-squares energy plus the
         two-hand penetration term (which couples the hands)."""
         ma, mb = self.models[sides[0]], self.models[sides[1]]
-        meshes = meshes or _StageMeshes(self._vertices)
         if meshes.pair_depth(sides, x, ma, mb) <= s.penetration_trigger:
             return x
         var = x.detach().clone().requires_grad_(True)

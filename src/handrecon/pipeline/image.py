@@ -95,13 +95,13 @@ class ImageReconstructor:
         todo = [i for i, g in enumerate(given) if g is None]
         if self.initializer is not None and todo:
             starts_net = self.initializer([dets[i] for i in todo], K, [placed[i] for i in todo])
-            for i, start in zip(todo, starts_net, strict=True):
-                given[i] = start.params
-                sigma = np.round(start.joint_sigma, 5).tolist()
+            for i, net in zip(todo, starts_net, strict=True):
+                given[i] = net.params
+                sigma = np.round(net.joint_sigma, 5).tolist()
                 self._initial_records[i] = {"method": "network", "joint_sigma_3d_m": sigma}
                 if self.config.network_shape != "detector":  # the shape the landmark term holds (config)
                     turn = self.config.network_shape == "aligned"
-                    placed[i] = shape_turned_onto(start.joints, placed[i]) if turn else start.joints
+                    placed[i] = shape_turned_onto(net.joints, placed[i]) if turn else net.joints
         obs, starts = [], []
         for d, start, world_cam in zip(dets, given, placed, strict=True):
             target = torch.as_tensor(world_cam, dtype=dtype)[None]
